@@ -1,0 +1,108 @@
+// ClusterCore<Transport, Clock, Storage>: drives ClusterState with the host's policies.
+#pragma once
+
+#include <functional>
+#include <utility>
+
+#include "gossipcluster/cluster_state.hpp"
+#include "gossipcluster/concepts.hpp"
+
+namespace gossipcluster {
+
+// Each input reads the clock once, runs the state machine, then applies its Output in a fixed
+// order: save (with fsync when asked) before any message leaves, then link actions and
+// messages in the order they were produced, then events to the host. If save throws, nothing
+// is sent: no peer ever sees an epoch or a vote we could forget in a crash.
+template <Transport T, Clock C, Storage S>
+class ClusterCore {
+  public:
+    using EventHandler = std::function<void(const Event&)>;
+
+    ClusterCore(Config config, T transport, C clock, S storage)
+        : transport_(std::move(transport)),
+          clock_(std::move(clock)),
+          storage_(std::move(storage)),
+          state_(std::move(config), now(), storage_.load()) {
+        // A fresh node writes its name down before it talks to anyone.
+        storage_.save(state_.snapshot(now()), true);
+    }
+
+    ClusterCore(const ClusterCore&) = delete;
+    ClusterCore& operator=(const ClusterCore&) = delete;
+
+    void set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
+
+    // Inputs from the transport.
+    void on_link_up(LinkId link) {
+        run([&](Now n, Output& o) { state_.on_link_up(n, link, o); });
+    }
+    void on_link_down(LinkId link, std::string_view reason) {
+        run([&](Now n, Output& o) { state_.on_link_down(n, link, reason, o); });
+    }
+    void on_inbound_link(LinkId link, std::string peer_ip, std::string local_ip) {
+        run([&](Now n, Output& o) {
+            state_.on_inbound_link(n, link, std::move(peer_ip), std::move(local_ip), o);
+        });
+    }
+    void on_message(LinkId link, const Message& msg) {
+        run([&](Now n, Output& o) { state_.on_message(n, link, msg, o); });
+    }
+    // Call at next_deadline() (or later); extra calls are harmless.
+    void tick() {
+        run([&](Now n, Output& o) { state_.tick(n, o); });
+    }
+    Instant next_deadline() const { return state_.next_deadline(); }
+
+    // Operator commands.
+    CommandResult meet(std::string_view ip, std::uint16_t port, std::uint16_t cport) {
+        return run([&](Now n, Output& o) { return state_.meet(n, ip, port, cport, o); });
+    }
+    CommandResult forget(std::string_view node_id) {
+        return run([&](Now n, Output& o) { return state_.forget(n, node_id, o); });
+    }
+
+    Now now() { return Now{clock_.now(), static_cast<std::uint64_t>(clock_.unix_ms())}; }
+    const ClusterState& state() const { return state_; }
+    T& transport() { return transport_; }
+    C& clock() { return clock_; }
+    S& storage() { return storage_; }
+
+  private:
+    template <typename F>
+    auto run(F&& step) {
+        out_.clear();
+        const Now n = now();
+        if constexpr (std::is_void_v<decltype(step(n, out_))>) {
+            step(n, out_);
+            apply(n);
+        } else {
+            auto result = step(n, out_);
+            apply(n);
+            return result;
+        }
+    }
+
+    void apply(Now n) {
+        if (out_.save) storage_.save(state_.snapshot(n), out_.fsync);
+        for (auto& a : out_.actions) {
+            if (auto* c = std::get_if<action::Connect>(&a))
+                transport_.connect(c->link, c->to);
+            else if (auto* s = std::get_if<action::Send>(&a))
+                transport_.send(s->link, s->message);
+            else
+                transport_.close(std::get<action::Close>(a).link);
+        }
+        if (on_event_)
+            for (const auto& e : out_.events)
+                on_event_(e);
+    }
+
+    T transport_;
+    C clock_;
+    S storage_;
+    ClusterState state_;
+    Output out_;
+    EventHandler on_event_;
+};
+
+}  // namespace gossipcluster

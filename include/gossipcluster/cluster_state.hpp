@@ -1,0 +1,176 @@
+// ClusterState: the cluster-bus protocol as a pure state machine (inputs in, one Output batch out).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gossipcluster/config.hpp"
+#include "gossipcluster/detail/node.hpp"
+#include "gossipcluster/detail/prng.hpp"
+#include "gossipcluster/link.hpp"
+#include "gossipcluster/message.hpp"
+#include "gossipcluster/output.hpp"
+#include "gossipcluster/persisted_state.hpp"
+#include "gossipcluster/time.hpp"
+
+namespace gossipcluster {
+
+// Result of an operator command; `error` holds Redis's error text (without the leading '-').
+struct CommandResult {
+    bool ok = true;
+    std::string error;
+
+    static CommandResult success() { return {}; }
+    static CommandResult failure(std::string text) { return {false, std::move(text)}; }
+};
+
+struct MessageCounters {
+    std::array<std::uint64_t, kMessageTypeCount> sent{};
+    std::array<std::uint64_t, kMessageTypeCount> received{};
+    std::uint64_t dropped_unknown_sender = 0;
+};
+
+// No I/O, no clock, no global randomness: every input carries the time, every effect is appended
+// to the caller's Output. Containers that are iterated are ordered, so runs replay from the seed.
+class ClusterState {
+  public:
+    // `loaded` is what Storage returned; nullopt starts a fresh node with a random name.
+    ClusterState(Config config, Now now, std::optional<PersistedState> loaded);
+
+    // Transport events.
+    void on_link_up(Now now, LinkId link, Output& out);
+    void on_link_down(Now now, LinkId link, std::string_view reason, Output& out);
+    void on_inbound_link(Now now, LinkId link, std::string peer_ip, std::string local_ip,
+                         Output& out);
+    void on_message(Now now, LinkId link, const Message& msg, Output& out);
+    void tick(Now now, Output& out);
+    Instant next_deadline() const { return Instant{next_deadline_}; }
+
+    // Operator commands.
+    CommandResult meet(Now now, std::string_view ip, std::uint16_t port, std::uint16_t cport,
+                       Output& out);
+    CommandResult forget(Now now, std::string_view node_id, Output& out);
+
+    // Queries.
+    const NodeId& myself_id() const { return myself_; }
+    Epoch current_epoch() const { return current_epoch_; }
+    Epoch last_vote_epoch() const { return last_vote_epoch_; }
+    const Config& config() const { return config_; }
+    const MessageCounters& counters() const { return counters_; }
+    std::size_t node_count() const { return nodes_.size(); }
+    const detail::Node* find(const NodeId& id) const;
+    const detail::Node& myself() const { return nodes_.at(myself_); }
+    // Every node, handshakes included, in id order (CLUSTER NODES).
+    std::vector<NodeRecord> node_records(Now now, bool include_handshake) const;
+    // What must survive a restart (nodes.conf).
+    PersistedState snapshot(Now now) const;
+    // Number of valid failure reports about `id` (CLUSTER COUNT-FAILURE-REPORTS).
+    std::size_t failure_report_count(Now now, const NodeId& id);
+    bool cluster_ok() const { return cluster_ok_; }
+    template <typename F>
+    void for_each_node(F&& f) const {
+        for (const auto& [id, node] : nodes_)
+            f(node);
+    }
+
+  private:
+    struct LinkInfo {
+        NodeId node;  // null while an inbound link is not bound to a node
+        bool inbound = false;
+        std::string peer_ip;
+        std::string local_ip;
+    };
+
+    // Membership.
+    NodeId random_name();
+    detail::Node* lookup(const NodeId& id);
+    detail::Node& add_node(detail::Node node, Output& out);
+    void delete_node(const NodeId& id, Output& out);
+    void rename_node(const NodeId& from, const NodeId& to);
+    bool handshake_in_progress(const std::string& ip, std::uint16_t port,
+                               std::uint16_t cport) const;
+    void blacklist_add(Now now, const NodeId& id, Duration ttl);
+    bool blacklisted(Now now, const NodeId& id);
+    void note_news(detail::Node& node);
+    void mark_dirty(bool fsync);
+    // Ends every input: pushes pending news and moves the dirty flags into the Output.
+    void finish(Now now, Output& out);
+
+    // Links.
+    void close_link(LinkId link, Output& out);
+    void free_outbound_link(detail::Node& node, Output& out);
+    void connect_node(Now now, detail::Node& node, Output& out);
+
+    // Receiving.
+    void process_gossip_message(Now now, LinkId link, LinkInfo& info, detail::Node* sender,
+                                const Message& msg, Output& out);
+    void process_gossip_section(Now now, detail::Node* sender, const GossipBody& body, Output& out);
+    void process_extensions(Now now, detail::Node& sender, const GossipBody& body, Output& out);
+    void update_epochs_from_header(const Header& h, detail::Node& sender);
+    void update_role_from_header(const Header& h, detail::Node& sender);
+    bool update_address_if_needed(detail::Node& node, LinkId link, const LinkInfo& info,
+                                  const Header& h, Output& out);
+    void handle_epoch_collision(detail::Node& sender);
+    void process_fail(Now now, detail::Node* sender, const FailBody& body, Output& out);
+
+    // Failure detection.
+    bool add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
+    bool remove_failure_report(detail::Node& failing, const NodeId& reporter);
+    void expire_failure_reports(Now now, detail::Node& failing);
+    void mark_failing_if_needed(Now now, detail::Node& node, Output& out);
+    void clear_failure_if_needed(Now now, detail::Node& node, Output& out);
+    std::size_t cluster_size() const;
+    void update_cluster_state(Now now);
+
+    // Sending.
+    Header build_header(MessageType type) const;
+    Message build_ping(Now now, MessageType type, const detail::Node* target, bool with_ext);
+    void send_ping(Now now, detail::Node& node, MessageType type, Output& out);
+    void send_on_link(LinkId link, Message msg, Output& out);
+    void broadcast(const Message& msg, Output& out);
+    void push_news(Now now, Output& out);
+
+    // Cron.
+    void cron(Now now, Output& out);
+    void random_ping(Now now, Output& out);
+    void refresh_order();
+
+    // Time conversions between monotonic ms and unix ms.
+    static std::uint64_t to_unix(Now now, std::int64_t mono);
+    static std::int64_t from_unix(Now now, std::uint64_t unix_ms);
+
+    Config config_;
+    detail::Prng prng_;
+    NodeId myself_;
+    std::map<NodeId, detail::Node> nodes_;
+    std::vector<NodeId> order_;  // nodes_ keys, for random picks
+    bool order_dirty_ = true;
+    std::map<LinkId, LinkInfo> links_;
+    std::uint64_t next_link_ = 1;
+    std::map<NodeId, std::int64_t> blacklist_;  // id -> expiry (monotonic ms)
+    Epoch current_epoch_ = 0;
+    Epoch last_vote_epoch_ = 0;
+    NodeId shard_id_;
+    bool cluster_ok_ = false;
+    std::int64_t last_cron_ = 0;
+    std::int64_t last_random_ping_ = 0;
+    std::int64_t next_deadline_ = 0;
+    std::uint64_t gossip_round_ = 0;
+    bool news_pending_ = false;
+    bool dirty_ = false;
+    bool dirty_fsync_ = false;
+    MessageCounters counters_;
+};
+
+}  // namespace gossipcluster
+
+#include "gossipcluster/detail/state_cron.hpp"
+#include "gossipcluster/detail/state_failure.hpp"
+#include "gossipcluster/detail/state_membership.hpp"
+#include "gossipcluster/detail/state_receive.hpp"
+#include "gossipcluster/detail/state_send.hpp"

@@ -1,0 +1,94 @@
+// Config: every timing constant and limit of the protocol, validated at construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "gossipcluster/time.hpp"
+#include "gossipcluster/types.hpp"
+
+namespace gossipcluster {
+
+class ConfigError : public std::invalid_argument {
+  public:
+    using std::invalid_argument::invalid_argument;
+};
+
+struct Config {
+    // Seed of the core's PRNG (node names, gossip picks, election delays). Same seed, same run.
+    std::uint64_t seed = 1;
+
+    // Identity and addresses this node announces.
+    std::uint16_t port = 6379;  // client port
+    std::uint16_t cport = 0;    // bus port; 0 means port + 10000
+    std::uint16_t pport = 0;    // secondary client port (TLS/plain), 0 if none
+    std::string announce_ip;    // empty: peers use the socket address
+    std::string announce_hostname;
+    std::string human_nodename;
+
+    // Timing (Redis 7.0 defaults).
+    Duration node_timeout{15000};
+    Duration cron_period{100};
+    Duration handshake_timeout{0};  // 0: max(node_timeout, 1000 ms)
+    Duration random_ping_period{1000};
+    std::size_t random_ping_samples = 5;
+    Duration blacklist_ttl{60000};
+    std::uint64_t fail_report_validity_mult = 2;
+    std::uint64_t fail_undo_time_mult = 2;
+
+    // Gossip sections: max(gossip_min_entries, N / gossip_divisor) entries plus PFAIL nodes.
+    std::size_t gossip_min_entries = 3;
+    std::size_t gossip_divisor = 10;
+    std::size_t max_pfail_gossip = 64;
+    // Fresh news (new node, changed flags or address) rides in this many gossip sections before
+    // random picks; 0 means ceil(log2(N)) + 1.
+    std::size_t news_sends = 0;
+    // On news, ping this many random peers at once instead of waiting for the next ping.
+    std::size_t news_push_fanout = 3;
+
+    // Only peers that advertised EXT_DATA receive extensions (pre-7.0 nodes reject them).
+    bool extensions_only_to_advertisers = true;
+
+    // Bounds against hostile peers.
+    std::size_t max_nodes = 10000;
+    std::size_t max_blacklist = 10000;
+
+    std::uint16_t bus_port() const {
+        return cport != 0 ? cport : static_cast<std::uint16_t>(port + kBusPortIncrement);
+    }
+    Duration effective_handshake_timeout() const {
+        if (handshake_timeout.count() != 0) return handshake_timeout;
+        return std::max(node_timeout, Duration{1000});
+    }
+
+    // Throws ConfigError naming the first field that is out of range.
+    void validate() const {
+        auto fail = [](std::string_view field, std::string_view why) {
+            throw ConfigError(fmt::format("invalid config: {} {}", field, why));
+        };
+        if (port == 0) fail("port", "must be 1..65535");
+        if (cport == 0 && port > 65535 - kBusPortIncrement)
+            fail("port", "must be <= 55535 when cport is derived as port + 10000");
+        if (node_timeout.count() < 10) fail("node_timeout", "must be at least 10 ms");
+        if (cron_period.count() < 1) fail("cron_period", "must be at least 1 ms");
+        if (cron_period > node_timeout / 2) fail("cron_period", "must be at most node_timeout / 2");
+        if (handshake_timeout.count() < 0) fail("handshake_timeout", "must not be negative");
+        if (random_ping_period.count() < 1) fail("random_ping_period", "must be at least 1 ms");
+        if (random_ping_samples == 0) fail("random_ping_samples", "must be at least 1");
+        if (blacklist_ttl.count() < 1) fail("blacklist_ttl", "must be at least 1 ms");
+        if (fail_report_validity_mult == 0) fail("fail_report_validity_mult", "must be >= 1");
+        if (gossip_divisor == 0) fail("gossip_divisor", "must be >= 1");
+        if (announce_ip.size() >= kIpFieldLen) fail("announce_ip", "is longer than 45 characters");
+        if (announce_hostname.size() > kHostnameMaxLen)
+            fail("announce_hostname", "is longer than 255 characters");
+        if (human_nodename.size() > kHostnameMaxLen)
+            fail("human_nodename", "is longer than 255 characters");
+        if (max_nodes < 2) fail("max_nodes", "must be at least 2");
+    }
+};
+
+}  // namespace gossipcluster

@@ -1,0 +1,64 @@
+// A peer as the core tracks it: address, role, timers, links and failure reports.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gossipcluster/link.hpp"
+#include "gossipcluster/types.hpp"
+
+namespace gossipcluster::detail {
+
+struct FailureReport {
+    NodeId reporter;
+    std::int64_t time = 0;  // monotonic ms of the last report
+};
+
+// Times are monotonic milliseconds; 0 means "never".
+struct Node {
+    NodeId id;
+    std::uint16_t flags = 0;
+    std::int64_t ctime = 0;
+
+    std::string ip;
+    std::uint16_t port = 0;
+    std::uint16_t cport = 0;
+    std::uint16_t pport = 0;
+    std::string hostname;
+    std::string human_nodename;
+
+    std::optional<NodeId> master;
+    Epoch config_epoch = 0;
+    SlotBitmap slots;
+    std::size_t slot_count = 0;
+    std::uint64_t repl_offset = 0;
+
+    std::int64_t ping_sent = 0;
+    std::int64_t pong_received = 0;
+    std::int64_t data_received = 0;
+    std::int64_t fail_time = 0;
+    // Set when our outbound link broke or was refused after the last data we received: a crashed
+    // process closes its sockets, a paused one does not.
+    bool link_lost = false;
+
+    LinkId link;  // outbound, created by us
+    bool link_up = false;
+    std::int64_t link_ctime = 0;
+    LinkId inbound_link;
+
+    std::vector<FailureReport> fail_reports;
+    bool supports_ext = false;
+    std::uint32_t news = 0;          // gossip sections that should still carry this node first
+    std::uint64_t gossip_round = 0;  // last outgoing section that carried it (deduplication)
+
+    bool has(std::uint16_t f) const { return (flags & f) != 0; }
+    bool is_master() const { return has(node_flag::kMaster); }
+    bool is_replica() const { return has(node_flag::kSlave); }
+    bool in_handshake() const { return has(node_flag::kHandshake); }
+    bool failing() const { return has(node_flag::kFail); }
+    bool timed_out() const { return has(node_flag::kPfail); }
+};
+
+}  // namespace gossipcluster::detail

@@ -1,0 +1,310 @@
+// ClusterState, part 1: construction, the node table, MEET/FORGET, links and snapshots.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "gossipcluster/detail/address.hpp"
+
+namespace gossipcluster {
+
+inline ClusterState::ClusterState(Config config, Now now, std::optional<PersistedState> loaded)
+    : config_((config.validate(), std::move(config))), prng_(config_.seed) {
+    if (now.mono.ms <= 0) throw std::invalid_argument("monotonic time must be positive");
+    if (loaded && loaded->myself()) {
+        current_epoch_ = loaded->current_epoch;
+        last_vote_epoch_ = loaded->last_vote_epoch;
+        for (const auto& rec : loaded->nodes) {
+            detail::Node n;
+            n.id = rec.id;
+            n.flags =
+                rec.flags & static_cast<std::uint16_t>(
+                                ~(node_flag::kHandshake | node_flag::kMeet | node_flag::kPfail));
+            n.ctime = now.mono.ms;
+            n.ip = rec.ip;
+            n.port = rec.port;
+            n.cport = rec.cport;
+            n.hostname = rec.hostname;
+            n.master = rec.master;
+            n.config_epoch = rec.config_epoch;
+            n.slots = rec.slots;
+            n.slot_count = rec.slots.count();
+            // A node that was pinged or answered before the restart counts as "just now", so that
+            // failure detection starts from the restart rather than from stale wall times.
+            if (rec.ping_sent_ms != 0) n.ping_sent = now.mono.ms;
+            if (rec.pong_received_ms != 0) n.pong_received = now.mono.ms;
+            if (n.has(node_flag::kFail)) n.fail_time = now.mono.ms;
+            if (n.has(node_flag::kMyself)) myself_ = n.id;
+            current_epoch_ = std::max(current_epoch_, n.config_epoch);
+            nodes_.emplace(n.id, std::move(n));
+        }
+        // Replicas persist their master's epoch; only masters own one.
+        for (auto& [id, n] : nodes_)
+            if (n.is_replica()) n.config_epoch = 0;
+    } else {
+        detail::Node me;
+        me.id = random_name();
+        me.flags = node_flag::kMyself | node_flag::kMaster;
+        me.ctime = now.mono.ms;
+        myself_ = me.id;
+        nodes_.emplace(me.id, std::move(me));
+    }
+    auto& me = nodes_.at(myself_);
+    me.port = config_.port;
+    me.cport = config_.bus_port();
+    me.pport = config_.pport;
+    me.hostname = config_.announce_hostname;
+    me.human_nodename = config_.human_nodename;
+    if (!config_.announce_ip.empty()) me.ip = config_.announce_ip;
+    shard_id_ = random_name();
+    last_cron_ = now.mono.ms;
+    last_random_ping_ = now.mono.ms;
+    next_deadline_ = now.mono.ms + config_.cron_period.count();
+}
+
+inline NodeId ClusterState::random_name() {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::array<char, kNodeNameLen> raw{};
+    for (auto& c : raw)
+        c = kHex[prng_.below(16)];
+    return NodeId::from_raw(raw.data());
+}
+
+inline detail::Node* ClusterState::lookup(const NodeId& id) {
+    auto it = nodes_.find(id);
+    return it == nodes_.end() ? nullptr : &it->second;
+}
+
+inline const detail::Node* ClusterState::find(const NodeId& id) const {
+    auto it = nodes_.find(id);
+    return it == nodes_.end() ? nullptr : &it->second;
+}
+
+inline void ClusterState::mark_dirty(bool fsync) {
+    dirty_ = true;
+    dirty_fsync_ = dirty_fsync_ || fsync;
+}
+
+inline void ClusterState::note_news(detail::Node& node) {
+    std::size_t sends = config_.news_sends;
+    if (sends == 0)
+        sends = static_cast<std::size_t>(std::ceil(
+                    std::log2(static_cast<double>(std::max<std::size_t>(nodes_.size(), 2))))) +
+                1;
+    node.news = static_cast<std::uint32_t>(sends);
+    news_pending_ = true;
+}
+
+inline detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
+    out.events.push_back(event::NodeAdded{node.id, node.ip, node.port, node.in_handshake()});
+    NodeId id = node.id;
+    auto [it, inserted] = nodes_.emplace(id, std::move(node));
+    order_dirty_ = true;
+    if (!it->second.in_handshake()) mark_dirty(false);
+    return it->second;
+}
+
+inline void ClusterState::close_link(LinkId link, Output& out) {
+    if (!link.valid()) return;
+    if (links_.erase(link) != 0) out.actions.push_back(action::Close{link});
+}
+
+inline void ClusterState::free_outbound_link(detail::Node& node, Output& out) {
+    close_link(node.link, out);
+    node.link = {};
+    node.link_up = false;
+}
+
+inline void ClusterState::delete_node(const NodeId& id, Output& out) {
+    auto it = nodes_.find(id);
+    if (it == nodes_.end()) return;
+    detail::Node& node = it->second;
+    free_outbound_link(node, out);
+    if (node.inbound_link.valid()) {
+        // The peer's inbound link stays open at the transport level in Redis; we close it so a
+        // forgotten node cannot keep feeding us through it.
+        close_link(node.inbound_link, out);
+    }
+    for (auto& [oid, other] : nodes_) {
+        if (oid == id) continue;
+        remove_failure_report(other, id);
+        if (other.master && *other.master == id) other.master.reset();
+    }
+    nodes_.erase(it);
+    order_dirty_ = true;
+    mark_dirty(false);
+}
+
+inline void ClusterState::rename_node(const NodeId& from, const NodeId& to) {
+    auto handle = nodes_.extract(from);
+    handle.key() = to;
+    handle.mapped().id = to;
+    detail::Node& node = nodes_.insert(std::move(handle)).position->second;
+    if (node.link.valid()) links_[node.link].node = to;
+    if (node.inbound_link.valid()) links_[node.inbound_link].node = to;
+    order_dirty_ = true;
+}
+
+inline bool ClusterState::handshake_in_progress(const std::string& ip, std::uint16_t port,
+                                                std::uint16_t cport) const {
+    return std::any_of(nodes_.begin(), nodes_.end(), [&](const auto& kv) {
+        const auto& n = kv.second;
+        return n.in_handshake() && n.ip == ip && n.port == port && n.cport == cport;
+    });
+}
+
+inline void ClusterState::blacklist_add(Now now, const NodeId& id, Duration ttl) {
+    if (blacklist_.size() >= config_.max_blacklist && !blacklist_.contains(id)) return;
+    blacklist_[id] = now.mono.ms + ttl.count();
+}
+
+inline bool ClusterState::blacklisted(Now now, const NodeId& id) {
+    std::erase_if(blacklist_, [&](const auto& kv) { return kv.second <= now.mono.ms; });
+    return blacklist_.contains(id);
+}
+
+inline CommandResult ClusterState::meet(Now now, std::string_view ip, std::uint16_t port,
+                                        std::uint16_t cport, Output& out) {
+    auto norm = detail::normalize_ip(ip);
+    if (!norm || port == 0 || cport == 0 || handshake_in_progress(*norm, port, cport) ||
+        nodes_.size() >= config_.max_nodes) {
+        return CommandResult::failure(
+            fmt::format("ERR Invalid node address specified: {}:{}", ip, port));
+    }
+    detail::Node n;
+    n.id = random_name();
+    n.flags = node_flag::kHandshake | node_flag::kMeet;
+    n.ctime = now.mono.ms;
+    n.ip = *norm;
+    n.port = port;
+    n.cport = cport;
+    add_node(std::move(n), out);
+    // Connect at once rather than at the next cron tick: a MEET is an explicit request.
+    next_deadline_ = std::min(next_deadline_, now.mono.ms);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::forget(Now now, std::string_view node_id, Output& out) {
+    auto id = NodeId::parse(node_id);
+    detail::Node* node = id ? lookup(*id) : nullptr;
+    if (!node) return CommandResult::failure(fmt::format("ERR Unknown node {}", node_id));
+    if (*id == myself_)
+        return CommandResult::failure("ERR I tried hard but I can't forget myself...");
+    const auto& me = myself();
+    if (me.is_replica() && me.master && *me.master == *id)
+        return CommandResult::failure("ERR Can't forget my master!");
+    blacklist_add(now, *id, config_.blacklist_ttl);
+    delete_node(*id, out);
+    out.events.push_back(event::NodeForgotten{*id, false});
+    mark_dirty(true);
+    return CommandResult::success();
+}
+
+inline std::uint64_t ClusterState::to_unix(Now now, std::int64_t mono) {
+    if (mono == 0) return 0;
+    std::int64_t delta = now.mono.ms - mono;
+    auto unix_ms = static_cast<std::int64_t>(now.unix_ms) - delta;
+    return unix_ms > 0 ? static_cast<std::uint64_t>(unix_ms) : 1;
+}
+
+inline std::int64_t ClusterState::from_unix(Now now, std::uint64_t unix_ms) {
+    std::int64_t delta =
+        static_cast<std::int64_t>(now.unix_ms) - static_cast<std::int64_t>(unix_ms);
+    std::int64_t mono = now.mono.ms - delta;
+    return mono > 0 ? mono : 1;
+}
+
+inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_handshake) const {
+    std::vector<NodeRecord> out;
+    out.reserve(nodes_.size());
+    const detail::Node* me = find(myself_);
+    for (const auto& [id, n] : nodes_) {
+        if (n.in_handshake() && !include_handshake) continue;
+        NodeRecord r;
+        r.id = n.id;
+        r.ip = n.ip;
+        r.port = n.port;
+        r.cport = n.cport;
+        r.hostname = n.hostname;
+        r.flags = n.flags & static_cast<std::uint16_t>(~(node_flag::kMeet | node_flag::kMigrateTo |
+                                                         node_flag::kExtensionsSupported));
+        r.master = n.is_replica() ? n.master : std::nullopt;
+        r.ping_sent_ms = to_unix(now, n.ping_sent);
+        if (&n == me) {
+            r.pong_received_ms = now.unix_ms / 1000 * 1000;
+            r.connected = true;
+        } else {
+            r.pong_received_ms = to_unix(now, n.pong_received);
+            r.connected = n.link.valid() && n.link_up;
+        }
+        r.config_epoch = n.config_epoch;
+        if (n.is_replica() && n.master) {
+            if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
+        }
+        r.slots = n.slots;
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+inline PersistedState ClusterState::snapshot(Now now) const {
+    PersistedState s;
+    s.nodes = node_records(now, false);
+    s.current_epoch = current_epoch_;
+    s.last_vote_epoch = last_vote_epoch_;
+    return s;
+}
+
+inline void ClusterState::refresh_order() {
+    if (!order_dirty_) return;
+    order_.clear();
+    for (const auto& [id, n] : nodes_)
+        order_.push_back(id);
+    order_dirty_ = false;
+}
+
+inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out) {
+    LinkId link{next_link_++};
+    links_[link] = LinkInfo{node.id, false, node.ip, {}};
+    node.link = link;
+    node.link_up = false;
+    node.link_ctime = now.mono.ms;
+    out.actions.push_back(action::Connect{link, Endpoint{node.ip, node.cport}});
+    // Queue the first ping behind the connect; keep an older pending ping time so that a node
+    // that never answers still times out from the first unanswered ping.
+    std::int64_t old_ping_sent = node.ping_sent;
+    send_ping(now, node, node.has(node_flag::kMeet) ? MessageType::Meet : MessageType::Ping, out);
+    if (old_ping_sent != 0) node.ping_sent = old_ping_sent;
+    node.flags &= static_cast<std::uint16_t>(~node_flag::kMeet);
+}
+
+inline void ClusterState::on_link_up(Now, LinkId link, Output&) {
+    auto it = links_.find(link);
+    if (it == links_.end() || it->second.inbound) return;
+    if (auto* node = lookup(it->second.node); node && node->link == link) node->link_up = true;
+}
+
+inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view reason, Output& out) {
+    auto it = links_.find(link);
+    if (it == links_.end()) return;
+    LinkInfo info = it->second;
+    links_.erase(it);
+    detail::Node* node = info.node.is_null() ? nullptr : lookup(info.node);
+    if (node && !info.inbound && node->link == link) {
+        node->link = {};
+        node->link_up = false;
+        node->link_lost = true;
+        // Schedule the reconnect for the next cron tick rather than spinning here.
+        (void)now;
+    }
+    if (node && info.inbound && node->inbound_link == link) node->inbound_link = {};
+    out.events.push_back(event::LinkError{node ? node->id : NodeId{}, std::string(reason)});
+}
+
+inline void ClusterState::on_inbound_link(Now, LinkId link, std::string peer_ip,
+                                          std::string local_ip, Output&) {
+    auto norm = detail::normalize_ip(peer_ip);
+    links_[link] = LinkInfo{NodeId{}, true, norm ? *norm : std::move(peer_ip), std::move(local_ip)};
+}
+
+}  // namespace gossipcluster

@@ -1,0 +1,366 @@
+// ClusterState, part 2: processing received messages (handshake, gossip, extensions, epochs).
+#pragma once
+
+#include <algorithm>
+
+namespace gossipcluster {
+
+inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, Output& out) {
+    auto lit = links_.find(link);
+    if (lit == links_.end()) return;  // closed meanwhile
+    LinkInfo& info = lit->second;
+    const Header& h = msg.header;
+    auto type_index = static_cast<std::size_t>(h.type);
+    if (type_index < kMessageTypeCount) ++counters_.received[type_index];
+
+    // Who sent it: the node bound to the link unless that one is still a handshake.
+    detail::Node* sender = nullptr;
+    if (!info.node.is_null()) {
+        detail::Node* bound = lookup(info.node);
+        if (bound && !bound->in_handshake()) sender = bound;
+    }
+    if (!sender) {
+        detail::Node* named = lookup(h.sender);
+        if (named && !named->in_handshake()) sender = named;
+    }
+    // A node can only be myself through a bug or a forged frame: ignore such messages.
+    if (sender && sender->id == myself_) return;
+    if (sender && info.inbound && info.node.is_null()) {
+        if (sender->inbound_link.valid() && sender->inbound_link != link)
+            close_link(sender->inbound_link, out);
+        sender->inbound_link = link;
+        info.node = sender->id;
+    }
+
+    if (sender) {
+        sender->data_received = now.mono.ms;
+        sender->link_lost = false;
+        sender->repl_offset = h.offset;
+        if (h.mflags[0] & message_flag::kExtData) sender->supports_ext = true;
+        update_epochs_from_header(h, *sender);
+    }
+
+    switch (h.type) {
+        case MessageType::Ping:
+        case MessageType::Pong:
+        case MessageType::Meet:
+            process_gossip_message(now, link, info, sender, msg, out);
+            break;
+        case MessageType::Fail:
+            process_fail(now, sender, std::get<FailBody>(msg.body), out);
+            break;
+        default:
+            // PUBLISH, votes, UPDATE, MFSTART and MODULE are handled by the later layers; from an
+            // unknown sender they are ignored as Redis does.
+            if (!sender) ++counters_.dropped_unknown_sender;
+            break;
+    }
+    finish(now, out);
+}
+
+inline void ClusterState::update_epochs_from_header(const Header& h, detail::Node& sender) {
+    if (h.current_epoch > current_epoch_) {
+        current_epoch_ = h.current_epoch;
+        mark_dirty(true);
+    }
+    // A replica's header carries its master's epoch; only a master's claim is its own.
+    if (h.slaveof.is_null() && h.config_epoch > sender.config_epoch) {
+        sender.config_epoch = h.config_epoch;
+        mark_dirty(true);
+    }
+}
+
+inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo& info,
+                                                 detail::Node* sender, const Message& msg,
+                                                 Output& out) {
+    const Header& h = msg.header;
+    const auto& body = std::get<GossipBody>(msg.body);
+    detail::Node& me = nodes_.at(myself_);
+
+    // Learn our own address from the socket a peer reached us on, unless one is announced.
+    if (info.inbound && (h.type == MessageType::Meet || me.ip.empty()) &&
+        config_.announce_ip.empty() && !info.local_ip.empty() && me.ip != info.local_ip) {
+        me.ip = info.local_ip;
+        mark_dirty(false);
+    }
+
+    // A MEET from a stranger: add it as a handshake node; we will connect back and ask its name.
+    if (!sender && h.type == MessageType::Meet && info.inbound) {
+        std::string ip(h.myip.view());
+        if (ip.empty()) ip = info.peer_ip;
+        if (auto norm = detail::normalize_ip(ip); norm && nodes_.size() < config_.max_nodes &&
+                                                  !handshake_in_progress(*norm, h.port, h.cport)) {
+            detail::Node n;
+            n.id = random_name();
+            n.flags = node_flag::kHandshake;
+            n.ctime = now.mono.ms;
+            n.ip = *norm;
+            n.port = h.port;
+            n.cport = h.cport;
+            n.pport = h.pport;
+            // Connect back at once instead of at the next cron tick: the handshake ends sooner.
+            connect_node(now, add_node(std::move(n), out), out);
+        }
+    }
+
+    // Any PING or MEET is answered, even from an unknown sender: that is how handshakes finish.
+    if (h.type == MessageType::Ping || h.type == MessageType::Meet) {
+        const bool with_ext = !config_.extensions_only_to_advertisers ||
+                              (h.mflags[0] & message_flag::kExtData) ||
+                              (sender && sender->supports_ext);
+        Message pong = build_ping(now, MessageType::Pong, sender, with_ext);
+        send_on_link(link, std::move(pong), out);
+    }
+
+    if (!info.inbound) {
+        detail::Node* linked = lookup(info.node);
+        if (!linked) return;
+        if (linked->in_handshake()) {
+            if (h.type != MessageType::Pong) return;
+            if (detail::Node* known = lookup(h.sender); known && !known->in_handshake()) {
+                // We already knew that node under its real name: keep that entry, drop ours.
+                if (update_address_if_needed(*known, LinkId{}, info, h, out))
+                    out.events.push_back(
+                        event::NodeAddressChanged{known->id, known->ip, known->port, known->cport});
+                NodeId temp = linked->id;
+                delete_node(temp, out);
+                return;
+            }
+            if (h.sender == myself_) {
+                // We met ourselves (a MEET to our own address).
+                delete_node(linked->id, out);
+                return;
+            }
+            NodeId temp = linked->id;
+            rename_node(temp, h.sender);
+            linked = lookup(h.sender);
+            linked->flags &= static_cast<std::uint16_t>(~node_flag::kHandshake);
+            linked->flags |= h.slaveof.is_null() ? node_flag::kMaster : node_flag::kSlave;
+            linked->data_received = now.mono.ms;
+            if (h.mflags[0] & message_flag::kExtData) linked->supports_ext = true;
+            update_epochs_from_header(h, *linked);
+            out.events.push_back(event::HandshakeCompleted{temp, linked->id});
+            note_news(*linked);
+            mark_dirty(false);
+            sender = linked;
+        } else if (linked->id != h.sender) {
+            // The address answers with another name: that node moved away.
+            linked->flags |= node_flag::kNoAddr;
+            linked->ip.clear();
+            linked->port = linked->cport = linked->pport = 0;
+            free_outbound_link(*linked, out);
+            out.events.push_back(event::NodeNoAddr{linked->id});
+            note_news(*linked);
+            mark_dirty(false);
+            return;
+        }
+    }
+
+    if (sender && h.type == MessageType::Ping && info.inbound) {
+        if (update_address_if_needed(*sender, link, info, h, out)) {
+            out.events.push_back(
+                event::NodeAddressChanged{sender->id, sender->ip, sender->port, sender->cport});
+            note_news(*sender);
+        }
+    }
+
+    if (!info.inbound && h.type == MessageType::Pong) {
+        if (detail::Node* linked = lookup(info.node); linked && linked == sender) {
+            linked->pong_received = now.mono.ms;
+            linked->ping_sent = 0;
+            linked->link_up = true;
+            if (linked->timed_out()) {
+                linked->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+                out.events.push_back(event::NodeRecovered{linked->id});
+                note_news(*linked);
+            } else if (linked->failing()) {
+                clear_failure_if_needed(now, *linked, out);
+            }
+        }
+    }
+
+    if (!sender) return;
+    update_role_from_header(h, *sender);
+    if (h.slaveof.is_null()) {
+        // Slot ownership from the header is taken as claimed for now; conflict resolution and
+        // UPDATE messages belong to the slot layer.
+        if (sender->slots != h.myslots) {
+            sender->slots = h.myslots;
+            sender->slot_count = h.myslots.count();
+            mark_dirty(false);
+        }
+        if (me.is_master() && sender->is_master() && sender->config_epoch == me.config_epoch &&
+            sender->config_epoch != 0)
+            handle_epoch_collision(*sender);
+    }
+    process_gossip_section(now, sender, body, out);
+    process_extensions(now, *sender, body, out);
+}
+
+inline void ClusterState::update_role_from_header(const Header& h, detail::Node& sender) {
+    if (h.slaveof.is_null()) {
+        if (!sender.is_master()) {
+            sender.flags = static_cast<std::uint16_t>((sender.flags & ~node_flag::kSlave) |
+                                                      node_flag::kMaster);
+            sender.master.reset();
+            note_news(sender);
+            mark_dirty(false);
+        }
+        return;
+    }
+    if (!sender.is_replica()) {
+        sender.flags =
+            static_cast<std::uint16_t>((sender.flags & ~node_flag::kMaster) | node_flag::kSlave);
+        sender.slots = SlotBitmap{};
+        sender.slot_count = 0;
+        note_news(sender);
+        mark_dirty(false);
+    }
+    if (!sender.master || *sender.master != h.slaveof) {
+        if (lookup(h.slaveof)) {
+            sender.master = h.slaveof;
+            mark_dirty(false);
+        }
+    }
+}
+
+inline bool ClusterState::update_address_if_needed(detail::Node& node, LinkId link,
+                                                   const LinkInfo& info, const Header& h,
+                                                   Output& out) {
+    // Never trust an address learnt over our own outbound link to that node.
+    if (link.valid() && link == node.link) return false;
+    std::string ip(h.myip.view());
+    if (ip.empty()) ip = info.peer_ip;
+    auto norm = detail::normalize_ip(ip);
+    if (!norm) return false;
+    if (node.ip == *norm && node.port == h.port && node.cport == h.cport && node.pport == h.pport)
+        return false;
+    node.ip = *norm;
+    node.port = h.port;
+    node.cport = h.cport;
+    node.pport = h.pport;
+    node.flags &= static_cast<std::uint16_t>(~node_flag::kNoAddr);
+    free_outbound_link(node, out);
+    mark_dirty(false);
+    return true;
+}
+
+inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
+    // The node with the smaller name moves to a fresh epoch; the greatest name never moves.
+    if (sender.id <= myself_) return;
+    ++current_epoch_;
+    nodes_.at(myself_).config_epoch = current_epoch_;
+    mark_dirty(true);
+}
+
+inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
+                                                 const GossipBody& body, Output& out) {
+    const bool reporter_counts = sender && sender->is_master() && sender->slot_count > 0;
+    for (const GossipEntry& g : body.gossip) {
+        if (g.node == myself_) continue;
+        detail::Node* node = lookup(g.node);
+        const std::uint16_t gflags = g.flags;
+        if (node) {
+            if (node->in_handshake()) continue;
+            if (reporter_counts && sender != node) {
+                if (gflags & (node_flag::kFail | node_flag::kPfail)) {
+                    if (add_failure_report(now, *node, sender->id))
+                        mark_failing_if_needed(now, *node, out);
+                } else {
+                    remove_failure_report(*node, sender->id);
+                }
+            }
+            // Someone heard from this node recently: no need for us to ping it as early.
+            if (!(gflags & (node_flag::kFail | node_flag::kPfail)) && node->ping_sent == 0 &&
+                node->fail_reports.empty()) {
+                std::uint64_t pong_unix = static_cast<std::uint64_t>(g.pong_received) * 1000;
+                if (pong_unix <= now.unix_ms + 500 && pong_unix > to_unix(now, node->pong_received))
+                    node->pong_received = std::min(from_unix(now, pong_unix), now.mono.ms);
+            }
+            // A node we cannot reach is reachable at another address according to someone who can.
+            if ((node->flags & (node_flag::kFail | node_flag::kPfail | node_flag::kNoAddr)) &&
+                !(gflags & (node_flag::kNoAddr | node_flag::kFail | node_flag::kPfail))) {
+                auto norm = detail::normalize_ip(g.ip.view());
+                if (norm && (node->ip != *norm || node->port != g.port || node->cport != g.cport)) {
+                    node->ip = *norm;
+                    node->port = g.port;
+                    node->cport = g.cport;
+                    node->pport = g.pport;
+                    node->flags &= static_cast<std::uint16_t>(~node_flag::kNoAddr);
+                    free_outbound_link(*node, out);
+                    out.events.push_back(
+                        event::NodeAddressChanged{node->id, node->ip, node->port, node->cport});
+                    mark_dirty(false);
+                }
+            }
+            continue;
+        }
+        // A stranger vouched for by a known node joins under its real name, unless forgotten.
+        if (!sender || (gflags & node_flag::kNoAddr) || blacklisted(now, g.node)) continue;
+        if (nodes_.size() >= config_.max_nodes) continue;
+        auto norm = detail::normalize_ip(g.ip.view());
+        if (!norm || g.port == 0 || g.cport == 0) continue;
+        detail::Node n;
+        n.id = g.node;
+        n.flags = gflags & (node_flag::kMaster | node_flag::kSlave | node_flag::kNoFailover);
+        if (!(n.flags & (node_flag::kMaster | node_flag::kSlave))) n.flags |= node_flag::kMaster;
+        n.ctime = now.mono.ms;
+        n.ip = *norm;
+        n.port = g.port;
+        n.cport = g.cport;
+        n.pport = g.pport;
+        detail::Node& added = add_node(std::move(n), out);
+        note_news(added);
+        // Connect on this step so the newcomer sees us without waiting for the next cron tick.
+        connect_node(now, added, out);
+    }
+}
+
+inline void ClusterState::process_extensions(Now now, detail::Node& sender, const GossipBody& body,
+                                             Output& out) {
+    bool saw_hostname = false;
+    for (const auto& ext : body.extensions) {
+        if (const auto* hn = std::get_if<HostnameExt>(&ext)) {
+            saw_hostname = true;
+            if (sender.hostname != hn->hostname) {
+                sender.hostname = hn->hostname;
+                mark_dirty(false);
+            }
+        } else if (const auto* human = std::get_if<HumanNodenameExt>(&ext)) {
+            sender.human_nodename = human->name;
+        } else if (const auto* fg = std::get_if<ForgottenNodeExt>(&ext)) {
+            if (fg->node == myself_) continue;
+            const auto& me = myself();
+            if (me.master && *me.master == fg->node) continue;
+            if (!lookup(fg->node)) continue;
+            std::uint64_t ttl_ms = std::min<std::uint64_t>(fg->ttl_seconds, 3600) * 1000;
+            blacklist_add(now, fg->node, Duration{static_cast<std::int64_t>(ttl_ms)});
+            delete_node(fg->node, out);
+            out.events.push_back(event::NodeForgotten{fg->node, true});
+            mark_dirty(false);
+        }
+    }
+    if (!saw_hostname && !sender.hostname.empty()) {
+        sender.hostname.clear();
+        mark_dirty(false);
+    }
+}
+
+inline void ClusterState::process_fail(Now now, detail::Node* sender, const FailBody& body,
+                                       Output& out) {
+    if (!sender) {
+        ++counters_.dropped_unknown_sender;
+        return;
+    }
+    detail::Node* failing = lookup(body.node);
+    if (!failing || failing->id == myself_ || failing->failing() || failing->in_handshake()) return;
+    failing->flags |= node_flag::kFail;
+    failing->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+    failing->fail_time = now.mono.ms;
+    out.events.push_back(event::NodeFailed{failing->id, true});
+    note_news(*failing);
+    update_cluster_state(now);
+    mark_dirty(false);
+}
+
+}  // namespace gossipcluster

@@ -1,0 +1,156 @@
+// ClusterState, part 4: building headers, PING/PONG/MEET with their gossip sections, sending.
+#pragma once
+
+#include <algorithm>
+
+namespace gossipcluster {
+
+inline Header ClusterState::build_header(MessageType type) const {
+    const detail::Node& me = myself();
+    const detail::Node* master = (me.is_replica() && me.master) ? find(*me.master) : nullptr;
+    Header h;
+    h.type = type;
+    h.port = config_.port;
+    h.current_epoch = current_epoch_;
+    h.config_epoch = master ? master->config_epoch : me.config_epoch;
+    h.offset = me.repl_offset;
+    h.sender = myself_;
+    h.myslots = master ? master->slots : me.slots;
+    if (me.is_replica() && me.master) h.slaveof = *me.master;
+    if (!config_.announce_ip.empty()) h.myip.assign(config_.announce_ip);
+    h.pport = config_.pport;
+    h.cport = config_.bus_port();
+    h.flags = me.flags;
+    h.state = cluster_ok_ ? BusClusterState::Ok : BusClusterState::Fail;
+    return h;
+}
+
+inline Message ClusterState::build_ping(Now now, MessageType type, const detail::Node* target,
+                                        bool with_ext) {
+    Message msg;
+    msg.header = build_header(type);
+    // We can always parse extensions; saying so lets peers send us theirs.
+    msg.header.mflags[0] |= message_flag::kExtData;
+    GossipBody body;
+
+    refresh_order();
+    const std::size_t n = order_.size();
+    std::size_t fresh = n >= 2 ? n - 2 : 0;
+    std::size_t wanted = std::max(config_.gossip_min_entries, n / config_.gossip_divisor);
+    wanted = std::min(wanted, fresh);
+    ++gossip_round_;
+
+    auto eligible = [&](const detail::Node& node) {
+        if (node.id == myself_ || (target && node.id == target->id)) return false;
+        if (node.flags & (node_flag::kHandshake | node_flag::kNoAddr | node_flag::kPfail))
+            return false;
+        return node.gossip_round != gossip_round_;
+    };
+    auto append = [&](detail::Node& node) {
+        node.gossip_round = gossip_round_;
+        GossipEntry e;
+        e.node = node.id;
+        e.ping_sent = static_cast<std::uint32_t>(to_unix(now, node.ping_sent) / 1000);
+        e.pong_received = static_cast<std::uint32_t>(to_unix(now, node.pong_received) / 1000);
+        e.ip.assign(node.ip);
+        e.port = node.port;
+        e.cport = node.cport;
+        e.flags = node.flags;
+        e.pport = node.pport;
+        body.gossip.push_back(e);
+    };
+
+    // Fresh news first, so a join or a failure spreads in about log2(N) rounds instead of
+    // waiting for random picks; news counts against the same budget as random entries.
+    for (auto& [id, node] : nodes_) {
+        if (body.gossip.size() >= wanted) break;
+        if (node.news == 0 || !eligible(node)) continue;
+        append(node);
+        --node.news;
+    }
+    // Random picks fill the rest, skipping nodes we cannot reach that own nothing.
+    std::size_t iterations = wanted * 3;
+    while (body.gossip.size() < wanted && iterations-- > 0 && n > 0) {
+        detail::Node& node = nodes_.at(order_[prng_.below(n)]);
+        if (!eligible(node)) continue;
+        if (!node.link.valid() && node.slot_count == 0) continue;
+        append(node);
+    }
+    // Every node we suspect rides along, up to a cap, so reports reach a quorum quickly.
+    std::size_t pfail_added = 0;
+    for (auto& [id, node] : nodes_) {
+        if (pfail_added >= config_.max_pfail_gossip) break;
+        if (!node.timed_out() || node.in_handshake() || node.has(node_flag::kNoAddr)) continue;
+        if (target && node.id == target->id) continue;
+        append(node);
+        ++pfail_added;
+    }
+
+    if (with_ext) {
+        const detail::Node& me = myself();
+        if (!me.hostname.empty()) body.extensions.push_back(HostnameExt{me.hostname});
+        if (!me.human_nodename.empty())
+            body.extensions.push_back(HumanNodenameExt{me.human_nodename});
+        for (const auto& [id, expiry] : blacklist_) {
+            if (expiry <= now.mono.ms) continue;
+            auto ttl = static_cast<std::uint64_t>((expiry - now.mono.ms + 999) / 1000);
+            body.extensions.push_back(ForgottenNodeExt{id, ttl});
+        }
+        body.extensions.push_back(ShardIdExt{shard_id_});
+    }
+    msg.body = std::move(body);
+    return msg;
+}
+
+inline void ClusterState::send_on_link(LinkId link, Message msg, Output& out) {
+    auto type_index = static_cast<std::size_t>(msg.header.type);
+    if (type_index < kMessageTypeCount) ++counters_.sent[type_index];
+    out.actions.push_back(action::Send{link, std::move(msg)});
+}
+
+inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType type, Output& out) {
+    if (!node.link.valid()) return;
+    const bool with_ext = !config_.extensions_only_to_advertisers || node.supports_ext;
+    Message msg = build_ping(now, type, &node, with_ext);
+    if (type == MessageType::Ping || type == MessageType::Meet) {
+        if (node.ping_sent == 0) node.ping_sent = now.mono.ms;
+    }
+    send_on_link(node.link, std::move(msg), out);
+}
+
+inline void ClusterState::broadcast(const Message& msg, Output& out) {
+    for (auto& [id, node] : nodes_) {
+        if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+        send_on_link(node.link, msg, out);
+    }
+}
+
+inline void ClusterState::push_news(Now now, Output& out) {
+    news_pending_ = false;
+    if (config_.news_push_fanout == 0) return;
+    refresh_order();
+    std::vector<detail::Node*> candidates;
+    for (auto& [id, node] : nodes_) {
+        if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+        if (node.flags & (node_flag::kNoAddr | node_flag::kFail | node_flag::kPfail)) continue;
+        candidates.push_back(&node);
+    }
+    std::size_t pushes = std::min(config_.news_push_fanout, candidates.size());
+    for (std::size_t i = 0; i < pushes; ++i) {
+        // Partial Fisher-Yates: distinct random peers.
+        std::size_t j = i + prng_.below(candidates.size() - i);
+        std::swap(candidates[i], candidates[j]);
+        send_ping(now, *candidates[i], MessageType::Ping, out);
+    }
+}
+
+inline void ClusterState::finish(Now now, Output& out) {
+    if (news_pending_) push_news(now, out);
+    if (dirty_) {
+        out.save = true;
+        out.fsync = out.fsync || dirty_fsync_;
+        dirty_ = dirty_fsync_ = false;
+    }
+}
+
+}  // namespace gossipcluster

@@ -1,0 +1,62 @@
+// Events the core hands to the host: what changed in the cluster, for logs and for the server.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "gossipcluster/types.hpp"
+
+namespace gossipcluster {
+
+namespace event {
+struct NodeAdded {
+    NodeId node;
+    std::string ip;
+    std::uint16_t port = 0;
+    bool handshake = false;  // true while its real name is not known yet
+};
+struct HandshakeCompleted {
+    NodeId temporary;
+    NodeId node;
+};
+struct HandshakeTimedOut {
+    NodeId temporary;
+    std::string ip;
+    std::uint16_t port = 0;
+};
+struct NodeAddressChanged {
+    NodeId node;
+    std::string ip;
+    std::uint16_t port = 0;
+    std::uint16_t cport = 0;
+};
+struct NodeForgotten {
+    NodeId node;
+    bool by_peer = false;  // learnt from a FORGOTTEN_NODE extension
+};
+struct NodeNoAddr {
+    NodeId node;
+};
+struct LinkError {
+    NodeId node;  // null when the link is not bound to a node
+    std::string reason;
+};
+struct NodePfail {
+    NodeId node;
+};
+struct NodeFailed {
+    NodeId node;
+    bool by_message = false;  // from a FAIL message rather than our own quorum
+};
+struct NodeRecovered {
+    NodeId node;
+};
+}  // namespace event
+
+using Event =
+    std::variant<event::NodeAdded, event::HandshakeCompleted, event::HandshakeTimedOut,
+                 event::NodeAddressChanged, event::NodeForgotten, event::NodeNoAddr,
+                 event::LinkError, event::NodePfail, event::NodeFailed, event::NodeRecovered>;
+
+}  // namespace gossipcluster

@@ -1,0 +1,474 @@
+// SimCluster: many production ClusterCores on one simulated network and one fake clock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gossipcluster/cluster_core.hpp"
+#include "gossipcluster/codec.hpp"
+#include "gossipcluster/detail/prng.hpp"
+#include "gossipcluster/storage/memory_storage.hpp"
+#include "gossipcluster/testing/manual_clock.hpp"
+
+namespace gossipcluster::testing {
+
+struct SimOptions {
+    std::uint64_t seed = 1;
+    // One-way delay of every message and connection step, uniform in [min, max] ms.
+    Duration min_delay{1};
+    Duration max_delay{3};
+    double loss = 0.0;       // probability a message is dropped
+    double duplicate = 0.0;  // probability a message is delivered twice
+    bool reorder = false;    // when false each link delivers in order, as TCP does
+    // Encode every message to bytes and decode it at the receiver, as a real transport would.
+    bool codec_roundtrip = true;
+    Duration connect_timeout{1000};  // how long a connect into a partition hangs before failing
+};
+
+class SimCluster;
+
+// The Transport policy of simulated nodes: forwards to the SimCluster that owns the node.
+class SimTransport {
+  public:
+    SimTransport(SimCluster* sim, std::size_t node) : sim_(sim), node_(node) {}
+    void connect(LinkId link, const Endpoint& to);
+    void send(LinkId link, const Message& msg);
+    void close(LinkId link);
+
+  private:
+    SimCluster* sim_;
+    std::size_t node_;
+};
+
+using SimCore = ClusterCore<SimTransport, ManualClock, MemoryStorage>;
+
+struct SimNodeStats {
+    std::uint64_t messages_sent = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t messages_received = 0;
+};
+
+class SimCluster {
+  public:
+    using Observer = std::function<void(std::size_t node, Instant at, const Event&)>;
+
+    explicit SimCluster(SimOptions options = {}) : options_(options), prng_(options.seed) {
+        if (options_.min_delay.count() < 1 || options_.max_delay < options_.min_delay)
+            throw std::invalid_argument("SimOptions: need 1 <= min_delay <= max_delay");
+    }
+    SimCluster(const SimCluster&) = delete;
+    SimCluster& operator=(const SimCluster&) = delete;
+
+    // Adds and starts a node. The simulator assigns its address (127.0.x.y, port 7000, bus
+    // 17000) and its seed; everything else comes from `config`.
+    std::size_t add_node(Config config = {}) {
+        std::size_t i = nodes_.size();
+        auto slot = std::make_unique<SimNode>();
+        slot->ip = fmt::format("127.0.{}.{}", i / 200, i % 200 + 1);
+        config.port = 7000;
+        config.cport = 0;
+        slot->config = std::move(config);
+        slot->clock = clock_;
+        nodes_.push_back(std::move(slot));
+        endpoints_[endpoint_key(nodes_[i]->ip, nodes_[i]->config.bus_port())] = i;
+        start(i, std::nullopt);
+        return i;
+    }
+
+    std::size_t size() const { return nodes_.size(); }
+    bool alive(std::size_t i) const { return nodes_.at(i)->core != nullptr; }
+    SimCore& core(std::size_t i) {
+        if (!alive(i)) throw std::logic_error(fmt::format("sim node {} is down", i));
+        return *nodes_[i]->core;
+    }
+    const std::string& ip(std::size_t i) const { return nodes_.at(i)->ip; }
+    std::uint16_t port(std::size_t i) const { return nodes_.at(i)->config.port; }
+    std::uint16_t bus_port(std::size_t i) const { return nodes_.at(i)->config.bus_port(); }
+    const SimNodeStats& stats(std::size_t i) const { return nodes_.at(i)->stats; }
+    Instant now() const { return clock_.now(); }
+    ManualClock& clock() { return clock_; }
+    std::uint64_t trace_hash() const { return trace_; }
+    std::uint64_t steps() const { return steps_; }
+    void set_observer(Observer observer) { observer_ = std::move(observer); }
+    // Codec failures seen on delivery; always empty unless the codec or core is broken.
+    const std::vector<std::string>& codec_errors() const { return codec_errors_; }
+
+    // Node i meets node j (CLUSTER MEET j's address on i).
+    CommandResult meet(std::size_t i, std::size_t j) {
+        return core(i).meet(ip(j), port(j), bus_port(j));
+    }
+
+    // Process crash: the object is destroyed, peers see their connections reset, connects are
+    // refused; only what it had saved survives.
+    void crash(std::size_t i) {
+        SimNode& n = *nodes_.at(i);
+        if (!n.core) return;
+        n.storage = n.core->storage();
+        n.core.reset();
+        ++n.incarnation;
+        reset_connections_of(i, "connection reset by peer");
+        trace(0xC1, i, 0, 0, 0);
+    }
+    void restart(std::size_t i) {
+        SimNode& n = *nodes_.at(i);
+        if (n.core) return;
+        start(i, n.storage);
+        trace(0xC2, i, 0, 0, 0);
+    }
+    // The process stops running (SIGSTOP) for `d`: its sockets stay open and the kernel still
+    // accepts connections, but nothing is processed until it resumes.
+    void pause(std::size_t i, Duration d) { nodes_.at(i)->paused_until = now().ms + d.count(); }
+
+    // Messages and connects from `from` to `to` are lost (one direction).
+    void block(std::size_t from, std::size_t to) { blocked_.insert({from, to}); }
+    void unblock(std::size_t from, std::size_t to) { blocked_.erase({from, to}); }
+    void partition(const std::vector<std::size_t>& side_a, const std::vector<std::size_t>& side_b) {
+        for (auto a : side_a)
+            for (auto b : side_b) {
+                block(a, b);
+                block(b, a);
+            }
+    }
+    void heal() { blocked_.clear(); }
+
+    // Advances simulated time to the next event or deadline and processes everything due then.
+    void step() {
+        std::int64_t next = std::numeric_limits<std::int64_t>::max();
+        if (!queue_.empty()) next = queue_.top().time;
+        for (const auto& n : nodes_) {
+            if (!n->core) continue;
+            if (n->paused_until > now().ms)
+                next = std::min(next, n->paused_until);
+            else
+                next = std::min(next, n->core->next_deadline().ms);
+        }
+        if (next == std::numeric_limits<std::int64_t>::max()) return;
+        if (next > now().ms) clock_.set(Instant{next});
+        ++steps_;
+        while (!queue_.empty() && queue_.top().time <= now().ms) {
+            QueuedEvent ev = queue_.top();
+            queue_.pop();
+            dispatch(ev);
+        }
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            SimNode& n = *nodes_[i];
+            if (!n.core || n.paused_until > now().ms) continue;
+            if (n.core->next_deadline().ms <= now().ms) n.core->tick();
+        }
+    }
+
+    void run_for(Duration d) {
+        const std::int64_t end = now().ms + d.count();
+        while (now().ms < end) {
+            std::int64_t before = now().ms;
+            step_until(end);
+            if (now().ms == before && queue_.empty() && !any_deadline_before(end)) break;
+        }
+        if (now().ms < end) clock_.set(Instant{end});
+    }
+
+    // Runs until pred() holds (checked after every step) or `limit` of simulated time passes.
+    // Returns whether pred() held.
+    template <typename Pred>
+    bool run_until(Pred&& pred, Duration limit) {
+        const std::int64_t end = now().ms + limit.count();
+        if (pred()) return true;
+        while (now().ms < end) {
+            step_until(end);
+            if (pred()) return true;
+        }
+        return false;
+    }
+
+  private:
+    friend class SimTransport;
+
+    struct SimNode {
+        std::string ip;
+        Config config;
+        ManualClock clock;
+        std::optional<MemoryStorage> storage;
+        std::unique_ptr<SimCore> core;
+        std::uint64_t incarnation = 0;
+        std::int64_t paused_until = 0;
+        SimNodeStats stats;
+    };
+
+    enum class Kind : std::uint8_t { Deliver, Accept, LinkUp, LinkDown };
+
+    struct QueuedEvent {
+        std::int64_t time;
+        std::uint64_t seq;
+        Kind kind;
+        std::size_t node;
+        std::uint64_t incarnation;
+        LinkId link;
+        std::uint64_t payload;  // key into payloads_ for Deliver / Accept / LinkDown
+        friend bool operator<(const QueuedEvent& a, const QueuedEvent& b) {
+            // priority_queue pops the largest: invert for earliest time, then lowest sequence.
+            return a.time != b.time ? a.time > b.time : a.seq > b.seq;
+        }
+    };
+
+    struct Payload {
+        std::vector<std::uint8_t> bytes;  // codec round trip
+        std::optional<Message> message;   // without round trip
+        std::string text;                 // peer ip for Accept, reason for LinkDown
+    };
+
+    struct Connection {
+        std::size_t a = 0, b = 0;  // a connected to b
+        LinkId a_link, b_link;
+        bool open = true;
+        std::int64_t last_to_b = 0, last_to_a = 0;  // FIFO watermarks
+    };
+
+    void start(std::size_t i, std::optional<MemoryStorage> storage) {
+        SimNode& n = *nodes_[i];
+        Config cfg = n.config;
+        cfg.seed = options_.seed * 1000003u + i * 7919u + n.incarnation * 104729u + 1;
+        MemoryStorage st = storage ? *storage : MemoryStorage{};
+        n.core = std::make_unique<SimCore>(cfg, SimTransport(this, i), n.clock, std::move(st));
+        n.core->set_event_handler([this, i](const Event& e) {
+            if (observer_) observer_(i, now(), e);
+        });
+    }
+
+    static std::string endpoint_key(const std::string& ip, std::uint16_t port) {
+        return fmt::format("{}:{}", ip, port);
+    }
+
+    std::int64_t delay() {
+        return prng_.between(options_.min_delay.count(), options_.max_delay.count());
+    }
+
+    void schedule(std::int64_t time, Kind kind, std::size_t node, LinkId link,
+                  std::optional<Payload> p) {
+        std::uint64_t key = 0;
+        if (p) {
+            key = ++payload_seq_;
+            payloads_.emplace(key, std::move(*p));
+        }
+        queue_.push(QueuedEvent{time, ++seq_, kind, node, nodes_[node]->incarnation, link, key});
+    }
+
+    bool is_blocked(std::size_t from, std::size_t to) const {
+        return blocked_.contains({from, to});
+    }
+
+    void do_connect(std::size_t a, LinkId link, const Endpoint& to) {
+        auto it = endpoints_.find(endpoint_key(to.ip, to.port));
+        const std::int64_t t = now().ms;
+        if (it == endpoints_.end() || !nodes_[it->second]->core) {
+            schedule(t + delay(), Kind::LinkDown, a, link, Payload{{}, {}, "connection refused"});
+            return;
+        }
+        std::size_t b = it->second;
+        if (is_blocked(a, b) || is_blocked(b, a)) {
+            schedule(t + options_.connect_timeout.count(), Kind::LinkDown, a, link,
+                     Payload{{}, {}, "connect timeout"});
+            return;
+        }
+        Connection c;
+        c.a = a;
+        c.b = b;
+        c.a_link = link;
+        c.b_link = LinkId::inbound(++inbound_seq_);
+        const std::int64_t accept_at = t + delay();
+        const std::int64_t up_at = accept_at + delay();
+        c.last_to_b = accept_at;
+        c.last_to_a = accept_at;
+        std::size_t idx = connections_.size();
+        connections_.push_back(c);
+        ends_[{a, link.value}] = idx;
+        ends_[{b, c.b_link.value}] = idx;
+        schedule(accept_at, Kind::Accept, b, c.b_link, Payload{{}, {}, nodes_[a]->ip});
+        schedule(up_at, Kind::LinkUp, a, link, std::nullopt);
+    }
+
+    void do_send(std::size_t from, LinkId link, const Message& msg) {
+        auto it = ends_.find({from, link.value});
+        if (it == ends_.end()) return;
+        Connection& c = connections_[it->second];
+        if (!c.open) return;
+        const bool forward = c.a == from;
+        const std::size_t to = forward ? c.b : c.a;
+        const LinkId to_link = forward ? c.b_link : c.a_link;
+        SimNodeStats& st = nodes_[from]->stats;
+        ++st.messages_sent;
+        Payload p;
+        if (options_.codec_roundtrip) {
+            encode(msg, p.bytes);
+            st.bytes_sent += p.bytes.size();
+        } else {
+            st.bytes_sent += encoded_size(msg);
+            p.message = msg;
+        }
+        if (is_blocked(from, to) || (options_.loss > 0 && prng_.chance(options_.loss))) return;
+        std::int64_t at = now().ms + delay();
+        std::int64_t& watermark = forward ? c.last_to_b : c.last_to_a;
+        if (!options_.reorder) at = std::max(at, watermark);
+        watermark = at;
+        const bool dup = options_.duplicate > 0 && prng_.chance(options_.duplicate);
+        if (dup) schedule(at, Kind::Deliver, to, to_link, p);
+        schedule(at, Kind::Deliver, to, to_link, std::move(p));
+    }
+
+    void do_close(std::size_t from, LinkId link) {
+        auto it = ends_.find({from, link.value});
+        if (it == ends_.end()) return;
+        Connection& c = connections_[it->second];
+        ends_.erase(it);
+        if (!c.open) return;
+        c.open = false;
+        const bool forward = c.a == from;
+        const std::size_t to = forward ? c.b : c.a;
+        const LinkId to_link = forward ? c.b_link : c.a_link;
+        std::int64_t& watermark = forward ? c.last_to_b : c.last_to_a;
+        const std::int64_t at = std::max(now().ms + delay(), watermark);
+        schedule(at, Kind::LinkDown, to, to_link, Payload{{}, {}, "connection closed by peer"});
+    }
+
+    void reset_connections_of(std::size_t i, const char* reason) {
+        for (auto& c : connections_) {
+            if (!c.open || (c.a != i && c.b != i)) continue;
+            c.open = false;
+            const bool i_is_a = c.a == i;
+            const std::size_t other = i_is_a ? c.b : c.a;
+            const LinkId other_link = i_is_a ? c.b_link : c.a_link;
+            ends_.erase({c.a, c.a_link.value});
+            ends_.erase({c.b, c.b_link.value});
+            schedule(now().ms + delay(), Kind::LinkDown, other, other_link,
+                     Payload{{}, {}, reason});
+        }
+    }
+
+    void dispatch(QueuedEvent ev) {
+        SimNode& n = *nodes_[ev.node];
+        std::optional<Payload> payload;
+        if (ev.payload != 0) {
+            auto it = payloads_.find(ev.payload);
+            if (it != payloads_.end()) {
+                payload = std::move(it->second);
+                payloads_.erase(it);
+            }
+        }
+        if (!n.core || ev.incarnation != n.incarnation) return;
+        if (n.paused_until > now().ms) {
+            // The kernel holds it until the process runs again.
+            schedule(n.paused_until, ev.kind, ev.node, ev.link, std::move(payload));
+            return;
+        }
+        switch (ev.kind) {
+            case Kind::Accept:
+                trace(0xA1, ev.node, ev.link.value, 0, 0);
+                n.core->on_inbound_link(ev.link, payload ? payload->text : std::string{}, n.ip);
+                break;
+            case Kind::LinkUp:
+                if (!ends_.contains({ev.node, ev.link.value})) return;
+                trace(0xA2, ev.node, ev.link.value, 0, 0);
+                n.core->on_link_up(ev.link);
+                break;
+            case Kind::LinkDown:
+                ends_.erase({ev.node, ev.link.value});
+                trace(0xA3, ev.node, ev.link.value, 0, 0);
+                n.core->on_link_down(ev.link, payload ? payload->text : std::string{});
+                break;
+            case Kind::Deliver: {
+                if (!ends_.contains({ev.node, ev.link.value}) || !payload) return;
+                ++n.stats.messages_received;
+                if (payload->message) {
+                    trace(0xD1, ev.node, ev.link.value,
+                          static_cast<std::uint64_t>(payload->message->header.type),
+                          encoded_size(*payload->message));
+                    n.core->on_message(ev.link, *payload->message);
+                } else {
+                    DecodeError err = decode(payload->bytes, scratch_);
+                    if (err != DecodeError::None) {
+                        codec_errors_.push_back(fmt::format("node {}: {}", ev.node, describe(err)));
+                        return;
+                    }
+                    trace(0xD1, ev.node, ev.link.value,
+                          static_cast<std::uint64_t>(scratch_.header.type), payload->bytes.size());
+                    n.core->on_message(ev.link, scratch_);
+                }
+                break;
+            }
+        }
+    }
+
+    void step_until(std::int64_t end) {
+        std::int64_t next = std::numeric_limits<std::int64_t>::max();
+        if (!queue_.empty()) next = queue_.top().time;
+        for (const auto& n : nodes_) {
+            if (!n->core) continue;
+            next = std::min(
+                next, n->paused_until > now().ms ? n->paused_until : n->core->next_deadline().ms);
+        }
+        if (next > end) {
+            clock_.set(Instant{end});
+            return;
+        }
+        step();
+    }
+
+    bool any_deadline_before(std::int64_t end) const {
+        for (const auto& n : nodes_)
+            if (n->core && n->core->next_deadline().ms <= end) return true;
+        return false;
+    }
+
+    void trace(std::uint64_t kind, std::size_t node, std::uint64_t link, std::uint64_t a,
+               std::uint64_t b) {
+        for (std::uint64_t v : {static_cast<std::uint64_t>(now().ms), kind,
+                                static_cast<std::uint64_t>(node), link, a, b}) {
+            for (int s = 0; s < 64; s += 8) {
+                trace_ ^= (v >> s) & 0xffu;
+                trace_ *= 1099511628211ull;
+            }
+        }
+    }
+
+    SimOptions options_;
+    detail::Prng prng_;
+    ManualClock clock_;
+    std::vector<std::unique_ptr<SimNode>> nodes_;
+    std::map<std::string, std::size_t> endpoints_;
+    std::vector<Connection> connections_;
+    std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> ends_;
+    std::set<std::pair<std::size_t, std::size_t>> blocked_;
+    std::priority_queue<QueuedEvent> queue_;
+    std::unordered_map<std::uint64_t, Payload> payloads_;
+    std::uint64_t seq_ = 0;
+    std::uint64_t payload_seq_ = 0;
+    std::uint64_t inbound_seq_ = 0;
+    std::uint64_t steps_ = 0;
+    std::uint64_t trace_ = 1469598103934665603ull;
+    Message scratch_;
+    Observer observer_;
+    std::vector<std::string> codec_errors_;
+};
+
+inline void SimTransport::connect(LinkId link, const Endpoint& to) {
+    sim_->do_connect(node_, link, to);
+}
+inline void SimTransport::send(LinkId link, const Message& msg) {
+    sim_->do_send(node_, link, msg);
+}
+inline void SimTransport::close(LinkId link) {
+    sim_->do_close(node_, link);
+}
+
+}  // namespace gossipcluster::testing

@@ -1,0 +1,137 @@
+// Scenarios of cluster membership: MEET handshakes, gossip convergence, FORGET, restarts.
+#include <catch2/catch.hpp>
+
+#include <gossipcluster/testing/sim_cluster.hpp>
+
+using namespace gossipcluster;
+using namespace gossipcluster::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Every live node lists every live node, none in handshake, each with a connected link.
+bool converged(SimCluster& sim) {
+    std::size_t live = 0;
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        live += sim.alive(i) ? 1 : 0;
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        const auto& st = sim.core(i).state();
+        if (st.node_count() != live) return false;
+        bool ok = true;
+        st.for_each_node([&](const detail::Node& n) {
+            if (n.id == st.myself_id()) return;
+            if (n.in_handshake() || !n.link_up || n.has(node_flag::kNoAddr)) ok = false;
+        });
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool knows(SimCluster& sim, std::size_t observer, const NodeId& id) {
+    const auto* n = sim.core(observer).state().find(id);
+    return n && !n->in_handshake() && n->link_up;
+}
+
+}  // namespace
+
+TEST_CASE("[membership] two nodes complete a MEET handshake", "[scenario]") {
+    SimCluster sim({.seed = 7});
+    sim.add_node();
+    sim.add_node();
+    REQUIRE(sim.meet(0, 1).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 5s));
+    const NodeId id0 = sim.core(0).state().myself_id();
+    const NodeId id1 = sim.core(1).state().myself_id();
+    CHECK(knows(sim, 0, id1));
+    CHECK(knows(sim, 1, id0));
+    // Each learnt its own address from the other's connection.
+    CHECK(sim.core(1).state().myself().ip == sim.ip(1));
+    CHECK(sim.core(0).state().myself().ip == sim.ip(0));
+    CHECK(sim.codec_errors().empty());
+}
+
+TEST_CASE("[membership] a duplicate MEET to the same address is refused", "[scenario]") {
+    SimCluster sim({.seed = 3});
+    sim.add_node();
+    sim.add_node();
+    REQUIRE(sim.meet(0, 1).ok);
+    auto second = sim.meet(0, 1);
+    CHECK_FALSE(second.ok);
+    CHECK(second.error.find("Invalid node address") != std::string::npos);
+    CHECK_FALSE(sim.core(0).meet("not-an-ip", 7000, 17000).ok);
+    CHECK_FALSE(sim.core(0).meet("127.0.0.9", 0, 17000).ok);
+}
+
+TEST_CASE("[membership] chained MEETs converge for 3 and 30 nodes", "[scenario]") {
+    auto n = GENERATE(3, 30);
+    CAPTURE(n);
+    SimCluster sim({.seed = static_cast<std::uint64_t>(n)});
+    for (int i = 0; i < n; ++i)
+        sim.add_node();
+    for (int i = 1; i < n; ++i)
+        REQUIRE(sim.meet(static_cast<std::size_t>(i - 1), static_cast<std::size_t>(i)).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 60s));
+    CHECK(sim.codec_errors().empty());
+}
+
+TEST_CASE("[membership] a handshake that never completes is dropped", "[scenario]") {
+    SimCluster sim({.seed = 5});
+    sim.add_node();
+    // Nobody listens there: the connection is refused and the handshake expires.
+    REQUIRE(sim.core(0).meet("127.0.9.9", 7000, 17000).ok);
+    CHECK(sim.core(0).state().node_count() == 2);
+    // It lives for max(node timeout, 1 s): 15 s by default.
+    sim.run_for(14s);
+    CHECK(sim.core(0).state().node_count() == 2);
+    sim.run_for(2s);
+    CHECK(sim.core(0).state().node_count() == 1);
+}
+
+TEST_CASE("[membership] a forgotten node stays forgotten", "[scenario]") {
+    SimCluster sim({.seed = 11});
+    for (int i = 0; i < 4; ++i)
+        sim.add_node();
+    for (std::size_t i = 1; i < 4; ++i)
+        REQUIRE(sim.meet(0, i).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 30s));
+    const NodeId gone = sim.core(3).state().myself_id();
+    sim.crash(3);
+    for (std::size_t i = 0; i < 3; ++i)
+        REQUIRE(sim.core(i).forget(gone.view()).ok);
+    sim.run_for(30s);
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(sim.core(i).state().find(gone) == nullptr);
+    CHECK_FALSE(sim.core(0).forget(sim.core(0).state().myself_id().view()).ok);
+}
+
+TEST_CASE("[membership] a restarted node keeps its name and epoch", "[scenario]") {
+    SimCluster sim({.seed = 13});
+    for (int i = 0; i < 3; ++i)
+        sim.add_node();
+    REQUIRE(sim.meet(0, 1).ok);
+    REQUIRE(sim.meet(1, 2).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 30s));
+    const NodeId id2 = sim.core(2).state().myself_id();
+    const Epoch epoch2 = sim.core(2).state().current_epoch();
+    sim.crash(2);
+    sim.run_for(1s);
+    sim.restart(2);
+    CHECK(sim.core(2).state().myself_id() == id2);
+    CHECK(sim.core(2).state().current_epoch() == epoch2);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 30s));
+}
+
+TEST_CASE("[membership] the same seed replays to the same trace", "[scenario]") {
+    auto run = [](std::uint64_t seed) {
+        SimCluster sim({.seed = seed, .min_delay = 1ms, .max_delay = 5ms});
+        for (int i = 0; i < 10; ++i)
+            sim.add_node();
+        for (std::size_t i = 1; i < 10; ++i)
+            (void)sim.meet(i - 1, i);
+        sim.run_for(20s);
+        return sim.trace_hash();
+    };
+    CHECK(run(42) == run(42));
+    CHECK(run(42) != run(43));
+}
