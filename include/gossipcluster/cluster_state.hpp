@@ -129,8 +129,10 @@ class ClusterState {
 
     // Sending.
     Header build_header(MessageType type) const;
-    Message build_ping(Now now, MessageType type, const detail::Node* target, bool with_ext);
-    void send_ping(Now now, detail::Node& node, MessageType type, Output& out);
+    Message build_ping(Now now, MessageType type, const detail::Node* target, bool with_ext,
+                       bool full_view = false);
+    void send_ping(Now now, detail::Node& node, MessageType type, Output& out,
+                   bool full_view = false);
     void send_on_link(LinkId link, Message msg, Output& out);
     void broadcast(const Message& msg, Output& out);
     void push_news(Now now, Output& out);

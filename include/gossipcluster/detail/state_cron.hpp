@@ -52,12 +52,15 @@ inline void ClusterState::cron(Now now, Output& out) {
             t - node.ping_sent > timeout / 2 && t - node.data_received > timeout / 2) {
             free_outbound_link(node, out);
         }
-        // Ping whoever we have not heard from for half the timeout.
-        if (node.link.valid() && node.ping_sent == 0 && t - node.pong_received > timeout / 2) {
+        // Ping whoever we have not heard from for half the timeout. Any message counts, not
+        // only a PONG: a peer that pings us proves it is alive, so the pair needs one exchange
+        // per half timeout instead of two, which halves the idle traffic of Redis's rule.
+        const std::int64_t heard = std::max(node.pong_received, node.data_received);
+        if (node.link.valid() && node.ping_sent == 0 && t - heard > timeout / 2) {
             send_ping(now, node, MessageType::Ping, out);
         }
         if (node.ping_sent == 0 && node.link.valid() && !node.failing()) {
-            earliest = std::min(earliest, node.pong_received + timeout / 2 + 1);
+            earliest = std::min(earliest, heard + timeout / 2 + 1);
         }
 
         // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's

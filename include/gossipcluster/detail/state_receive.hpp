@@ -143,6 +143,19 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             note_news(*linked);
             mark_dirty(false);
             sender = linked;
+            // Welcome the newcomer with our whole view in one PING, once per handshake, instead
+            // of letting it learn the cluster three random entries at a time.
+            send_ping(now, *linked, MessageType::Ping, out, true);
+            // And tell every peer at once (the news rides first in each PING): a join is rare,
+            // and one message per peer beats waiting for gossip rounds.
+            linked->news += static_cast<std::uint32_t>(nodes_.size());
+            for (auto& [oid, other] : nodes_) {
+                if (oid == myself_ || oid == linked->id || other.in_handshake() ||
+                    !other.link.valid())
+                    continue;
+                send_ping(now, other, MessageType::Ping, out);
+            }
+            news_pending_ = false;
         } else if (linked->id != h.sender) {
             // The address answers with another name: that node moved away.
             linked->flags |= node_flag::kNoAddr;

@@ -26,7 +26,7 @@ inline Header ClusterState::build_header(MessageType type) const {
 }
 
 inline Message ClusterState::build_ping(Now now, MessageType type, const detail::Node* target,
-                                        bool with_ext) {
+                                        bool with_ext, bool full_view) {
     Message msg;
     msg.header = build_header(type);
     // We can always parse extensions; saying so lets peers send us theirs.
@@ -37,7 +37,7 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
     const std::size_t n = order_.size();
     std::size_t fresh = n >= 2 ? n - 2 : 0;
     std::size_t wanted = std::max(config_.gossip_min_entries, n / config_.gossip_divisor);
-    wanted = std::min(wanted, fresh);
+    wanted = full_view ? fresh : std::min(wanted, fresh);
     ++gossip_round_;
 
     auto eligible = [&](const detail::Node& node) {
@@ -67,6 +67,10 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
         if (node.news == 0 || !eligible(node)) continue;
         append(node);
         --node.news;
+    }
+    if (full_view) {
+        for (auto& [id, node] : nodes_)
+            if (eligible(node)) append(node);
     }
     // Random picks fill the rest, skipping nodes we cannot reach that own nothing.
     std::size_t iterations = wanted * 3;
@@ -108,10 +112,11 @@ inline void ClusterState::send_on_link(LinkId link, Message msg, Output& out) {
     out.actions.push_back(action::Send{link, std::move(msg)});
 }
 
-inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType type, Output& out) {
+inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType type, Output& out,
+                                    bool full_view) {
     if (!node.link.valid()) return;
     const bool with_ext = !config_.extensions_only_to_advertisers || node.supports_ext;
-    Message msg = build_ping(now, type, &node, with_ext);
+    Message msg = build_ping(now, type, &node, with_ext, full_view);
     if (type == MessageType::Ping || type == MessageType::Meet) {
         if (node.ping_sent == 0) node.ping_sent = now.mono.ms;
     }

@@ -1,0 +1,179 @@
+// gossipcluster-sim: runs production cores on a simulated network from one seed and reports.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <gossipcluster/testing/convergence.hpp>
+#include <gossipcluster/testing/sim_cluster.hpp>
+
+#include "options.hpp"
+#include "svg_plot.hpp"
+
+using namespace gossipcluster;
+using namespace gossipcluster::testing;
+
+namespace {
+
+struct Report {
+    std::int64_t form_ms = -1;       // cluster formed (every node knows every node)
+    std::int64_t converged_ms = -1;  // scenario's own convergence figure
+    double msgs_per_node_s = 0;
+    double bytes_per_node_s = 0;
+    double redis_model_bytes_per_node_s = 0;
+    std::vector<std::pair<double, double>> known_fraction;  // (ms since MEET, fraction)
+    std::uint64_t trace_hash = 0;
+    std::size_t codec_errors = 0;
+};
+
+// Redis's idle wire cost at N nodes: each node pings every peer once per node_timeout/2 and gets
+// a PONG back, each message a 2256-byte header plus max(3, N/10) gossip entries of 104 bytes.
+double redis_model_bytes(std::size_t n, std::int64_t timeout_ms) {
+    double entries =
+        std::min<double>(std::max<double>(3, std::floor(double(n) / 10.0)), double(n) - 2);
+    double msg = 2256 + 104 * std::max(0.0, entries);
+    double pings_per_s = double(n - 1) / (double(timeout_ms) / 2000.0);
+    return 2 * pings_per_s * msg;
+}
+
+Config node_config(const sim::Options& o) {
+    Config c;
+    c.node_timeout = Duration{o.node_timeout_ms};
+    return c;
+}
+
+std::int64_t form(SimCluster& s, const sim::Options& o, bool chain) {
+    for (std::size_t i = 0; i < o.nodes; ++i)
+        s.add_node(node_config(o));
+    const auto start = s.now();
+    for (std::size_t i = 1; i < o.nodes; ++i)
+        (void)s.meet(chain ? i - 1 : 0, i);
+    if (!s.run_until([&] { return membership_converged(s); }, std::chrono::minutes(30))) return -1;
+    return (s.now() - start).count();
+}
+
+void measure_idle(SimCluster& s, const sim::Options& o, Report& r) {
+    std::uint64_t msgs0 = 0, bytes0 = 0, msgs1 = 0, bytes1 = 0;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        msgs0 += s.stats(i).messages_sent, bytes0 += s.stats(i).bytes_sent;
+    s.run_for(std::chrono::seconds(o.duration_s));
+    for (std::size_t i = 0; i < s.size(); ++i)
+        msgs1 += s.stats(i).messages_sent, bytes1 += s.stats(i).bytes_sent;
+    const double node_seconds = double(s.size()) * double(o.duration_s);
+    r.msgs_per_node_s = double(msgs1 - msgs0) / node_seconds;
+    r.bytes_per_node_s = double(bytes1 - bytes0) / node_seconds;
+    r.redis_model_bytes_per_node_s = redis_model_bytes(s.size(), o.node_timeout_ms);
+}
+
+Report run_scenario(SimCluster& s, const sim::Options& o) {
+    Report r;
+    if (o.scenario == "meet-chain" || o.scenario == "meet-star") {
+        r.form_ms = form(s, o, o.scenario == "meet-chain");
+        r.converged_ms = r.form_ms;
+        if (r.form_ms >= 0) measure_idle(s, o, r);
+        return r;
+    }
+    if (o.scenario == "join-one") {
+        r.form_ms = form(s, o, false);
+        if (r.form_ms < 0) return r;
+        // Let the first round of pings after the formation settle, then measure the idle cost.
+        s.run_for(Duration{o.node_timeout_ms});
+        measure_idle(s, o, r);
+        std::size_t newcomer = s.add_node(node_config(o));
+        const NodeId id = s.core(newcomer).state().myself_id();
+        std::size_t contact = static_cast<std::size_t>(o.seed % o.nodes);
+        const auto start = s.now();
+        (void)s.meet(contact, newcomer);
+        std::size_t last = 0;
+        r.known_fraction.push_back({0, 0});
+        bool ok = s.run_until(
+            [&] {
+                std::size_t k = known_by(s, id);
+                if (k != last) {
+                    last = k;
+                    r.known_fraction.push_back(
+                        {double((s.now() - start).count()), double(k) / double(s.size())});
+                }
+                return membership_converged(s);
+            },
+            std::chrono::minutes(10));
+        if (ok) r.converged_ms = (s.now() - start).count();
+        return r;
+    }
+    throw std::invalid_argument(fmt::format("unknown scenario {}", o.scenario));
+}
+
+Report run(const sim::Options& o) {
+    SimCluster s({.seed = o.seed});
+    Report r = run_scenario(s, o);
+    r.trace_hash = s.trace_hash();
+    r.codec_errors = s.codec_errors().size();
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    sim::Options o;
+    try {
+        o = sim::parse_options(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        if (*e.what()) fmt::print(stderr, "gossipcluster-sim: {}\n", e.what());
+        fmt::print(stderr, "{}", sim::usage());
+        return 2;
+    }
+    Report r;
+    try {
+        r = run(o);
+    } catch (const std::exception& e) {
+        fmt::print(stderr,
+                   "gossipcluster-sim: {}\nreproduce with: gossipcluster-sim --seed={} --nodes={} "
+                   "--scenario={}\n",
+                   e.what(), o.seed, o.nodes, o.scenario);
+        return 1;
+    }
+    const bool passed = r.converged_ms >= 0 && r.codec_errors == 0;
+    if (o.json) {
+        fmt::print(
+            "{{\"seed\":{},\"nodes\":{},\"scenario\":\"{}\",\"node_timeout_ms\":{},\"form_ms\":{},"
+            "\"converged_ms\":{},\"msgs_per_node_s\":{:.3f},\"bytes_per_node_s\":{:.1f},"
+            "\"redis_model_bytes_per_node_s\":{:.1f},\"trace_hash\":\"{:016x}\",\"passed\":{}}}\n",
+            o.seed, o.nodes, o.scenario, o.node_timeout_ms, r.form_ms, r.converged_ms,
+            r.msgs_per_node_s, r.bytes_per_node_s, r.redis_model_bytes_per_node_s, r.trace_hash,
+            passed ? "true" : "false");
+    } else {
+        fmt::print("scenario {}  nodes {}  seed {}  node-timeout {} ms\n", o.scenario, o.nodes,
+                   o.seed, o.node_timeout_ms);
+        fmt::print("  cluster formed in      {} ms\n", r.form_ms);
+        fmt::print("  converged in           {} ms\n", r.converged_ms);
+        fmt::print("  idle msgs/node/s       {:.2f}\n", r.msgs_per_node_s);
+        fmt::print("  idle bytes/node/s      {:.0f}  (Redis wire model {:.0f})\n",
+                   r.bytes_per_node_s, r.redis_model_bytes_per_node_s);
+        fmt::print("  trace hash             {:016x}\n", r.trace_hash);
+        fmt::print("{}\n", passed ? "PASSED" : "FAILED");
+    }
+    if (!o.csv.empty()) {
+        std::ofstream f(o.csv);
+        f << "ms_since_meet,fraction_knowing\n";
+        for (auto [t, frac] : r.known_fraction)
+            f << t << ',' << frac << '\n';
+    }
+    if (!o.svg.empty()) {
+        double log2n = std::log2(double(o.nodes + 1));
+        // One gossip round is about one random ping period (1 s) in Redis's cadence.
+        std::vector<sim::VerticalMark> marks{
+            {log2n * 1000.0, fmt::format("log2(N) x 1 s = {:.0f} ms", log2n * 1000)}};
+        std::string svg = sim::svg_plot(
+            fmt::format("Nodes that know a newcomer, N={}", o.nodes + 1), "ms since MEET",
+            "fraction of nodes", {{"gossipcluster", "#1f77b4", r.known_fraction}}, marks, 1.0);
+        std::ofstream(o.svg) << svg;
+    }
+    if (!passed)
+        fmt::print(stderr,
+                   "reproduce with: gossipcluster-sim --seed={} --nodes={} --scenario={} "
+                   "--node-timeout={}\n",
+                   o.seed, o.nodes, o.scenario, o.node_timeout_ms);
+    return passed ? 0 : 1;
+}

@@ -1,0 +1,90 @@
+// Command-line options of gossipcluster-sim.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace sim {
+
+struct Options {
+    std::uint64_t seed = 1;
+    std::size_t nodes = 10;
+    std::string scenario = "join-one";
+    std::int64_t node_timeout_ms = 15000;
+    std::int64_t duration_s = 60;
+    bool json = false;
+    std::string csv;
+    std::string svg;
+};
+
+inline std::string usage() {
+    return "usage: gossipcluster-sim [--seed=N] [--nodes=N] "
+           "[--scenario=meet-chain|meet-star|join-one]\n"
+           "                         [--node-timeout=MS] [--duration=S] [--json] [--csv=FILE] "
+           "[--svg=FILE]\n";
+}
+
+// Accepts both --name=value and --name value.
+inline Options parse_options(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        std::string value;
+        bool has_value = false;
+        if (auto eq = arg.find('='); eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        auto need = [&]() -> const std::string& {
+            if (!has_value) {
+                if (i + 1 >= argc)
+                    throw std::invalid_argument(fmt::format("{} needs a value", arg));
+                value = argv[++i];
+                has_value = true;
+            }
+            return value;
+        };
+        auto number = [&](std::int64_t lo, std::int64_t hi) {
+            const std::string& v = need();
+            std::size_t used = 0;
+            long long n = 0;
+            try {
+                n = std::stoll(v, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != v.size() || n < lo || n > hi)
+                throw std::invalid_argument(
+                    fmt::format("{} must be a number in {}..{}", arg, lo, hi));
+            return static_cast<std::int64_t>(n);
+        };
+        if (arg == "--seed")
+            o.seed = static_cast<std::uint64_t>(number(0, INT64_MAX));
+        else if (arg == "--nodes")
+            o.nodes = static_cast<std::size_t>(number(2, 5000));
+        else if (arg == "--scenario")
+            o.scenario = need();
+        else if (arg == "--node-timeout")
+            o.node_timeout_ms = number(100, 3'600'000);
+        else if (arg == "--duration")
+            o.duration_s = number(1, 86'400);
+        else if (arg == "--json")
+            o.json = true;
+        else if (arg == "--csv")
+            o.csv = need();
+        else if (arg == "--svg")
+            o.svg = need();
+        else if (arg == "--help" || arg == "-h")
+            throw std::invalid_argument("");
+        else
+            throw std::invalid_argument(fmt::format("unknown option {}", arg));
+    }
+    return o;
+}
+
+}  // namespace sim

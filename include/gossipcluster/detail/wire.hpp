@@ -1,0 +1,102 @@
+// Big-endian field access for the cluster bus: a bounds-checked reader and an appending writer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+namespace gossipcluster::detail {
+
+// Reads fields at explicit offsets of a byte span. Every access is bounds-checked: a read past the
+// end yields zeros and marks the reader failed, so a caller may read a run of fields and test ok()
+// once. Fields are assembled byte by byte; nothing is reinterpreted from memory.
+class WireReader {
+  public:
+    explicit WireReader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+
+    std::size_t size() const { return bytes_.size(); }
+    bool ok() const { return ok_; }
+    bool has(std::size_t offset, std::size_t n) const {
+        return offset <= bytes_.size() && n <= bytes_.size() - offset;
+    }
+
+    std::uint8_t u8(std::size_t offset) {
+        if (!check(offset, 1)) return 0;
+        return bytes_[offset];
+    }
+    std::uint16_t u16(std::size_t offset) {
+        if (!check(offset, 2)) return 0;
+        return static_cast<std::uint16_t>((bytes_[offset] << 8) | bytes_[offset + 1]);
+    }
+    std::uint32_t u32(std::size_t offset) {
+        if (!check(offset, 4)) return 0;
+        return (std::uint32_t{bytes_[offset]} << 24) | (std::uint32_t{bytes_[offset + 1]} << 16) |
+               (std::uint32_t{bytes_[offset + 2]} << 8) | std::uint32_t{bytes_[offset + 3]};
+    }
+    std::uint64_t u64(std::size_t offset) {
+        if (!check(offset, 8)) return 0;
+        return (std::uint64_t{u32(offset)} << 32) | u32(offset + 4);
+    }
+    // A view of n bytes at offset; empty (and failed) when out of range.
+    std::span<const std::uint8_t> bytes(std::size_t offset, std::size_t n) {
+        if (!check(offset, n)) return {};
+        return bytes_.subspan(offset, n);
+    }
+    // Copies n bytes at offset into a byte array dst (room for n); zero-fills on failure.
+    template <typename Out>
+    void copy(std::size_t offset, std::size_t n, Out* dst) {
+        static_assert(sizeof(Out) == 1);
+        if (!check(offset, n)) {
+            std::memset(dst, 0, n);
+            return;
+        }
+        if (n != 0) std::memcpy(dst, bytes_.data() + offset, n);
+    }
+
+  private:
+    bool check(std::size_t offset, std::size_t n) {
+        if (has(offset, n)) return true;
+        ok_ = false;
+        return false;
+    }
+
+    std::span<const std::uint8_t> bytes_;
+    bool ok_ = true;
+};
+
+// Appends big-endian fields to a byte vector, most significant byte first.
+class WireWriter {
+  public:
+    explicit WireWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+
+    void u8(std::uint8_t v) { out_.push_back(v); }
+    void u16(std::uint16_t v) {
+        out_.push_back(static_cast<std::uint8_t>(v >> 8));
+        out_.push_back(static_cast<std::uint8_t>(v));
+    }
+    void u32(std::uint32_t v) {
+        for (int shift = 24; shift >= 0; shift -= 8)
+            out_.push_back(static_cast<std::uint8_t>(v >> shift));
+    }
+    void u64(std::uint64_t v) {
+        for (int shift = 56; shift >= 0; shift -= 8)
+            out_.push_back(static_cast<std::uint8_t>(v >> shift));
+    }
+    // Raw bytes (uint8_t or char) copied as they are.
+    template <typename In>
+    void bytes(const In* data, std::size_t n) {
+        static_assert(sizeof(In) == 1);
+        if (n == 0) return;
+        const std::size_t at = out_.size();
+        out_.resize(at + n);
+        std::memcpy(out_.data() + at, data, n);
+    }
+    void zeros(std::size_t n) { out_.insert(out_.end(), n, std::uint8_t{0}); }
+
+  private:
+    std::vector<std::uint8_t>& out_;
+};
+
+}  // namespace gossipcluster::detail
