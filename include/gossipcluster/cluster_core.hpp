@@ -61,6 +61,13 @@ class ClusterCore {
         return run([&](Now n, Output& o) { return state_.forget(n, node_id, o); });
     }
 
+    // Any other command: runs f(state, now, output) and applies the output like every input,
+    // e.g. core.command([&](auto& s, Now n, Output& o) { return s.add_slots(n, slots, o); }).
+    template <typename F>
+    auto command(F&& f) {
+        return run([&](Now n, Output& o) { return f(state_, n, o); });
+    }
+
     Now now() { return Now{clock_.now(), static_cast<std::uint64_t>(clock_.unix_ms())}; }
     const ClusterState& state() const { return state_; }
     T& transport() { return transport_; }

@@ -20,6 +20,8 @@
 
 namespace gossipcluster {
 
+enum class SetSlotMode : std::uint8_t { Importing, Migrating, Stable, Node };
+
 // Result of an operator command; `error` holds Redis's error text (without the leading '-').
 struct CommandResult {
     bool ok = true;
@@ -55,6 +57,17 @@ class ClusterState {
     CommandResult meet(Now now, std::string_view ip, std::uint16_t port, std::uint16_t cport,
                        Output& out);
     CommandResult forget(Now now, std::string_view node_id, Output& out);
+    CommandResult add_slots(Now now, const std::vector<std::uint16_t>& slots, Output& out);
+    CommandResult del_slots(Now now, const std::vector<std::uint16_t>& slots, Output& out);
+    CommandResult flush_slots(Now now, Output& out);
+    // `keys_in_slot`: how many keys the host still holds in `slot` (SETSLOT NODE refuses to give
+    // away a slot that still has keys here).
+    CommandResult set_slot(Now now, std::uint16_t slot, SetSlotMode mode, std::string_view node_id,
+                           std::size_t keys_in_slot, Output& out);
+    CommandResult set_config_epoch(Now now, std::int64_t epoch, Output& out);
+    CommandResult bump_epoch(Now now, Output& out, bool& bumped);
+    // `host_empty`: the host holds no keys (a master must be empty to become a replica).
+    CommandResult replicate(Now now, std::string_view node_id, bool host_empty, Output& out);
 
     // Queries.
     const NodeId& myself_id() const { return myself_; }
@@ -72,6 +85,9 @@ class ClusterState {
     // Number of valid failure reports about `id` (CLUSTER COUNT-FAILURE-REPORTS).
     std::size_t failure_report_count(Now now, const NodeId& id);
     bool cluster_ok() const { return cluster_ok_; }
+    const detail::Node* slot_owner(std::size_t slot) const;
+    const std::map<std::uint16_t, NodeId>& importing() const { return importing_; }
+    const std::map<std::uint16_t, NodeId>& migrating() const { return migrating_; }
     template <typename F>
     void for_each_node(F&& f) const {
         for (const auto& [id, node] : nodes_)
@@ -117,6 +133,18 @@ class ClusterState {
                                   const Header& h, Output& out);
     void handle_epoch_collision(detail::Node& sender);
     void process_fail(Now now, detail::Node* sender, const FailBody& body, Output& out);
+    void process_update(Now now, detail::Node* sender, const UpdateBody& body, Output& out);
+
+    // Slots.
+    void assign_slot(std::size_t slot, detail::Node& node);
+    void unassign_slot(std::size_t slot);
+    void set_role_master(detail::Node& node);
+    void update_slots_from_claim(Now now, detail::Node& claimant, Epoch claim_epoch,
+                                 const SlotBitmap& claimed, Output& out);
+    void check_stale_claim(Now now, LinkId link, const detail::Node& sender, Epoch claim_epoch,
+                           const SlotBitmap& claimed, Output& out);
+    void become_replica_of(Now now, detail::Node& master, Output& out);
+    bool bump_epoch_without_consensus();
 
     // Failure detection.
     bool add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
@@ -159,6 +187,12 @@ class ClusterState {
     Epoch last_vote_epoch_ = 0;
     NodeId shard_id_;
     bool cluster_ok_ = false;
+    bool reported_ok_ = false;  // the state last announced with ClusterStateChanged
+    std::int64_t start_time_ = 0;
+    std::int64_t among_minority_time_ = 0;
+    std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
+    std::map<std::uint16_t, NodeId> importing_;
+    std::map<std::uint16_t, NodeId> migrating_;
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t next_deadline_ = 0;
@@ -176,3 +210,4 @@ class ClusterState {
 #include "gossipcluster/detail/state_membership.hpp"
 #include "gossipcluster/detail/state_receive.hpp"
 #include "gossipcluster/detail/state_send.hpp"
+#include "gossipcluster/detail/state_slots.hpp"

@@ -39,6 +39,8 @@ struct Config {
     Duration blacklist_ttl{60000};
     std::uint64_t fail_report_validity_mult = 2;
     std::uint64_t fail_undo_time_mult = 2;
+    Duration writable_delay{2000};  // a fresh master waits this long before turning ok
+    bool require_full_coverage = true;
 
     // Gossip sections: max(gossip_min_entries, N / gossip_divisor) entries plus PFAIL nodes.
     std::size_t gossip_min_entries = 3;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "gossipcluster/types.hpp"
 
@@ -52,11 +53,27 @@ struct NodeFailed {
 struct NodeRecovered {
     NodeId node;
 };
+// Slots moved to `owner`; `lost_by_me` lists those this node owned (the host drops their keys).
+struct SlotsChanged {
+    NodeId owner;
+    std::vector<std::uint16_t> moved;
+    std::vector<std::uint16_t> lost_by_me;
+};
+// This node's role changed: master, or replica of `master`.
+struct RoleChanged {
+    bool is_master = false;
+    NodeId master;
+    bool was_master = false;
+};
+struct ClusterStateChanged {
+    bool ok = false;
+};
 }  // namespace event
 
 using Event =
     std::variant<event::NodeAdded, event::HandshakeCompleted, event::HandshakeTimedOut,
                  event::NodeAddressChanged, event::NodeForgotten, event::NodeNoAddr,
-                 event::LinkError, event::NodePfail, event::NodeFailed, event::NodeRecovered>;
+                 event::LinkError, event::NodePfail, event::NodeFailed, event::NodeRecovered,
+                 event::SlotsChanged, event::RoleChanged, event::ClusterStateChanged>;
 
 }  // namespace gossipcluster

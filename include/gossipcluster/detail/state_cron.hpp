@@ -43,7 +43,6 @@ inline void ClusterState::cron(Now now, Output& out) {
         random_ping(now, out);
     }
 
-    bool state_changed = false;
     for (auto& [id, node] : nodes_) {
         if (id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake))) continue;
 
@@ -76,7 +75,6 @@ inline void ClusterState::cron(Now now, Output& out) {
             node.flags |= node_flag::kPfail;
             out.events.push_back(event::NodePfail{node.id});
             note_news(node);
-            state_changed = true;
             mark_failing_if_needed(now, node, out);
         } else {
             if (node.ping_sent != 0)
@@ -85,7 +83,7 @@ inline void ClusterState::cron(Now now, Output& out) {
             if (node.link_lost) earliest = std::min(earliest, last_heard + timeout + 1);
         }
     }
-    if (state_changed) update_cluster_state(now);
+    update_cluster_state(now);
 
     next_deadline_ = std::min(last_cron_ + config_.cron_period.count(), std::max(earliest, t + 1));
 }

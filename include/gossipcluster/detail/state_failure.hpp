@@ -89,17 +89,42 @@ inline void ClusterState::clear_failure_if_needed(Now now, detail::Node& node, O
     mark_dirty(false);
 }
 
-inline void ClusterState::update_cluster_state(Now) {
-    // Full coverage and a reachable majority of slot-owning masters (delays come with the slot
-    // layer).
-    std::size_t size = 0, reachable = 0, covered = 0;
+inline void ClusterState::update_cluster_state(Now now) {
+    const detail::Node& me = myself();
+    // A master that just started waits a little, so that it does not accept writes before it
+    // has heard about a configuration that may have moved its slots away.
+    if (me.is_master() && !cluster_ok_ &&
+        now.mono.ms - start_time_ < config_.writable_delay.count())
+        return;
+    bool ok = true;
+    if (config_.require_full_coverage) {
+        for (std::size_t s = 0; s < kSlotCount; ++s) {
+            const detail::Node* owner = slot_owner_[s];
+            if (!owner || owner->failing()) {
+                ok = false;
+                break;
+            }
+        }
+    }
+    std::size_t size = 0, reachable = 0;
     for (const auto& [id, n] : nodes_) {
         if (!n.is_master() || n.slot_count == 0) continue;
         ++size;
         if (!(n.flags & (node_flag::kFail | node_flag::kPfail))) ++reachable;
-        if (!n.failing()) covered += n.slot_count;
     }
-    cluster_ok_ = covered == kSlotCount && reachable >= size / 2 + 1;
+    if (reachable < size / 2 + 1) {
+        ok = false;
+        among_minority_time_ = now.mono.ms;
+    }
+    if (ok == cluster_ok_) return;
+    // A master back from a minority partition waits before serving again, so that the majority
+    // side has time to tell it about failovers that happened meanwhile.
+    const std::int64_t rejoin_delay =
+        std::clamp<std::int64_t>(config_.node_timeout.count(), 500, 5000);
+    if (ok && me.is_master() && among_minority_time_ != 0 &&
+        now.mono.ms - among_minority_time_ < rejoin_delay)
+        return;
+    cluster_ok_ = ok;
 }
 
 }  // namespace gossipcluster

@@ -27,8 +27,6 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
             n.hostname = rec.hostname;
             n.master = rec.master;
             n.config_epoch = rec.config_epoch;
-            n.slots = rec.slots;
-            n.slot_count = rec.slots.count();
             // A node that was pinged or answered before the restart counts as "just now", so that
             // failure detection starts from the restart rather than from stale wall times.
             if (rec.ping_sent_ms != 0) n.ping_sent = now.mono.ms;
@@ -36,7 +34,17 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
             if (n.has(node_flag::kFail)) n.fail_time = now.mono.ms;
             if (n.has(node_flag::kMyself)) myself_ = n.id;
             current_epoch_ = std::max(current_epoch_, n.config_epoch);
-            nodes_.emplace(n.id, std::move(n));
+            detail::Node& stored = nodes_.emplace(n.id, std::move(n)).first->second;
+            rec.slots.for_each_range([&](std::size_t a, std::size_t b) {
+                for (std::size_t s = a; s <= b; ++s)
+                    assign_slot(s, stored);
+            });
+            if (stored.has(node_flag::kMyself)) {
+                for (const auto& o : rec.migrating)
+                    migrating_[o.slot] = o.peer;
+                for (const auto& o : rec.importing)
+                    importing_[o.slot] = o.peer;
+            }
         }
         // Replicas persist their master's epoch; only masters own one.
         for (auto& [id, n] : nodes_)
@@ -58,6 +66,7 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
     if (!config_.announce_ip.empty()) me.ip = config_.announce_ip;
     shard_id_ = random_name();
     last_cron_ = now.mono.ms;
+    start_time_ = now.mono.ms;
     last_random_ping_ = now.mono.ms;
     next_deadline_ = now.mono.ms + config_.cron_period.count();
 }
@@ -125,6 +134,8 @@ inline void ClusterState::delete_node(const NodeId& id, Output& out) {
         // forgotten node cannot keep feeding us through it.
         close_link(node.inbound_link, out);
     }
+    for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
+        if (slot_owner_[s] == &node) unassign_slot(s);
     for (auto& [oid, other] : nodes_) {
         if (oid == id) continue;
         remove_failure_report(other, id);
@@ -242,6 +253,12 @@ inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_
             if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
         }
         r.slots = n.slots;
+        if (&n == me) {
+            for (const auto& [slot, peer] : migrating_)
+                r.migrating.push_back({slot, peer});
+            for (const auto& [slot, peer] : importing_)
+                r.importing.push_back({slot, peer});
+        }
         out.push_back(std::move(r));
     }
     return out;

@@ -49,6 +49,9 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         case MessageType::Fail:
             process_fail(now, sender, std::get<FailBody>(msg.body), out);
             break;
+        case MessageType::Update:
+            process_update(now, sender, std::get<UpdateBody>(msg.body), out);
+            break;
         default:
             // PUBLISH, votes, UPDATE, MFSTART and MODULE are handled by the later layers; from an
             // unknown sender they are ignored as Redis does.
@@ -194,18 +197,17 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
 
     if (!sender) return;
     update_role_from_header(h, *sender);
-    if (h.slaveof.is_null()) {
-        // Slot ownership from the header is taken as claimed for now; conflict resolution and
-        // UPDATE messages belong to the slot layer.
-        if (sender->slots != h.myslots) {
-            sender->slots = h.myslots;
-            sender->slot_count = h.myslots.count();
-            mark_dirty(false);
-        }
-        if (me.is_master() && sender->is_master() && sender->config_epoch == me.config_epoch &&
-            sender->config_epoch != 0)
-            handle_epoch_collision(*sender);
+    // Slots: a replica's header carries its master's claim.
+    detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
+    if (claimant && !claimant->in_handshake() && claimant->slots != h.myslots) {
+        if (claimant == sender)
+            update_slots_from_claim(now, *sender, h.config_epoch, h.myslots, out);
+        const LinkId reply = sender->link.valid() ? sender->link : link;
+        check_stale_claim(now, reply, *claimant, h.config_epoch, h.myslots, out);
     }
+    if (h.slaveof.is_null() && me.is_master() && sender->is_master() &&
+        sender->config_epoch == me.config_epoch && sender->config_epoch != 0)
+        handle_epoch_collision(*sender);
     process_gossip_section(now, sender, body, out);
     process_extensions(now, *sender, body, out);
 }
@@ -224,8 +226,9 @@ inline void ClusterState::update_role_from_header(const Header& h, detail::Node&
     if (!sender.is_replica()) {
         sender.flags =
             static_cast<std::uint16_t>((sender.flags & ~node_flag::kMaster) | node_flag::kSlave);
-        sender.slots = SlotBitmap{};
-        sender.slot_count = 0;
+        // A master turned replica owns nothing any more.
+        for (std::size_t s = 0; s < kSlotCount && sender.slot_count > 0; ++s)
+            if (slot_owner_[s] == &sender) unassign_slot(s);
         note_news(sender);
         mark_dirty(false);
     }

@@ -151,6 +151,10 @@ inline void ClusterState::push_news(Now now, Output& out) {
 
 inline void ClusterState::finish(Now now, Output& out) {
     if (news_pending_) push_news(now, out);
+    if (reported_ok_ != cluster_ok_) {
+        reported_ok_ = cluster_ok_;
+        out.events.push_back(event::ClusterStateChanged{cluster_ok_});
+    }
     if (dirty_) {
         out.save = true;
         out.fsync = out.fsync || dirty_fsync_;

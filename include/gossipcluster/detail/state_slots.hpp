@@ -1,0 +1,311 @@
+// ClusterState, part 6: the slot table, ownership from claims and UPDATE, slot and epoch commands.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+
+namespace gossipcluster {
+
+inline void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
+    detail::Node*& owner = slot_owner_[slot];
+    if (owner == &node) return;
+    if (owner) {
+        owner->slots.clear(slot);
+        --owner->slot_count;
+    }
+    owner = &node;
+    node.slots.set(slot);
+    ++node.slot_count;
+}
+
+inline void ClusterState::unassign_slot(std::size_t slot) {
+    detail::Node*& owner = slot_owner_[slot];
+    if (!owner) return;
+    owner->slots.clear(slot);
+    --owner->slot_count;
+    owner = nullptr;
+}
+
+inline const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
+    return slot < kSlotCount ? slot_owner_[slot] : nullptr;
+}
+
+inline void ClusterState::set_role_master(detail::Node& node) {
+    if (node.is_master() && !node.master) return;
+    node.flags = static_cast<std::uint16_t>((node.flags & ~node_flag::kSlave) | node_flag::kMaster);
+    node.master.reset();
+    note_news(node);
+    mark_dirty(false);
+}
+
+// The rule that keeps one owner per slot: a claim wins a slot only with a greater configEpoch than
+// the current owner's. When we, or our master, lose every slot to the claimant, we follow it.
+inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claimant,
+                                                  Epoch claim_epoch, const SlotBitmap& claimed,
+                                                  Output& out) {
+    if (claimant.id == myself_) return;
+    detail::Node& me = nodes_.at(myself_);
+    detail::Node* my_master = me.is_master() ? &me : (me.master ? lookup(*me.master) : nullptr);
+    bool followed_changed = false;
+    event::SlotsChanged change{claimant.id, {}, {}};
+    for (std::size_t s = 0; s < kSlotCount; ++s) {
+        if (!claimed.test(s)) continue;
+        detail::Node* owner = slot_owner_[s];
+        if (owner == &claimant) continue;
+        if (importing_.contains(static_cast<std::uint16_t>(s)))
+            continue;  // an import in progress is settled by SETSLOT, not gossip
+        if (owner && owner->config_epoch >= claim_epoch) continue;
+        if (owner == &me) change.lost_by_me.push_back(static_cast<std::uint16_t>(s));
+        if (owner && owner == my_master) followed_changed = true;
+        assign_slot(s, claimant);
+        change.moved.push_back(static_cast<std::uint16_t>(s));
+        mark_dirty(true);
+    }
+    if (change.moved.empty()) return;
+    out.events.push_back(std::move(change));
+    update_cluster_state(now);
+    if (!followed_changed || !my_master || my_master->slot_count != 0) return;
+    // Our side of the shard lost every slot to the claimant: it is the new master of the shard.
+    if (my_master == &me || (me.master && *me.master != claimant.id)) {
+        become_replica_of(now, claimant, out);
+    }
+}
+
+inline void ClusterState::become_replica_of(Now now, detail::Node& master, Output& out) {
+    detail::Node& me = nodes_.at(myself_);
+    const bool was_master = me.is_master();
+    for (std::size_t s = 0; s < kSlotCount; ++s)
+        if (slot_owner_[s] == &me) unassign_slot(s);
+    importing_.clear();
+    migrating_.clear();
+    me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kMaster) | node_flag::kSlave);
+    me.master = master.id;
+    out.events.push_back(event::RoleChanged{false, master.id, was_master});
+    update_cluster_state(now);
+    mark_dirty(true);
+    // Tell everybody at once; they would otherwise learn it from our next pings.
+    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
+    broadcast(pong, out);
+}
+
+inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::Node& sender,
+                                            Epoch claim_epoch, const SlotBitmap& claimed,
+                                            Output& out) {
+    for (std::size_t s = 0; s < kSlotCount; ++s) {
+        if (!claimed.test(s)) continue;
+        const detail::Node* owner = slot_owner_[s];
+        if (!owner || owner == &sender) continue;
+        if (owner->config_epoch <= claim_epoch) continue;
+        // The sender claims a slot a newer configuration gave to someone else: tell it.
+        Message update;
+        update.header = build_header(MessageType::Update);
+        update.body = UpdateBody{owner->config_epoch, owner->id, owner->slots};
+        send_on_link(link, std::move(update), out);
+        (void)now;
+        return;
+    }
+}
+
+inline void ClusterState::process_update(Now now, detail::Node* sender, const UpdateBody& body,
+                                         Output& out) {
+    if (!sender) {
+        ++counters_.dropped_unknown_sender;
+        return;
+    }
+    detail::Node* node = lookup(body.node);
+    if (!node || node->in_handshake()) return;
+    if (node->config_epoch >= body.config_epoch) return;
+    if (node->is_replica()) set_role_master(*node);
+    node->config_epoch = body.config_epoch;
+    mark_dirty(true);
+    update_slots_from_claim(now, *node, body.config_epoch, body.slots, out);
+}
+
+namespace detail {
+inline std::optional<std::size_t> parse_slot(std::string_view text) {
+    std::size_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size() || v >= kSlotCount) return std::nullopt;
+    return v;
+}
+}  // namespace detail
+
+inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uint16_t>& slots,
+                                             Output& out) {
+    std::vector<bool> seen(kSlotCount, false);
+    for (auto s : slots) {
+        if (s >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
+        if (seen[s])
+            return CommandResult::failure(fmt::format("ERR Slot {} specified multiple times", s));
+        seen[s] = true;
+        if (slot_owner_[s])
+            return CommandResult::failure(fmt::format("ERR Slot {} is already busy", s));
+    }
+    detail::Node& me = nodes_.at(myself_);
+    for (auto s : slots) {
+        importing_.erase(s);
+        assign_slot(s, me);
+    }
+    update_cluster_state(now);
+    mark_dirty(true);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::del_slots(Now now, const std::vector<std::uint16_t>& slots,
+                                             Output& out) {
+    std::vector<bool> seen(kSlotCount, false);
+    for (auto s : slots) {
+        if (s >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
+        if (seen[s])
+            return CommandResult::failure(fmt::format("ERR Slot {} specified multiple times", s));
+        seen[s] = true;
+        if (!slot_owner_[s])
+            return CommandResult::failure(fmt::format("ERR Slot {} is already unassigned", s));
+    }
+    for (auto s : slots) {
+        unassign_slot(s);
+        importing_.erase(s);
+        migrating_.erase(s);
+    }
+    update_cluster_state(now);
+    mark_dirty(true);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::flush_slots(Now now, Output& out) {
+    detail::Node& me = nodes_.at(myself_);
+    for (std::size_t s = 0; s < kSlotCount; ++s)
+        if (slot_owner_[s] == &me) unassign_slot(s);
+    update_cluster_state(now);
+    mark_dirty(true);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlotMode mode,
+                                            std::string_view node_id, std::size_t keys_in_slot,
+                                            Output& out) {
+    detail::Node& me = nodes_.at(myself_);
+    if (me.is_replica()) return CommandResult::failure("ERR Please use SETSLOT only with masters.");
+    if (slot >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
+    detail::Node* target = nullptr;
+    if (mode != SetSlotMode::Stable) {
+        auto id = NodeId::parse(node_id);
+        target = id ? lookup(*id) : nullptr;
+        if (!target || target->in_handshake())
+            return CommandResult::failure(fmt::format("ERR I don't know about node {}", node_id));
+        if (target->is_replica()) return CommandResult::failure("ERR Target node is not a master");
+    }
+    switch (mode) {
+        case SetSlotMode::Migrating:
+            if (slot_owner_[slot] != &me)
+                return CommandResult::failure(
+                    fmt::format("ERR I'm not the owner of hash slot {}", slot));
+            migrating_[slot] = target->id;
+            break;
+        case SetSlotMode::Importing:
+            if (slot_owner_[slot] == &me)
+                return CommandResult::failure(
+                    fmt::format("ERR I'm already the owner of hash slot {}", slot));
+            importing_[slot] = target->id;
+            break;
+        case SetSlotMode::Stable:
+            importing_.erase(slot);
+            migrating_.erase(slot);
+            break;
+        case SetSlotMode::Node: {
+            if (slot_owner_[slot] == &me && target != &me && keys_in_slot != 0)
+                return CommandResult::failure(fmt::format(
+                    "ERR Can't assign hashslot {} to a different node while I still hold keys for "
+                    "this hash slot.",
+                    slot));
+            if (keys_in_slot == 0) migrating_.erase(slot);
+            const bool closing_import = importing_.contains(slot) && target == &me;
+            if (slot_owner_[slot] == &me && target != &me)
+                out.events.push_back(event::SlotsChanged{target->id, {slot}, {slot}});
+            unassign_slot(slot);
+            assign_slot(slot, *target);
+            if (closing_import) {
+                importing_.erase(slot);
+                // The import is ours without a vote; a fresh epoch makes the claim win everywhere.
+                if (bump_epoch_without_consensus()) {
+                    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
+                    broadcast(pong, out);
+                }
+            }
+            break;
+        }
+    }
+    update_cluster_state(now);
+    mark_dirty(true);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline bool ClusterState::bump_epoch_without_consensus() {
+    detail::Node& me = nodes_.at(myself_);
+    Epoch max_epoch = current_epoch_;
+    for (const auto& [id, n] : nodes_)
+        max_epoch = std::max(max_epoch, n.config_epoch);
+    if (me.config_epoch != 0 && me.config_epoch == max_epoch) {
+        // Already the greatest; still unique unless someone shares it.
+        bool shared = std::any_of(nodes_.begin(), nodes_.end(), [&](const auto& kv) {
+            return kv.first != myself_ && kv.second.is_master() &&
+                   kv.second.config_epoch == max_epoch;
+        });
+        if (!shared) return false;
+    }
+    ++current_epoch_;
+    me.config_epoch = current_epoch_;
+    mark_dirty(true);
+    return true;
+}
+
+inline CommandResult ClusterState::bump_epoch(Now now, Output& out, bool& bumped) {
+    bumped = bump_epoch_without_consensus();
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch, Output& out) {
+    if (epoch < 0)
+        return CommandResult::failure(fmt::format("ERR Invalid config epoch specified: {}", epoch));
+    if (nodes_.size() > 1)
+        return CommandResult::failure(
+            "ERR The user can assign a config epoch only when the node does not know any other "
+            "node.");
+    detail::Node& me = nodes_.at(myself_);
+    if (me.config_epoch != 0)
+        return CommandResult::failure("ERR Node config epoch is already non-zero");
+    me.config_epoch = static_cast<Epoch>(epoch);
+    current_epoch_ = std::max(current_epoch_, me.config_epoch);
+    mark_dirty(true);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::replicate(Now now, std::string_view node_id, bool host_empty,
+                                             Output& out) {
+    auto id = NodeId::parse(node_id);
+    detail::Node* target = id ? lookup(*id) : nullptr;
+    if (!target || target->in_handshake())
+        return CommandResult::failure(fmt::format("ERR Unknown node {}", node_id));
+    if (target->id == myself_) return CommandResult::failure("ERR Can't replicate myself");
+    if (target->is_replica())
+        return CommandResult::failure("ERR I can only replicate a master, not a replica.");
+    detail::Node& me = nodes_.at(myself_);
+    if (me.is_master() && (me.slot_count != 0 || !host_empty))
+        return CommandResult::failure(
+            "ERR To set a master the node must be empty and without assigned slots.");
+    if (me.is_replica() && me.master && *me.master == target->id) {
+        finish(now, out);
+        return CommandResult::success();
+    }
+    become_replica_of(now, *target, out);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+}  // namespace gossipcluster
