@@ -28,17 +28,28 @@ inline constexpr std::uint16_t kMessageTypeCount = 11;
 
 constexpr std::string_view message_type_name(MessageType t) {
     switch (t) {
-        case MessageType::Ping: return "PING";
-        case MessageType::Pong: return "PONG";
-        case MessageType::Meet: return "MEET";
-        case MessageType::Fail: return "FAIL";
-        case MessageType::Publish: return "PUBLISH";
-        case MessageType::FailoverAuthRequest: return "FAILOVER_AUTH_REQUEST";
-        case MessageType::FailoverAuthAck: return "FAILOVER_AUTH_ACK";
-        case MessageType::Update: return "UPDATE";
-        case MessageType::MfStart: return "MFSTART";
-        case MessageType::Module: return "MODULE";
-        case MessageType::PublishShard: return "PUBLISHSHARD";
+        case MessageType::Ping:
+            return "PING";
+        case MessageType::Pong:
+            return "PONG";
+        case MessageType::Meet:
+            return "MEET";
+        case MessageType::Fail:
+            return "FAIL";
+        case MessageType::Publish:
+            return "PUBLISH";
+        case MessageType::FailoverAuthRequest:
+            return "FAILOVER_AUTH_REQUEST";
+        case MessageType::FailoverAuthAck:
+            return "FAILOVER_AUTH_ACK";
+        case MessageType::Update:
+            return "UPDATE";
+        case MessageType::MfStart:
+            return "MFSTART";
+        case MessageType::Module:
+            return "MODULE";
+        case MessageType::PublishShard:
+            return "PUBLISHSHARD";
     }
     return "UNKNOWN";
 }

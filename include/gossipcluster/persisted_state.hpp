@@ -23,7 +23,7 @@ struct NodeRecord {
     std::string ip;  // empty while the node does not know its own address
     std::uint16_t port = 0;
     std::uint16_t cport = 0;
-    std::string hostname;  // empty: none announced
+    std::string hostname;     // empty: none announced
     std::uint16_t flags = 0;  // node_flag bits; HANDSHAKE nodes are never persisted
     std::optional<NodeId> master;
     std::uint64_t ping_sent_ms = 0;      // unix milliseconds, 0 when no ping is pending

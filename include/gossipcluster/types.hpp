@@ -29,7 +29,7 @@ using Epoch = std::uint64_t;
 
 // A 40-character node name. The all-NUL value is the wire's "no node" (CLUSTER_NODE_NULL_NAME).
 class NodeId {
-public:
+  public:
     constexpr NodeId() = default;
 
     // Accepts exactly 40 characters from [a-z0-9], as Redis's verifyClusterNodeId does.
@@ -48,9 +48,8 @@ public:
     }
 
     static bool valid_chars(std::string_view text) {
-        return std::all_of(text.begin(), text.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        });
+        return std::all_of(text.begin(), text.end(),
+                           [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
     }
 
     bool is_null() const {
@@ -70,7 +69,7 @@ public:
                      : (c > 0 ? std::strong_ordering::greater : std::strong_ordering::equal);
     }
 
-private:
+  private:
     std::array<char, kNodeNameLen> bytes_{};
 };
 
@@ -98,18 +97,20 @@ inline constexpr std::uint8_t kExtData = 1u << 2;
 
 // The 16384-slot ownership bitmap: slot j is byte j/8, bit (j & 7).
 class SlotBitmap {
-public:
+  public:
     bool test(std::size_t slot) const { return (bytes_[slot >> 3] >> (slot & 7)) & 1u; }
     void set(std::size_t slot) { bytes_[slot >> 3] |= static_cast<std::uint8_t>(1u << (slot & 7)); }
     void clear(std::size_t slot) {
         bytes_[slot >> 3] &= static_cast<std::uint8_t>(~(1u << (slot & 7)));
     }
     void set_range(std::size_t first, std::size_t last) {
-        for (std::size_t s = first; s <= last; ++s) set(s);
+        for (std::size_t s = first; s <= last; ++s)
+            set(s);
     }
     std::size_t count() const {
         std::size_t n = 0;
-        for (auto b : bytes_) n += static_cast<std::size_t>(__builtin_popcount(b));
+        for (auto b : bytes_)
+            n += static_cast<std::size_t>(__builtin_popcount(b));
         return n;
     }
     bool empty() const {
@@ -132,7 +133,8 @@ public:
                 continue;
             }
             std::size_t e = s;
-            while (e + 1 < kSlotCount && test(e + 1)) ++e;
+            while (e + 1 < kSlotCount && test(e + 1))
+                ++e;
             f(s, e);
             s = e + 1;
         }
@@ -140,7 +142,7 @@ public:
 
     friend bool operator==(const SlotBitmap&, const SlotBitmap&) = default;
 
-private:
+  private:
     std::array<std::uint8_t, kSlotBitmapBytes> bytes_{};
 };
 
@@ -148,7 +150,7 @@ private:
 // decoded frame re-encodes byte for byte, even where a sender left bytes after the terminator.
 template <std::size_t N>
 class FixedText {
-public:
+  public:
     FixedText() = default;
     // Truncates to N-1 characters; the rest stays zero.
     explicit FixedText(std::string_view s) { assign(s); }
@@ -159,7 +161,8 @@ public:
     }
     std::string_view view() const {
         const void* nul = std::memchr(bytes_.data(), 0, N);
-        std::size_t len = nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - bytes_.data()) : N;
+        std::size_t len =
+            nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - bytes_.data()) : N;
         return {bytes_.data(), len};
     }
     bool terminated() const { return std::memchr(bytes_.data(), 0, N) != nullptr; }
@@ -169,7 +172,7 @@ public:
 
     friend bool operator==(const FixedText&, const FixedText&) = default;
 
-private:
+  private:
     std::array<char, N> bytes_{};
 };
 

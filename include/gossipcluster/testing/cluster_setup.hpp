@@ -1,0 +1,112 @@
+// Building a SimCluster of masters with slots and replicas, as `redis-cli --cluster create` does.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "gossipcluster/testing/convergence.hpp"
+
+namespace gossipcluster::testing {
+
+struct ClusterShape {
+    std::size_t masters = 3;
+    std::size_t replicas_per_master = 1;
+    Config config;  // for every node (the simulator assigns addresses and seeds)
+};
+
+// Node i < masters is a master with an even share of the slots and config epoch i + 1; the
+// replicas follow, replica r of master m at index masters + m * replicas_per_master + r.
+inline std::size_t replica_index(const ClusterShape& shape, std::size_t master, std::size_t r) {
+    return shape.masters + master * shape.replicas_per_master + r;
+}
+
+// Every live node agrees with every other on membership, slot owners and roles, and is ok.
+inline bool cluster_converged(SimCluster& sim) {
+    if (!membership_converged(sim)) return false;
+    std::size_t first = sim.size();
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        if (sim.alive(i)) {
+            first = i;
+            break;
+        }
+    if (first == sim.size()) return true;
+    const auto& ref = sim.core(first).state();
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        const auto& st = sim.core(i).state();
+        if (!st.cluster_ok()) return false;
+        for (std::size_t s = 0; s < kSlotCount; ++s) {
+            const auto* a = st.slot_owner(s);
+            const auto* b = ref.slot_owner(s);
+            if ((a == nullptr) != (b == nullptr) || (a && a->id != b->id)) return false;
+        }
+        bool same_roles = true;
+        ref.for_each_node([&](const detail::Node& n) {
+            const auto* m = st.find(n.id);
+            if (!m || m->is_master() != n.is_master() || m->master != n.master ||
+                (n.is_master() && m->config_epoch != n.config_epoch))
+                same_roles = false;
+        });
+        if (!same_roles) return false;
+    }
+    return true;
+}
+
+// Adds the nodes, assigns slots and epochs, meets everyone through node 0, attaches replicas and
+// runs until the cluster has converged (or `limit` passes). Returns whether it converged.
+inline bool form_cluster(SimCluster& sim, const ClusterShape& shape, Duration limit) {
+    const std::size_t total = shape.masters * (1 + shape.replicas_per_master);
+    const std::size_t base = sim.size();
+    for (std::size_t i = 0; i < total; ++i)
+        sim.add_node(shape.config);
+    for (std::size_t m = 0; m < shape.masters; ++m) {
+        const std::size_t first = m * kSlotCount / shape.masters;
+        const std::size_t last = (m + 1) * kSlotCount / shape.masters - 1;
+        std::vector<std::uint16_t> slots;
+        for (std::size_t s = first; s <= last; ++s)
+            slots.push_back(static_cast<std::uint16_t>(s));
+        auto& core = sim.core(base + m);
+        if (!core.command([&](auto& st, Now n, Output& o) { return st.add_slots(n, slots, o); }).ok)
+            return false;
+        const auto epoch = static_cast<std::int64_t>(m + 1);
+        if (!core.command(
+                     [&](auto& st, Now n, Output& o) { return st.set_config_epoch(n, epoch, o); })
+                 .ok)
+            return false;
+    }
+    for (std::size_t i = 1; i < total; ++i)
+        if (!sim.meet(base + i, base).ok) return false;
+    if (!sim.run_until([&] { return membership_converged(sim); }, limit)) return false;
+    for (std::size_t m = 0; m < shape.masters; ++m) {
+        const NodeId master = sim.core(base + m).state().myself_id();
+        for (std::size_t r = 0; r < shape.replicas_per_master; ++r) {
+            auto& core = sim.core(base + replica_index(shape, m, r));
+            if (!core.command([&](auto& st, Now n, Output& o) {
+                         return st.replicate(n, master.view(), true, o);
+                     })
+                     .ok)
+                return false;
+        }
+    }
+    return sim.run_until([&] { return cluster_converged(sim); }, limit);
+}
+
+// How many live nodes other than `id` itself flag it FAIL.
+inline std::size_t failed_by(SimCluster& sim, const NodeId& id) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        const auto* n = sim.core(i).state().find(id);
+        if (n && n->failing()) ++count;
+    }
+    return count;
+}
+
+inline std::size_t live_count(SimCluster& sim) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        n += sim.alive(i) ? 1 : 0;
+    return n;
+}
+
+}  // namespace gossipcluster::testing

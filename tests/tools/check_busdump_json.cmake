@@ -1,0 +1,38 @@
+# Runs `busdump --json INPUT`: exit 0, and every output line is one JSON object with the frame's
+# number, its message type and totlen. Usage: cmake -DBUSDUMP=... -DINPUT=... -P this-file
+execute_process(COMMAND "${BUSDUMP}" --json "${INPUT}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "busdump --json exited ${rc}:\n${err}")
+endif()
+
+# Walk the lines by position: list() would treat ';' and brackets in the JSON specially.
+set(index 0)
+string(LENGTH "${out}" remaining)
+while(remaining GREATER 0)
+  string(FIND "${out}" "\n" nl)
+  if(nl EQUAL -1)
+    message(FATAL_ERROR "output does not end with a newline")
+  endif()
+  string(SUBSTRING "${out}" 0 ${nl} line)
+  math(EXPR next "${nl} + 1")
+  string(SUBSTRING "${out}" ${next} -1 out)
+  string(LENGTH "${out}" remaining)
+
+  string(JSON frame ERROR_VARIABLE jerr GET "${line}" frame)
+  if(jerr)
+    message(FATAL_ERROR "line ${index} is not a JSON object with 'frame': ${jerr}\n${line}")
+  endif()
+  if(NOT frame EQUAL index)
+    message(FATAL_ERROR "line ${index} has frame ${frame}")
+  endif()
+  string(JSON type ERROR_VARIABLE jerr GET "${line}" type)
+  string(JSON totlen ERROR_VARIABLE jerr2 GET "${line}" totlen)
+  if(jerr OR jerr2 OR NOT type MATCHES "^[A-Z_]+$" OR totlen LESS 2256)
+    message(FATAL_ERROR "line ${index} lacks a message type or totlen:\n${line}")
+  endif()
+  math(EXPR index "${index} + 1")
+endwhile()
+if(index EQUAL 0)
+  message(FATAL_ERROR "no frame dumped from ${INPUT}")
+endif()
