@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include <gossipcluster/testing/convergence.hpp>
+#include <gossipcluster/testing/cluster_setup.hpp>
 #include <gossipcluster/testing/sim_cluster.hpp>
 
 #include "options.hpp"
@@ -24,6 +24,8 @@ struct Report {
     double bytes_per_node_s = 0;
     double redis_model_bytes_per_node_s = 0;
     std::vector<std::pair<double, double>> known_fraction;  // (ms since MEET, fraction)
+    std::int64_t fail_all_ms = -1;                          // crash -> FAIL on every live node
+    std::vector<std::int64_t> failover_ms;  // crash -> every live node ok with the new owner
     std::uint64_t trace_hash = 0;
     std::size_t codec_errors = 0;
 };
@@ -102,7 +104,71 @@ Report run_scenario(SimCluster& s, const sim::Options& o) {
         if (ok) r.converged_ms = (s.now() - start).count();
         return r;
     }
+    if (o.scenario == "kill-master" || o.scenario == "failover") {
+        ClusterShape shape;
+        shape.masters = std::max<std::size_t>(1, o.nodes / 2);
+        shape.replicas_per_master = 1;
+        shape.config = node_config(o);
+        const bool failover = o.scenario == "failover";
+        if (!failover) shape.config.replica_no_failover = true;
+        const auto t0 = s.now();
+        if (!form_cluster(s, shape, std::chrono::minutes(10))) return r;
+        r.form_ms = (s.now() - t0).count();
+        s.run_for(Duration{o.node_timeout_ms});
+        measure_idle(s, o, r);
+        for (std::size_t run = 0; run < o.runs; ++run) {
+            // Crash a different master each run; it restarts as a replica before the next one.
+            std::size_t victim = 0;
+            for (std::size_t i = 0; i < s.size(); ++i) {
+                const auto& me = s.core(i).state().myself();
+                if (me.is_master() && me.slot_count > 0 &&
+                    i % shape.masters == run % shape.masters) {
+                    victim = i;
+                    break;
+                }
+            }
+            const NodeId id = s.core(victim).state().myself_id();
+            const auto crash = s.now();
+            s.crash(victim);
+            if (!s.run_until([&] { return failed_by(s, id) == live_count(s); },
+                             Duration{o.node_timeout_ms * 10}))
+                return r;
+            if (r.fail_all_ms < 0) r.fail_all_ms = (s.now() - crash).count();
+            if (!failover) {
+                r.converged_ms = r.fail_all_ms;
+                return r;
+            }
+            const bool ok = s.run_until(
+                [&] {
+                    for (std::size_t i = 0; i < s.size(); ++i) {
+                        if (!s.alive(i)) continue;
+                        for (std::size_t sl = 0; sl < kSlotCount; sl += 97) {
+                            const auto* owner = s.core(i).state().slot_owner(sl);
+                            if (!owner || owner->id == id) return false;
+                        }
+                    }
+                    return cluster_converged(s);
+                },
+                Duration{o.node_timeout_ms * 20});
+            if (!ok) return r;
+            r.failover_ms.push_back((s.now() - crash).count());
+            s.restart(victim);
+            if (!s.run_until([&] { return cluster_converged(s); },
+                             Duration{o.node_timeout_ms * 20}))
+                return r;
+            s.run_for(Duration{o.node_timeout_ms * 3});
+        }
+        std::sort(r.failover_ms.begin(), r.failover_ms.end());
+        r.converged_ms = r.failover_ms.empty() ? -1 : r.failover_ms[r.failover_ms.size() / 2];
+        return r;
+    }
     throw std::invalid_argument(fmt::format("unknown scenario {}", o.scenario));
+}
+
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, int p) {
+    if (sorted.empty()) return -1;
+    std::size_t i = (sorted.size() - 1) * static_cast<std::size_t>(p) / 100;
+    return sorted[i];
 }
 
 Report run(const sim::Options& o) {
@@ -139,10 +205,13 @@ int main(int argc, char** argv) {
         fmt::print(
             "{{\"seed\":{},\"nodes\":{},\"scenario\":\"{}\",\"node_timeout_ms\":{},\"form_ms\":{},"
             "\"converged_ms\":{},\"msgs_per_node_s\":{:.3f},\"bytes_per_node_s\":{:.1f},"
-            "\"redis_model_bytes_per_node_s\":{:.1f},\"trace_hash\":\"{:016x}\",\"passed\":{}}}\n",
+            "\"redis_model_bytes_per_node_s\":{:.1f},\"fail_all_ms\":{},\"failover_runs\":{},"
+            "\"failover_median_ms\":{},\"failover_p99_ms\":{},\"trace_hash\":\"{:016x}\","
+            "\"passed\":{}}}\n",
             o.seed, o.nodes, o.scenario, o.node_timeout_ms, r.form_ms, r.converged_ms,
-            r.msgs_per_node_s, r.bytes_per_node_s, r.redis_model_bytes_per_node_s, r.trace_hash,
-            passed ? "true" : "false");
+            r.msgs_per_node_s, r.bytes_per_node_s, r.redis_model_bytes_per_node_s, r.fail_all_ms,
+            r.failover_ms.size(), percentile(r.failover_ms, 50), percentile(r.failover_ms, 99),
+            r.trace_hash, passed ? "true" : "false");
     } else {
         fmt::print("scenario {}  nodes {}  seed {}  node-timeout {} ms\n", o.scenario, o.nodes,
                    o.seed, o.node_timeout_ms);
@@ -151,6 +220,11 @@ int main(int argc, char** argv) {
         fmt::print("  idle msgs/node/s       {:.2f}\n", r.msgs_per_node_s);
         fmt::print("  idle bytes/node/s      {:.0f}  (Redis wire model {:.0f})\n",
                    r.bytes_per_node_s, r.redis_model_bytes_per_node_s);
+        if (r.fail_all_ms >= 0) fmt::print("  crash -> FAIL on all   {} ms\n", r.fail_all_ms);
+        if (!r.failover_ms.empty())
+            fmt::print("  crash -> all ok        median {} ms, p99 {} ms over {} runs\n",
+                       percentile(r.failover_ms, 50), percentile(r.failover_ms, 99),
+                       r.failover_ms.size());
         fmt::print("  trace hash             {:016x}\n", r.trace_hash);
         fmt::print("{}\n", passed ? "PASSED" : "FAILED");
     }

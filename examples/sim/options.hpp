@@ -16,6 +16,7 @@ struct Options {
     std::string scenario = "join-one";
     std::int64_t node_timeout_ms = 15000;
     std::int64_t duration_s = 60;
+    std::size_t runs = 1;
     bool json = false;
     std::string csv;
     std::string svg;
@@ -23,8 +24,9 @@ struct Options {
 
 inline std::string usage() {
     return "usage: gossipcluster-sim [--seed=N] [--nodes=N] "
-           "[--scenario=meet-chain|meet-star|join-one]\n"
-           "                         [--node-timeout=MS] [--duration=S] [--json] [--csv=FILE] "
+           "[--scenario=meet-chain|meet-star|join-one|kill-master|failover]\n"
+           "                         [--node-timeout=MS] [--duration=S] [--runs=K] [--json] "
+           "[--csv=FILE] "
            "[--svg=FILE]\n";
 }
 
@@ -73,6 +75,8 @@ inline Options parse_options(int argc, char** argv) {
             o.node_timeout_ms = number(100, 3'600'000);
         else if (arg == "--duration")
             o.duration_s = number(1, 86'400);
+        else if (arg == "--runs")
+            o.runs = static_cast<std::size_t>(number(1, 100000));
         else if (arg == "--json")
             o.json = true;
         else if (arg == "--csv")

@@ -66,6 +66,8 @@ class ClusterState {
                            std::size_t keys_in_slot, Output& out);
     CommandResult set_config_epoch(Now now, std::int64_t epoch, Output& out);
     CommandResult bump_epoch(Now now, Output& out, bool& bumped);
+    // The host's replication offset (masters: what they produced; replicas: what they applied).
+    void set_replication_offset(std::uint64_t offset);
     // `host_empty`: the host holds no keys (a master must be empty to become a replica).
     CommandResult replicate(Now now, std::string_view node_id, bool host_empty, Output& out);
 
@@ -146,6 +148,15 @@ class ClusterState {
     void become_replica_of(Now now, detail::Node& master, Output& out);
     bool bump_epoch_without_consensus();
 
+    // Failover.
+    std::size_t replica_rank() const;
+    void reset_election();
+    void handle_replica_failover(Now now, Output& out);
+    void process_auth_request(Now now, detail::Node* sender, const Header& h, Output& out);
+    void process_auth_ack(Now now, detail::Node* sender, const Header& h, Output& out);
+    void win_election(Now now, Output& out);
+    void take_over_master(Now now, detail::Node* old_master, Output& out);
+
     // Failure detection.
     bool add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
     bool remove_failure_report(detail::Node& failing, const NodeId& reporter);
@@ -193,6 +204,13 @@ class ClusterState {
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
     std::map<std::uint16_t, NodeId> importing_;
     std::map<std::uint16_t, NodeId> migrating_;
+    std::int64_t election_time_ = 0;  // when this replica may ask for votes, 0 if not scheduled
+    bool election_sent_ = false;
+    Epoch election_epoch_ = 0;
+    std::size_t election_rank_ = 0;
+    std::vector<NodeId> election_voters_;
+    bool stale_reported_ = false;
+    bool manual_failover_can_start_ = false;
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t next_deadline_ = 0;
@@ -206,6 +224,7 @@ class ClusterState {
 }  // namespace gossipcluster
 
 #include "gossipcluster/detail/state_cron.hpp"
+#include "gossipcluster/detail/state_failover.hpp"
 #include "gossipcluster/detail/state_failure.hpp"
 #include "gossipcluster/detail/state_membership.hpp"
 #include "gossipcluster/detail/state_receive.hpp"

@@ -39,6 +39,17 @@ struct Config {
     Duration blacklist_ttl{60000};
     std::uint64_t fail_report_validity_mult = 2;
     std::uint64_t fail_undo_time_mult = 2;
+    // Elections. A replica asks for votes base + random(0..jitter) + rank x rank_delay after its
+    // master is FAIL (Redis: 500 + random(0..500) + rank x 1000 ms). FAIL reaches every node in
+    // one broadcast, so the long base wait buys nothing; ranks are unique (ties broken by name),
+    // so rank_delay only has to cover one vote round trip.
+    Duration election_base_delay{50};
+    Duration election_jitter{50};
+    Duration election_rank_delay{250};
+    std::uint64_t vote_debounce_mult = 2;  // no second vote for one master within mult x timeout
+    std::uint64_t replica_validity_factor = 10;
+    Duration repl_ping_period{10000};
+    bool replica_no_failover = false;
     Duration writable_delay{2000};  // a fresh master waits this long before turning ok
     bool require_full_coverage = true;
 

@@ -68,12 +68,38 @@ struct RoleChanged {
 struct ClusterStateChanged {
     bool ok = false;
 };
+// This replica asked for votes to replace its failed master.
+struct ElectionStarted {
+    Epoch epoch = 0;
+    std::size_t rank = 0;
+    NodeId failed_master;
+};
+struct ElectionWon {
+    Epoch epoch = 0;
+    std::size_t votes = 0;
+    NodeId old_master;
+};
+struct ElectionFailed {
+    Epoch epoch = 0;
+    std::size_t votes = 0;
+};
+struct ElectionRefused {
+    NodeId failed_master;
+    std::string reason;
+};
+// This master voted for `candidate` to replace `failed_master` (saved before the ACK left).
+struct VoteGranted {
+    NodeId candidate;
+    NodeId failed_master;
+    Epoch epoch = 0;
+};
 }  // namespace event
 
-using Event =
-    std::variant<event::NodeAdded, event::HandshakeCompleted, event::HandshakeTimedOut,
-                 event::NodeAddressChanged, event::NodeForgotten, event::NodeNoAddr,
-                 event::LinkError, event::NodePfail, event::NodeFailed, event::NodeRecovered,
-                 event::SlotsChanged, event::RoleChanged, event::ClusterStateChanged>;
+using Event = std::variant<event::NodeAdded, event::HandshakeCompleted, event::HandshakeTimedOut,
+                           event::NodeAddressChanged, event::NodeForgotten, event::NodeNoAddr,
+                           event::LinkError, event::NodePfail, event::NodeFailed,
+                           event::NodeRecovered, event::SlotsChanged, event::RoleChanged,
+                           event::ClusterStateChanged, event::ElectionStarted, event::ElectionWon,
+                           event::ElectionFailed, event::ElectionRefused, event::VoteGranted>;
 
 }  // namespace gossipcluster

@@ -9,9 +9,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Replicas that never fail over, so that failure detection is seen on its own.
 ClusterShape shape_with_timeout(Duration timeout) {
     ClusterShape shape;
     shape.config.node_timeout = timeout;
+    shape.config.replica_no_failover = true;
     return shape;
 }
 

@@ -39,6 +39,7 @@ struct Node {
     std::int64_t pong_received = 0;
     std::int64_t data_received = 0;
     std::int64_t fail_time = 0;
+    std::int64_t voted_time = 0;  // when we last voted for a replica of this master
     // Set when our outbound link broke or was refused after the last data we received: a crashed
     // process closes its sockets, a paused one does not.
     bool link_lost = false;

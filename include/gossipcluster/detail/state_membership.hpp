@@ -64,6 +64,7 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
     me.hostname = config_.announce_hostname;
     me.human_nodename = config_.human_nodename;
     if (!config_.announce_ip.empty()) me.ip = config_.announce_ip;
+    if (config_.replica_no_failover) me.flags |= node_flag::kNoFailover;
     shard_id_ = random_name();
     last_cron_ = now.mono.ms;
     start_time_ = now.mono.ms;

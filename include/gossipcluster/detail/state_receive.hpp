@@ -52,6 +52,12 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         case MessageType::Update:
             process_update(now, sender, std::get<UpdateBody>(msg.body), out);
             break;
+        case MessageType::FailoverAuthRequest:
+            process_auth_request(now, sender, h, out);
+            break;
+        case MessageType::FailoverAuthAck:
+            process_auth_ack(now, sender, h, out);
+            break;
         default:
             // PUBLISH, votes, UPDATE, MFSTART and MODULE are handled by the later layers; from an
             // unknown sender they are ignored as Redis does.

@@ -20,9 +20,14 @@ inline std::size_t replica_index(const ClusterShape& shape, std::size_t master, 
     return shape.masters + master * shape.replicas_per_master + r;
 }
 
-// Every live node agrees with every other on membership, slot owners and roles, and is ok.
+// Every live node knows every live node, agrees with the others on slot owners, roles and
+// master epochs, and says the cluster is ok. Crashed nodes may still be listed (as FAIL).
 inline bool cluster_converged(SimCluster& sim) {
-    if (!membership_converged(sim)) return false;
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        for (std::size_t j = 0; j < sim.size(); ++j)
+            if (sim.alive(j) && !knows(sim, i, sim.core(j).state().myself_id())) return false;
+    }
     std::size_t first = sim.size();
     for (std::size_t i = 0; i < sim.size(); ++i)
         if (sim.alive(i)) {

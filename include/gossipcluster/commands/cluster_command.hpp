@@ -1,0 +1,181 @@
+// The CLUSTER command of a host server: argument checks, dispatch to a core, replies as RespValue.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gossipcluster/cluster_state.hpp"
+#include "gossipcluster/commands/arguments.hpp"
+#include "gossipcluster/commands/cluster_replies.hpp"
+#include "gossipcluster/commands/resp_value.hpp"
+#include "gossipcluster/detail/address.hpp"
+#include "gossipcluster/keyslot.hpp"
+
+namespace gossipcluster {
+
+// What cluster_command needs from the node: ClusterCore provides exactly this.
+template <typename C>
+concept ClusterCommandTarget = requires(C& c, std::string_view text, std::uint16_t port) {
+    { std::as_const(c).state() } -> std::convertible_to<const ClusterState&>;
+    { c.now() } -> std::same_as<Now>;
+    { c.meet(text, port, port) } -> std::same_as<CommandResult>;
+    { c.forget(text) } -> std::same_as<CommandResult>;
+};
+
+struct ClusterSubcommand {
+    std::string_view name;  // lower case
+    // Redis's arity convention over the whole command line, "CLUSTER" included: N means exactly
+    // N words, -N at least N.
+    int arity;
+    std::string_view synopsis;
+    std::string_view summary;
+};
+
+inline constexpr std::array<ClusterSubcommand, 8> kClusterSubcommands{{
+    {"count-failure-reports", 3, "COUNT-FAILURE-REPORTS <node-id>",
+     "Number of live failure reports this node holds about <node-id>."},
+    {"forget", 3, "FORGET <node-id>",
+     "Remove a node from this node's table and refuse to re-add it for 60 seconds."},
+    {"help", 2, "HELP", "Print this help."},
+    {"info", 2, "INFO", "Cluster state, sizes, epochs and bus message counters."},
+    {"keyslot", 3, "KEYSLOT <key>", "The hash slot of <key>."},
+    {"meet", -4, "MEET <ip> <port> [<bus-port>]",
+     "Start a handshake with the node at <ip>:<port> (bus port <port>+10000 unless given)."},
+    {"myid", 2, "MYID", "This node's id."},
+    {"nodes", 2, "NODES",
+     "Every known node, one line each: <id> <ip:port@cport> <flags> <master> <ping-sent> "
+     "<pong-received> <epoch> <link-state> <slot> ..."},
+}};
+
+inline const ClusterSubcommand* find_cluster_subcommand(std::string_view name) {
+    auto it =
+        std::find_if(kClusterSubcommands.begin(), kClusterSubcommands.end(),
+                     [&](const ClusterSubcommand& s) { return equals_ignore_case(s.name, name); });
+    return it == kClusterSubcommands.end() ? nullptr : &*it;
+}
+
+// CLUSTER HELP: simple-string lines, a synopsis then its indented summary for each subcommand.
+inline RespValue cluster_help_reply() {
+    std::vector<RespValue> lines;
+    lines.push_back(
+        RespValue::simple("CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    for (const auto& s : kClusterSubcommands) {
+        lines.push_back(RespValue::simple(std::string(s.synopsis)));
+        lines.push_back(RespValue::simple(fmt::format("    {}", s.summary)));
+    }
+    return RespValue::array(std::move(lines));
+}
+
+// Failure reports about `id` that still count: not older than node_timeout times the validity
+// factor, from a reporter that is still a master serving slots. Read-only, unlike
+// ClusterState::failure_report_count, which also drops the stale ones.
+inline std::size_t live_failure_reports(const ClusterState& state, Now now, const NodeId& id) {
+    const detail::Node* node = state.find(id);
+    if (!node) return 0;
+    const Config& config = state.config();
+    const std::int64_t validity =
+        config.node_timeout.count() * static_cast<std::int64_t>(config.fail_report_validity_mult);
+    return static_cast<std::size_t>(std::count_if(
+        node->fail_reports.begin(), node->fail_reports.end(), [&](const detail::FailureReport& r) {
+            if (now.mono.ms - r.time > validity) return false;
+            const detail::Node* reporter = state.find(r.reporter);
+            return reporter && reporter->is_master() && reporter->slot_count > 0;
+        }));
+}
+
+namespace detail {
+
+inline RespValue wrong_arity(std::string_view subcommand) {
+    return RespValue::error(fmt::format("ERR wrong number of arguments for 'cluster|{}' command",
+                                        to_lower_ascii(subcommand)));
+}
+
+inline bool arity_ok(int arity, std::size_t words) {
+    return arity >= 0 ? words == static_cast<std::size_t>(arity)
+                      : words >= static_cast<std::size_t>(-arity);
+}
+
+// MEET <ip> <port> [<bus-port>]: ports are parsed as Redis integers first (their own error),
+// then checked for range together with the address (the address error).
+template <typename Core>
+RespValue cluster_meet(Core& core, std::span<const std::string_view> args) {
+    if (args.size() > 4)
+        return RespValue::error(fmt::format(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+            args[0]));
+    const std::string_view ip = args[1];
+    auto port = parse_int64_strict(args[2]);
+    if (!port)
+        return RespValue::error(fmt::format("ERR Invalid TCP base port specified: {}", args[2]));
+    auto in_range = [](std::int64_t p) { return p > 0 && p <= 65535; };
+    // Checked before the addition, which could otherwise overflow for a huge port.
+    std::optional<std::int64_t> cport = in_range(*port) ? *port + kBusPortIncrement : 0;
+    if (args.size() == 4) {
+        cport = parse_int64_strict(args[3]);
+        if (!cport)
+            return RespValue::error(fmt::format("ERR Invalid TCP bus port specified: {}", args[3]));
+    }
+    if (!in_range(*port) || !in_range(*cport))
+        return RespValue::error(
+            fmt::format("ERR Invalid node address specified: {}:{}", ip, *port));
+    const auto p = static_cast<std::uint16_t>(*port);
+    const auto c = static_cast<std::uint16_t>(*cport);
+    // Redis answers OK to a repeated MEET while the first handshake is still running.
+    if (auto norm = normalize_ip(ip)) {
+        bool pending = false;
+        core.state().for_each_node([&](const Node& n) {
+            pending = pending || (n.in_handshake() && n.ip == *norm && n.port == p && n.cport == c);
+        });
+        if (pending) return RespValue::ok();
+    }
+    CommandResult result = core.meet(ip, p, c);
+    return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
+}
+
+}  // namespace detail
+
+// Runs `CLUSTER <args...>`; args[0] is the subcommand, in any case. Every reply and error text is
+// Redis 7.0's for the same input.
+template <ClusterCommandTarget Core>
+RespValue cluster_command(Core& core, std::span<const std::string_view> args,
+                          const ClusterInfoExtras& extras = {}) {
+    if (args.empty())
+        return RespValue::error("ERR wrong number of arguments for 'cluster' command");
+    const ClusterSubcommand* sub = find_cluster_subcommand(args[0]);
+    if (!sub)
+        return RespValue::error(
+            fmt::format("ERR unknown subcommand '{:.128}'. Try CLUSTER HELP.", args[0]));
+    if (!detail::arity_ok(sub->arity, args.size() + 1)) return detail::wrong_arity(sub->name);
+
+    const ClusterState& state = core.state();
+    const std::string_view name = sub->name;
+    if (name == "meet") return detail::cluster_meet(core, args);
+    if (name == "nodes") return RespValue::bulk(cluster_nodes_text(state, core.now()));
+    if (name == "info") return RespValue::bulk(cluster_info_text(state, extras));
+    if (name == "myid") return RespValue::bulk(cluster_myid(state));
+    if (name == "help") return cluster_help_reply();
+    if (name == "keyslot") return RespValue::number(key_hash_slot(args[1]));
+    if (name == "forget") {
+        CommandResult result = core.forget(args[1]);
+        return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
+    }
+    // count-failure-reports
+    auto id = NodeId::parse(args[1]);
+    if (!id || !state.find(*id))
+        return RespValue::error(fmt::format("ERR Unknown node {}", args[1]));
+    return RespValue::number(
+        static_cast<std::int64_t>(live_failure_reports(state, core.now(), *id)));
+}
+
+}  // namespace gossipcluster

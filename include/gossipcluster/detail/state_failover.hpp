@@ -1,0 +1,183 @@
+// ClusterState, part 7: replica elections (asking for votes, voting, taking over a failed master).
+#pragma once
+
+#include <algorithm>
+
+namespace gossipcluster {
+
+// Rank among the replicas of the same master: how many of them are ahead of us (greater
+// replication offset, or the same offset and a smaller name). NOFAILOVER replicas never compete.
+// Unique ranks keep two replicas of one master from asking for votes at the same time.
+inline std::size_t ClusterState::replica_rank() const {
+    const detail::Node& me = myself();
+    if (!me.master) return 0;
+    std::size_t rank = 0;
+    for (const auto& [id, n] : nodes_) {
+        if (id == myself_ || !n.is_replica() || !n.master || *n.master != *me.master) continue;
+        if (n.has(node_flag::kNoFailover) || n.failing()) continue;
+        if (n.repl_offset > me.repl_offset || (n.repl_offset == me.repl_offset && id < myself_))
+            ++rank;
+    }
+    return rank;
+}
+
+inline void ClusterState::set_replication_offset(std::uint64_t offset) {
+    nodes_.at(myself_).repl_offset = offset;
+}
+
+inline void ClusterState::reset_election() {
+    election_time_ = 0;
+    election_sent_ = false;
+    election_epoch_ = 0;
+    election_voters_.clear();
+}
+
+inline void ClusterState::handle_replica_failover(Now now, Output& out) {
+    detail::Node& me = nodes_.at(myself_);
+    const std::int64_t t = now.mono.ms;
+    const std::int64_t timeout = config_.node_timeout.count();
+    detail::Node* master = (me.is_replica() && me.master) ? lookup(*me.master) : nullptr;
+    const bool manual = manual_failover_can_start_;
+    if (!master || master->slot_count == 0 || (!master->failing() && !manual) ||
+        (me.has(node_flag::kNoFailover) && !manual)) {
+        if (election_time_ != 0 && !election_sent_) reset_election();
+        return;
+    }
+
+    // A replica that lost touch with its master long before the failure may miss writes:
+    // refuse, unless an operator asked.
+    std::int64_t data_age = t - std::max(master->data_received, master->pong_received);
+    if (data_age > timeout) data_age -= timeout;
+    if (!manual && config_.replica_validity_factor != 0 &&
+        data_age > config_.repl_ping_period.count() +
+                       timeout * static_cast<std::int64_t>(config_.replica_validity_factor)) {
+        if (!stale_reported_) {
+            stale_reported_ = true;
+            out.events.push_back(event::ElectionRefused{master->id, "replica data is too old"});
+        }
+        return;
+    }
+
+    const std::int64_t auth_timeout = std::max<std::int64_t>(2 * timeout, 2000);
+    const std::int64_t auth_retry = 2 * auth_timeout;
+    if (election_time_ == 0 || t - election_time_ > auth_retry) {
+        // Schedule: the best replica first, the next one a rank delay later.
+        election_rank_ = manual ? 0 : replica_rank();
+        std::int64_t delay = 0;
+        if (!manual) {
+            delay = config_.election_base_delay.count() +
+                    prng_.between(0, config_.election_jitter.count()) +
+                    static_cast<std::int64_t>(election_rank_) * config_.election_rank_delay.count();
+        }
+        election_time_ = t + delay;
+        election_sent_ = false;
+        election_voters_.clear();
+        next_deadline_ = std::min(next_deadline_, election_time_);
+        return;
+    }
+    if (!election_sent_ && !manual) {
+        // Others may have reported a better offset since we scheduled: step back if so.
+        std::size_t rank = replica_rank();
+        if (rank > election_rank_) {
+            election_time_ += static_cast<std::int64_t>(rank - election_rank_) *
+                              config_.election_rank_delay.count();
+            election_rank_ = rank;
+        }
+    }
+    if (t < election_time_) {
+        next_deadline_ = std::min(next_deadline_, election_time_);
+        return;
+    }
+    if (t - election_time_ > auth_timeout) {
+        if (election_sent_)
+            out.events.push_back(event::ElectionFailed{election_epoch_, election_voters_.size()});
+        return;  // a new attempt is scheduled after the retry time
+    }
+    if (!election_sent_) {
+        ++current_epoch_;
+        election_epoch_ = current_epoch_;
+        election_sent_ = true;
+        mark_dirty(true);  // the epoch is on disk before the request that carries it leaves
+        Message req;
+        req.header = build_header(MessageType::FailoverAuthRequest);
+        if (manual) req.header.mflags[0] |= message_flag::kForceAck;
+        broadcast(req, out);
+        out.events.push_back(event::ElectionStarted{election_epoch_, election_rank_, master->id});
+    }
+}
+
+inline void ClusterState::process_auth_request(Now now, detail::Node* sender, const Header& h,
+                                               Output& out) {
+    if (!sender) return;
+    const detail::Node& me = myself();
+    // Only masters that serve slots vote, once per epoch.
+    if (!me.is_master() || me.slot_count == 0) return;
+    if (h.current_epoch < current_epoch_) return;
+    if (last_vote_epoch_ == current_epoch_) return;
+    if (!sender->is_replica() || !sender->master) return;
+    detail::Node* master = lookup(*sender->master);
+    if (!master) return;
+    const bool force = (h.mflags[0] & message_flag::kForceAck) != 0;
+    if (!master->failing() && !force) return;
+    // One failover per master at a time: do not vote for another replica of it too soon.
+    const std::int64_t debounce =
+        config_.node_timeout.count() * static_cast<std::int64_t>(config_.vote_debounce_mult);
+    if (master->voted_time != 0 && now.mono.ms - master->voted_time < debounce) return;
+    // The requester may only claim slots whose owners' epochs are not newer than its claim.
+    for (std::size_t s = 0; s < kSlotCount; ++s) {
+        if (!h.myslots.test(s)) continue;
+        const detail::Node* owner = slot_owner_[s];
+        if (owner && owner->config_epoch > h.config_epoch) return;
+    }
+    last_vote_epoch_ = current_epoch_;
+    master->voted_time = now.mono.ms;
+    mark_dirty(true);  // the vote is on disk before the ACK leaves (Output order)
+    Message ack;
+    ack.header = build_header(MessageType::FailoverAuthAck);
+    const LinkId to = sender->link.valid() ? sender->link : sender->inbound_link;
+    if (to.valid()) send_on_link(to, std::move(ack), out);
+    out.events.push_back(event::VoteGranted{sender->id, master->id, current_epoch_});
+}
+
+inline void ClusterState::process_auth_ack(Now now, detail::Node* sender, const Header& h,
+                                           Output& out) {
+    if (!sender || !election_sent_) return;
+    if (!sender->is_master() || sender->slot_count == 0) return;
+    if (h.current_epoch < election_epoch_) return;
+    // A duplicated or replayed ACK must not count twice.
+    if (std::find(election_voters_.begin(), election_voters_.end(), sender->id) !=
+        election_voters_.end())
+        return;
+    election_voters_.push_back(sender->id);
+    if (election_voters_.size() < cluster_size() / 2 + 1) return;
+    win_election(now, out);
+}
+
+inline void ClusterState::win_election(Now now, Output& out) {
+    detail::Node& me = nodes_.at(myself_);
+    detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
+    if (me.config_epoch < election_epoch_) me.config_epoch = election_epoch_;
+    take_over_master(now, old_master, out);
+    out.events.push_back(event::ElectionWon{election_epoch_, election_voters_.size(),
+                                            old_master ? old_master->id : NodeId{}});
+    reset_election();
+}
+
+// Becomes master in place of `old_master`, claims its slots and tells everyone.
+inline void ClusterState::take_over_master(Now now, detail::Node* old_master, Output& out) {
+    detail::Node& me = nodes_.at(myself_);
+    me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kSlave) | node_flag::kMaster);
+    me.master.reset();
+    if (old_master) {
+        for (std::size_t s = 0; s < kSlotCount; ++s)
+            if (slot_owner_[s] == old_master) assign_slot(s, me);
+    }
+    manual_failover_can_start_ = false;
+    out.events.push_back(event::RoleChanged{true, NodeId{}, false});
+    update_cluster_state(now);
+    mark_dirty(true);
+    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
+    broadcast(pong, out);
+}
+
+}  // namespace gossipcluster

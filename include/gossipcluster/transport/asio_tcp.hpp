@@ -1,0 +1,437 @@
+// AsioTcpTransport, the default cluster-bus transport on standalone Asio, and AsioClusterNode.
+#pragma once
+
+#include <asio.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "gossipcluster/clock/steady_clock.hpp"
+#include "gossipcluster/cluster_core.hpp"
+#include "gossipcluster/codec.hpp"
+#include "gossipcluster/concepts.hpp"
+#include "gossipcluster/config.hpp"
+#include "gossipcluster/decode_error.hpp"
+#include "gossipcluster/link.hpp"
+#include "gossipcluster/message.hpp"
+#include "gossipcluster/storage/file_storage.hpp"
+#include "gossipcluster/time.hpp"
+
+namespace gossipcluster {
+
+struct AsioTcpOptions {
+    // Addresses to listen on. "0.0.0.0" is every IPv4 address; "::" is every IPv6 address and,
+    // unless an IPv4 address is listed too, every IPv4 address as well (dual stack). A leading
+    // '-' makes an address optional: it is skipped when the host lacks it or lacks IPv6.
+    std::vector<std::string> bind_addresses{"0.0.0.0"};
+    // The bus port to listen on; 0 lets the kernel choose (see listen_endpoints()).
+    // AsioClusterNode replaces 0 with the Config's bus port.
+    std::uint16_t port = 0;
+    int listen_backlog = 511;
+    // Source address of outbound connections. Empty: the first bind address of the destination's
+    // family that is not a wildcard, else the kernel's choice. Peers learn our address from it.
+    std::string source_address;
+
+    // Bytes a link may hold that the socket has not taken yet; a link above it is closed and
+    // reported down (Redis's cluster-link-sendbuf-limit). 0: unlimited.
+    std::size_t send_buffer_limit = std::size_t{64} << 20;
+    // Largest frame accepted; a longer announced totlen closes the link.
+    std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
+    // Each read takes at most this much from the socket.
+    std::size_t read_chunk_bytes = std::size_t{16} << 10;
+    // Inbound connections beyond this are closed as soon as accepted. 0: unlimited.
+    std::size_t max_inbound_links = 16384;
+
+    // An outbound connection not established by then fails. 0: only the kernel's own timeout.
+    Duration connect_timeout{5000};
+    // Real connection attempts to one destination after a failed one are spaced out: the wait
+    // doubles from backoff_initial up to backoff_max, each drawn from [wait / 2, wait]. A
+    // backoff_initial of 0 disables this.
+    Duration backoff_initial{100};
+    Duration backoff_max{2000};
+    // Seed of the backoff jitter. AsioClusterNode replaces 0 with one derived from Config::seed.
+    std::uint64_t seed = 0;
+};
+
+// Counters of one link while it is open.
+struct AsioLinkStats {
+    std::uint64_t bytes_sent = 0;  // written to the socket
+    std::uint64_t bytes_received = 0;
+    std::uint64_t messages_sent = 0;  // whole frames written to the socket
+    std::uint64_t messages_received = 0;  // frames decoded and handed to the core
+};
+
+inline constexpr std::size_t kDecodeErrorCount = static_cast<std::size_t>(kLastDecodeError) + 1;
+
+// Counters of the transport since it was made.
+struct AsioTcpStats {
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t messages_sent = 0;
+    std::uint64_t messages_received = 0;
+
+    // Frames rejected, by reason (index: DecodeError). Reasons of the CloseLink class (bad
+    // signature or totlen) also close their link and count in links_closed_bad_stream.
+    std::array<std::uint64_t, kDecodeErrorCount> frames_dropped{};
+    std::uint64_t frames_dropped_total = 0;
+    std::uint64_t links_closed_bad_stream = 0;
+    // Links closed because their send buffer went over send_buffer_limit.
+    std::uint64_t links_dropped_send_buffer = 0;
+    // Messages the core sent on a link that was closed or unknown, or that could not be encoded.
+    std::uint64_t messages_dropped = 0;
+    std::uint64_t messages_unencodable = 0;
+
+    std::uint64_t connects_requested = 0;  // connect() calls
+    std::uint64_t connects_deferred = 0;   // of those, held back by the backoff first
+    std::uint64_t connects_attempted = 0;  // real TCP connection attempts
+    std::uint64_t connects_succeeded = 0;
+    std::uint64_t connects_failed = 0;
+    std::uint64_t inbound_accepted = 0;
+    std::uint64_t inbound_refused = 0;  // over max_inbound_links
+    std::uint64_t accept_errors = 0;
+
+    std::uint64_t dropped(DecodeError e) const {
+        return frames_dropped[static_cast<std::size_t>(e)];
+    }
+};
+
+// What the transport reports, called from its executor, never from within connect(), send() or
+// close(). on_link_down is not called for links closed with close() or stop().
+struct AsioTcpHandler {
+    std::function<void(LinkId)> on_link_up;
+    std::function<void(LinkId, std::string_view reason)> on_link_down;
+    std::function<void(LinkId, std::string peer_ip, std::string local_ip)> on_inbound_link;
+    std::function<void(LinkId, const Message&)> on_message;
+};
+
+}  // namespace gossipcluster
+
+#include "gossipcluster/transport/detail/asio_tcp_impl.hpp"
+
+namespace gossipcluster {
+
+// The Transport policy over TCP. A cheap handle: copies share one implementation, so the copy
+// ClusterCore keeps and the one its owner keeps act on the same sockets.
+//
+// Threading: every call, and every handler call, happens on `executor`, which must not run two
+// handlers at once: a strand, or an io_context run by one thread (calls from any handler of that
+// io_context are then fine). Completion handlers keep the implementation alive, so a transport
+// can be dropped while operations are pending; stop() closes every socket at once.
+class AsioTcpTransport {
+  public:
+    explicit AsioTcpTransport(asio::any_io_executor executor, AsioTcpOptions options = {})
+        : impl_(std::make_shared<detail::AsioTcpImpl>(std::move(executor), std::move(options))) {}
+
+    // The Transport concept. Outcomes are reported later through the handler.
+    void connect(LinkId link, const Endpoint& to) { impl_->connect(link, to); }
+    void send(LinkId link, const Message& msg) { impl_->send(link, msg); }
+    void close(LinkId link) { impl_->close(link); }
+
+    // Set before listen() or connect().
+    void set_handler(AsioTcpHandler handler) { impl_->set_handler(std::move(handler)); }
+    // Binds every bind address and starts accepting. Throws std::system_error when an address
+    // cannot be bound, std::invalid_argument for an address that is not one.
+    void listen() { impl_->listen(); }
+    // Closes listeners and links without reporting anything; later calls do nothing. Final.
+    void stop() { impl_->stop(); }
+
+    bool stopped() const { return impl_->stopped(); }
+    const std::vector<asio::ip::tcp::endpoint>& listen_endpoints() const {
+        return impl_->listen_endpoints();
+    }
+    const AsioTcpStats& stats() const { return impl_->stats(); }
+    // Counters of an open link (nullptr once it is closed).
+    const AsioLinkStats* link_stats(LinkId link) const { return impl_->link_stats(link); }
+    // Bytes waiting in a link's send buffer.
+    std::size_t queued_bytes(LinkId link) const { return impl_->queued_bytes(link); }
+    std::size_t link_count() const { return impl_->link_count(); }
+    std::size_t inbound_link_count() const { return impl_->inbound_link_count(); }
+    const AsioTcpOptions& options() const { return impl_->options(); }
+    const asio::any_io_executor& get_executor() const { return impl_->executor(); }
+
+  private:
+    std::shared_ptr<detail::AsioTcpImpl> impl_;
+};
+
+static_assert(Transport<AsioTcpTransport>);
+
+using TcpClusterCore = ClusterCore<AsioTcpTransport, SteadyClock, FileStorage>;
+
+// Runs a ClusterCore over AsioTcpTransport: the transport's reports become core inputs, one
+// steady_timer fires at core.next_deadline() (re-armed after every input), and everything that
+// touches the core runs on one strand.
+//
+// Two ways to run it:
+// - On the application's io_context: AsioClusterNode(io, ...). The application runs the
+//   io_context. When one thread runs it, code in any of its handlers may use core() directly
+//   (call rearm() after a command such as meet() that may want to act at once); with several
+//   threads, go through post().
+// - On an io_context of its own: AsioClusterNode(config, ...). start() spawns the thread that
+//   runs it and stop() joins it; other threads use post() or call().
+//
+// start() and stop() are called from the io_context's thread or while it is not running (in
+// the own-thread mode: from any thread but the node's). Do not destroy a node from its own
+// handlers.
+template <Clock C = SteadyClock, Storage S = FileStorage>
+class AsioClusterNode {
+  public:
+    using Core = ClusterCore<AsioTcpTransport, C, S>;
+    using Strand = asio::strand<asio::io_context::executor_type>;
+    using ErrorHandler = std::function<void(std::exception_ptr)>;
+
+    // On the application's io_context. Loads the storage and builds the core (may throw);
+    // nothing touches the network before start().
+    AsioClusterNode(asio::io_context& io, Config config, S storage, AsioTcpOptions options = {},
+                    C clock = C{})
+        : AsioClusterNode(nullptr, &io, std::move(config), std::move(storage),
+                          std::move(options), std::move(clock)) {}
+
+    // On an io_context of its own, run by a thread that start() spawns.
+    AsioClusterNode(Config config, S storage, AsioTcpOptions options = {}, C clock = C{})
+        : AsioClusterNode(std::make_unique<asio::io_context>(1), nullptr, std::move(config),
+                          std::move(storage), std::move(options), std::move(clock)) {}
+
+    AsioClusterNode(const AsioClusterNode&) = delete;
+    AsioClusterNode& operator=(const AsioClusterNode&) = delete;
+
+    ~AsioClusterNode() { stop(); }
+
+    // Listens (throws std::system_error when the bus port cannot be bound) and arms the timer.
+    void start() {
+        if (started_) return;
+        transport_.listen();
+        started_ = true;
+        rearm();
+        if (own_io_) {
+            work_.emplace(own_io_->get_executor());
+            thread_ = std::thread([this] { run_own_io(); });
+        }
+    }
+
+    // Cancels the timer and closes every socket (listeners and links) before it returns; no core
+    // input happens afterwards. Idempotent; a stopped node cannot be started again.
+    void stop() {
+        if (stop_requested_) return;
+        stop_requested_ = true;
+        if (own_io_ && thread_.joinable()) {
+            if (std::this_thread::get_id() == thread_.get_id()) {
+                do_stop();
+                work_.reset();
+                return;
+            }
+            asio::post(strand_, [this] { do_stop(); });
+            work_.reset();
+            thread_.join();
+            return;
+        }
+        do_stop();
+    }
+
+    // The core, for code that runs on the node's strand or on the io_context's only thread.
+    Core& core() { return *core_; }
+    const Core& core() const { return *core_; }
+
+    // Runs f(core) on the strand, from any thread, then re-arms the timer. Dropped after stop().
+    template <typename F>
+    void post(F&& f) {
+        asio::post(strand_, [this, life = life_, f = std::forward<F>(f)]() mutable {
+            if (life->stopped) return;
+            guarded([&] { f(*core_); });
+        });
+    }
+
+    // Runs f(core) on the strand and returns its result (exceptions included). For threads that
+    // do not run the io_context; on the strand itself, or once an own-thread node has stopped,
+    // f runs at once.
+    template <typename F>
+    auto call(F&& f) -> std::invoke_result_t<F&, Core&> {
+        using R = std::invoke_result_t<F&, Core&>;
+        if (strand_.running_in_this_thread() || (own_io_ && !thread_.joinable())) {
+            struct Rearm {
+                AsioClusterNode* node;
+                ~Rearm() { node->rearm(); }
+            } rearm_after{this};
+            return f(*core_);
+        }
+        std::promise<R> done;
+        auto result = done.get_future();
+        asio::post(strand_, [this, &f, &done] {
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    f(*core_);
+                    done.set_value();
+                } else {
+                    done.set_value(f(*core_));
+                }
+            } catch (...) {
+                done.set_exception(std::current_exception());
+            }
+            rearm();
+        });
+        return result.get();
+    }
+
+    // Re-arms the timer if the core's next deadline moved earlier; call after using core()
+    // directly for a command. Cheap.
+    void rearm() {
+        if (!started_ || life_->stopped) return;
+        const Instant deadline = core_->next_deadline();
+        if (armed_ && deadline >= armed_deadline_) return;
+        arm(deadline);
+    }
+
+    // Where an exception thrown by a core input goes (a storage failure, say). By default it is
+    // rethrown from io_context::run() in the application mode, and kept for last_error() in the
+    // own-thread mode. The transport stays consistent either way.
+    void set_error_handler(ErrorHandler handler) { on_error_ = std::move(handler); }
+    std::exception_ptr last_error() const {
+        std::lock_guard lock(error_mutex_);
+        return last_error_;
+    }
+
+    AsioTcpTransport& transport() { return transport_; }
+    const std::vector<asio::ip::tcp::endpoint>& listen_endpoints() const {
+        return transport_.listen_endpoints();
+    }
+    asio::io_context& io_context() { return io_; }
+    const Strand& get_executor() const { return strand_; }
+    bool started() const { return started_; }
+    bool stopped() const { return stop_requested_; }
+
+  private:
+    struct Life {
+        bool stopped = false;  // written and read on the strand (or with no handler running)
+    };
+
+    AsioClusterNode(std::unique_ptr<asio::io_context> own, asio::io_context* io, Config config,
+                    S storage, AsioTcpOptions options, C clock)
+        : own_io_(std::move(own)),
+          io_(own_io_ ? *own_io_ : *io),
+          strand_(asio::make_strand(io_)),
+          timer_(strand_),
+          transport_(strand_, with_node_defaults(std::move(options), config)) {
+        transport_.set_handler(AsioTcpHandler{
+            .on_link_up = [this](LinkId l) { guarded([&] { core_->on_link_up(l); }); },
+            .on_link_down =
+                [this](LinkId l, std::string_view reason) {
+                    guarded([&] { core_->on_link_down(l, reason); });
+                },
+            .on_inbound_link =
+                [this](LinkId l, std::string peer, std::string local) {
+                    guarded([&] { core_->on_inbound_link(l, std::move(peer), std::move(local)); });
+                },
+            .on_message = [this](LinkId l,
+                                 const Message& m) { guarded([&] { core_->on_message(l, m); }); },
+        });
+        core_ = std::make_unique<Core>(std::move(config), transport_, std::move(clock),
+                                       std::move(storage));
+    }
+
+    static AsioTcpOptions with_node_defaults(AsioTcpOptions options, const Config& config) {
+        if (options.port == 0) options.port = config.bus_port();
+        if (options.seed == 0) options.seed = config.seed * 0x9e3779b97f4a7c15ull + 0x51ed27;
+        return options;
+    }
+
+    // Runs one core input, then re-arms. An exception from the core must not unwind through
+    // the transport's handlers, which would leave a link half processed.
+    template <typename F>
+    void guarded(F&& f) {
+        try {
+            f();
+        } catch (...) {
+            report(std::current_exception());
+        }
+        rearm();
+    }
+
+    void report(std::exception_ptr e) {
+        if (on_error_) {
+            on_error_(e);
+        } else if (own_io_) {
+            std::lock_guard lock(error_mutex_);
+            if (!last_error_) last_error_ = e;
+        } else {
+            asio::post(io_, [e] { std::rethrow_exception(e); });
+        }
+    }
+
+    void arm(Instant deadline) {
+        armed_ = true;
+        armed_deadline_ = deadline;
+        const Duration wait = deadline - core_->clock().now();
+        timer_.expires_after(std::max(wait, Duration{0}));
+        const std::uint64_t generation = ++timer_generation_;
+        timer_.async_wait([this, life = life_, generation](const asio::error_code& ec) {
+            if (ec || life->stopped || generation != timer_generation_) return;
+            on_timer();
+        });
+    }
+
+    void on_timer() {
+        armed_ = false;
+        if (core_->clock().now() >= core_->next_deadline()) {
+            try {
+                core_->tick();
+            } catch (...) {
+                report(std::current_exception());
+            }
+        }
+        if (!life_->stopped && !armed_) arm(core_->next_deadline());
+    }
+
+    void do_stop() {
+        if (life_->stopped) return;
+        life_->stopped = true;
+        timer_.cancel();
+        transport_.stop();
+    }
+
+    void run_own_io() {
+        for (;;) {
+            try {
+                own_io_->run();
+                return;
+            } catch (...) {
+                std::lock_guard lock(error_mutex_);
+                if (!last_error_) last_error_ = std::current_exception();
+            }
+        }
+    }
+
+    std::unique_ptr<asio::io_context> own_io_;  // first: destroyed after everything using it
+    asio::io_context& io_;
+    Strand strand_;
+    asio::steady_timer timer_;
+    AsioTcpTransport transport_;
+    std::unique_ptr<Core> core_;
+    std::shared_ptr<Life> life_ = std::make_shared<Life>();
+    ErrorHandler on_error_;
+    mutable std::mutex error_mutex_;
+    std::exception_ptr last_error_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    std::thread thread_;
+    bool started_ = false;
+    bool stop_requested_ = false;
+    bool armed_ = false;
+    Instant armed_deadline_{};
+    std::uint64_t timer_generation_ = 0;
+};
+
+using TcpClusterNode = AsioClusterNode<SteadyClock, FileStorage>;
+
+}  // namespace gossipcluster

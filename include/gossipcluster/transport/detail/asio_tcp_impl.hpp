@@ -1,0 +1,541 @@
+// AsioTcpImpl: the listeners, links, buffers and counters shared by copies of AsioTcpTransport.
+#pragma once
+
+// Part of gossipcluster/transport/asio_tcp.hpp, which declares the option, statistics and handler
+// types used here: include that header, not this one.
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gossipcluster/codec.hpp"
+#include "gossipcluster/decode_error.hpp"
+#include "gossipcluster/frame_splitter.hpp"
+#include "gossipcluster/link.hpp"
+#include "gossipcluster/message.hpp"
+#include "gossipcluster/transport/detail/asio_backoff.hpp"
+
+namespace gossipcluster::detail {
+
+// An address as the core wants to see it: a dual-stack listener sees IPv4 peers as IPv4-mapped
+// IPv6 addresses (::ffff:a.b.c.d), which would never match the IPv4 address gossip carries.
+inline std::string asio_ip_text(const asio::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+    return a.to_string();
+}
+
+inline std::string asio_endpoint_text(const asio::ip::tcp::endpoint& ep) {
+    if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
+    return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+// One bus connection. Shared by the link table and the completion handlers of its operations,
+// so that a handler that runs after the link was closed still finds valid memory (and `closed`).
+struct AsioTcpLink {
+    enum class State : std::uint8_t {
+        Waiting,     // outbound, held back by the connect backoff
+        Connecting,  // outbound, TCP handshake under way
+        Up,          // established: reading and writing
+        Failed,      // closed by the transport; the report to the core is on its way
+    };
+
+    AsioTcpLink(LinkId link, asio::ip::tcp::socket s, std::size_t max_frame, bool is_inbound)
+        : id(link),
+          inbound(is_inbound),
+          socket(std::move(s)),
+          timer(socket.get_executor()),
+          splitter(max_frame) {}
+
+    LinkId id;
+    bool inbound;
+    State state = State::Waiting;
+    bool closed = false;     // the socket is closed: handlers must leave the link alone
+    bool timed_out = false;  // the connect timer fired before the handshake finished
+    asio::ip::tcp::endpoint remote;
+    std::string remote_key;  // backoff key of an outbound link's destination
+    asio::ip::tcp::socket socket;
+    asio::steady_timer timer;  // backoff wait, then connect timeout
+    std::vector<std::uint8_t> read_buf;
+    FrameSplitter splitter;
+    // Encoded frames not yet handed to the socket, and those the write under way holds.
+    std::vector<std::uint8_t> pending;
+    std::vector<std::uint8_t> inflight;
+    std::uint64_t pending_messages = 0;
+    std::uint64_t inflight_messages = 0;
+    bool writing = false;
+    AsioLinkStats stats;
+
+    std::size_t queued_bytes() const { return pending.size() + inflight.size(); }
+};
+
+class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
+  public:
+    using tcp = asio::ip::tcp;
+    using LinkPtr = std::shared_ptr<AsioTcpLink>;
+
+    AsioTcpImpl(asio::any_io_executor executor, AsioTcpOptions options)
+        : executor_(std::move(executor)),
+          options_(std::move(options)),
+          backoff_(options_.backoff_initial, options_.backoff_max, options_.seed) {
+        if (options_.read_chunk_bytes == 0)
+            throw std::invalid_argument("AsioTcpOptions: read_chunk_bytes must be at least 1");
+        if (options_.max_frame_bytes < kHeaderSize)
+            throw std::invalid_argument(fmt::format(
+                "AsioTcpOptions: max_frame_bytes must be at least {} (one header)", kHeaderSize));
+        if (options_.connect_timeout.count() < 0 || options_.backoff_initial.count() < 0 ||
+            options_.backoff_max.count() < 0)
+            throw std::invalid_argument("AsioTcpOptions: durations must not be negative");
+        limits_.max_frame_bytes = options_.max_frame_bytes;
+    }
+
+    AsioTcpImpl(const AsioTcpImpl&) = delete;
+    AsioTcpImpl& operator=(const AsioTcpImpl&) = delete;
+
+    void set_handler(AsioTcpHandler handler) { handler_ = std::move(handler); }
+
+    void listen() {
+        if (stopped_) throw std::logic_error("AsioTcpTransport: listen() after stop()");
+        if (!acceptors_.empty()) throw std::logic_error("AsioTcpTransport: already listening");
+        struct Spec {
+            asio::ip::address address;
+            bool optional;
+        };
+        std::vector<Spec> specs;
+        bool any_v4 = false;
+        for (std::string_view text : options_.bind_addresses) {
+            const bool optional = !text.empty() && text.front() == '-';
+            if (optional) text.remove_prefix(1);
+            asio::error_code ec;
+            auto address = asio::ip::make_address(text, ec);
+            if (ec)
+                throw std::invalid_argument(
+                    fmt::format("AsioTcpOptions: invalid bind address '{}'", text));
+            any_v4 = any_v4 || address.is_v4();
+            specs.push_back({address, optional});
+        }
+        if (specs.empty())
+            throw std::invalid_argument("AsioTcpOptions: bind_addresses is empty");
+
+        std::uint16_t port = options_.port;
+        std::vector<std::shared_ptr<Acceptor>> opened;
+        for (const Spec& spec : specs) {
+            auto a = std::make_shared<Acceptor>(executor_);
+            const tcp::endpoint ep(spec.address, port);
+            asio::error_code ec;
+            a->acceptor.open(ep.protocol(), ec);
+            if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+            // "::" alone serves IPv4 too; next to an IPv4 address it must leave IPv4 to that one.
+            if (!ec && spec.address.is_v6())
+                a->acceptor.set_option(
+                    asio::ip::v6_only(!spec.address.is_unspecified() || any_v4), ec);
+            if (!ec) a->acceptor.bind(ep, ec);
+            if (!ec) a->acceptor.listen(options_.listen_backlog, ec);
+            if (ec) {
+                asio::error_code ignored;
+                a->acceptor.close(ignored);
+                if (spec.optional && unavailable(ec)) continue;
+                for (auto& o : opened)
+                    o->acceptor.close(ignored);
+                throw std::system_error(ec, fmt::format("cannot listen on the cluster bus at {}",
+                                                        asio_endpoint_text(ep)));
+            }
+            // Every address listens on the same port, the one the kernel picked for the first.
+            if (port == 0) port = a->acceptor.local_endpoint().port();
+            opened.push_back(std::move(a));
+        }
+        if (opened.empty())
+            throw std::system_error(std::make_error_code(std::errc::address_not_available),
+                                    "cannot listen on the cluster bus: no bind address is "
+                                    "available");
+        acceptors_ = std::move(opened);
+        for (auto& a : acceptors_) {
+            listen_endpoints_.push_back(a->acceptor.local_endpoint());
+            start_accept(a);
+        }
+    }
+
+    void connect(LinkId id, const Endpoint& to) {
+        if (stopped_) return;
+        if (auto it = links_.find(id); it != links_.end()) {
+            shutdown(*it->second);
+            erase(it);
+        }
+        ++stats_.connects_requested;
+        auto link = std::make_shared<AsioTcpLink>(id, tcp::socket(executor_),
+                                                  options_.max_frame_bytes, false);
+        links_.emplace(id, link);
+        asio::error_code ec;
+        const auto address = asio::ip::make_address(to.ip, ec);
+        if (ec || to.port == 0) {
+            ++stats_.connects_failed;
+            fail(link, fmt::format("invalid address {}:{}", to.ip, to.port));
+            return;
+        }
+        link->remote = tcp::endpoint(address, to.port);
+        link->remote_key = asio_endpoint_text(link->remote);
+        const auto wait = backoff_.wait(link->remote_key, std::chrono::steady_clock::now());
+        if (wait.count() == 0) {
+            start_connect(link);
+            return;
+        }
+        ++stats_.connects_deferred;
+        link->timer.expires_after(wait);
+        link->timer.async_wait([self = shared_from_this(), link](const asio::error_code& e) {
+            if (e || link->closed || self->stopped_) return;
+            self->start_connect(link);
+        });
+    }
+
+    void send(LinkId id, const Message& msg) {
+        if (stopped_) return;
+        auto it = links_.find(id);
+        if (it == links_.end() || it->second->closed) {
+            ++stats_.messages_dropped;
+            return;
+        }
+        const LinkPtr& link = it->second;
+        try {
+            encode(msg, link->pending);
+        } catch (const std::invalid_argument&) {
+            ++stats_.messages_unencodable;
+            return;
+        }
+        ++link->pending_messages;
+        const std::size_t limit = options_.send_buffer_limit;
+        if (limit != 0 && link->queued_bytes() > limit) {
+            ++stats_.links_dropped_send_buffer;
+            fail(link, fmt::format("send buffer limit of {} bytes exceeded", limit));
+            return;
+        }
+        if (link->state == AsioTcpLink::State::Up && !link->writing) start_write(link);
+    }
+
+    void close(LinkId id) {
+        auto it = links_.find(id);
+        if (it == links_.end()) return;
+        shutdown(*it->second);
+        erase(it);
+    }
+
+    void stop() {
+        if (stopped_) return;
+        stopped_ = true;
+        asio::error_code ignored;
+        for (auto& a : acceptors_) {
+            a->acceptor.close(ignored);
+            a->retry.cancel();
+        }
+        acceptors_.clear();
+        for (auto& [id, link] : links_)
+            shutdown(*link);
+        links_.clear();
+        inbound_links_ = 0;
+    }
+
+    bool stopped() const { return stopped_; }
+    const AsioTcpOptions& options() const { return options_; }
+    const AsioTcpStats& stats() const { return stats_; }
+    const std::vector<tcp::endpoint>& listen_endpoints() const { return listen_endpoints_; }
+    const asio::any_io_executor& executor() const { return executor_; }
+    std::size_t link_count() const { return links_.size(); }
+    std::size_t inbound_link_count() const { return inbound_links_; }
+    const AsioLinkStats* link_stats(LinkId id) const {
+        auto it = links_.find(id);
+        return it == links_.end() ? nullptr : &it->second->stats;
+    }
+    std::size_t queued_bytes(LinkId id) const {
+        auto it = links_.find(id);
+        return it == links_.end() ? 0 : it->second->queued_bytes();
+    }
+    const ConnectBackoff& backoff() const { return backoff_; }
+
+  private:
+    struct Acceptor {
+        explicit Acceptor(const asio::any_io_executor& ex) : acceptor(ex), retry(ex) {}
+        tcp::acceptor acceptor;
+        asio::steady_timer retry;  // after an accept error such as EMFILE, instead of spinning
+    };
+
+    static constexpr std::chrono::milliseconds kAcceptRetry{100};
+    // A write buffer that grew past this for a burst is given back once the burst is written.
+    static constexpr std::size_t kKeepCapacity = std::size_t{1} << 20;
+
+    static bool unavailable(const asio::error_code& ec) {
+        return ec == std::errc::address_not_available ||
+               ec == std::errc::address_family_not_supported ||
+               ec == std::errc::protocol_not_supported;
+    }
+
+    // --- accepting --------------------------------------------------------------------------
+
+    void start_accept(const std::shared_ptr<Acceptor>& a) {
+        a->acceptor.async_accept(
+            [self = shared_from_this(), a](const asio::error_code& ec, tcp::socket socket) {
+                self->on_accept(a, ec, std::move(socket));
+            });
+    }
+
+    void on_accept(const std::shared_ptr<Acceptor>& a, const asio::error_code& ec,
+                   tcp::socket socket) {
+        if (stopped_ || !a->acceptor.is_open() || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            ++stats_.accept_errors;
+            a->retry.expires_after(kAcceptRetry);
+            a->retry.async_wait([self = shared_from_this(), a](const asio::error_code& e) {
+                if (e || self->stopped_) return;
+                self->start_accept(a);
+            });
+            return;
+        }
+        start_accept(a);  // keep accepting, whatever becomes of this connection
+
+        asio::error_code e1, e2, ignored;
+        const auto remote = socket.remote_endpoint(e1);
+        const auto local = socket.local_endpoint(e2);
+        if (e1 || e2) {  // the peer is already gone
+            ++stats_.accept_errors;
+            return;
+        }
+        if (options_.max_inbound_links != 0 && inbound_links_ >= options_.max_inbound_links) {
+            ++stats_.inbound_refused;
+            return;  // the socket closes here
+        }
+        socket.set_option(tcp::no_delay(true), ignored);
+        ++stats_.inbound_accepted;
+        const LinkId id = LinkId::inbound(++inbound_seq_);
+        auto link =
+            std::make_shared<AsioTcpLink>(id, std::move(socket), options_.max_frame_bytes, true);
+        link->state = AsioTcpLink::State::Up;
+        link->remote = remote;
+        links_.emplace(id, link);
+        ++inbound_links_;
+        if (handler_.on_inbound_link)
+            handler_.on_inbound_link(id, asio_ip_text(remote.address()),
+                                     asio_ip_text(local.address()));
+        if (link->closed || stopped_) return;
+        start_read(link);
+    }
+
+    // --- connecting -------------------------------------------------------------------------
+
+    // The source address of outbound connections. Peers learn our address from it, so a node
+    // listening on one specific address should also connect from it.
+    std::optional<asio::ip::address> source_for(const asio::ip::address& dest) const {
+        if (!options_.source_address.empty()) {
+            asio::error_code ec;
+            auto a = asio::ip::make_address(options_.source_address, ec);
+            if (!ec && a.is_v4() == dest.is_v4()) return a;
+            return std::nullopt;
+        }
+        for (const auto& ep : listen_endpoints_) {
+            const auto a = ep.address();
+            if (a.is_v4() == dest.is_v4() && !a.is_unspecified()) return a;
+        }
+        return std::nullopt;
+    }
+
+    void start_connect(const LinkPtr& link) {
+        link->state = AsioTcpLink::State::Connecting;
+        ++stats_.connects_attempted;
+        asio::error_code ec;
+        link->socket.open(link->remote.protocol(), ec);
+        if (!ec) {
+            if (auto source = source_for(link->remote.address()))
+                link->socket.bind(tcp::endpoint(*source, 0), ec);
+        }
+        if (ec) {
+            connect_failed(link, ec.message());
+            return;
+        }
+        if (options_.connect_timeout.count() > 0) {
+            link->timer.expires_after(options_.connect_timeout);
+            link->timer.async_wait([link](const asio::error_code& e) {
+                if (e || link->closed || link->state != AsioTcpLink::State::Connecting) return;
+                link->timed_out = true;
+                asio::error_code ignored;
+                link->socket.close(ignored);  // completes the connect with operation_aborted
+            });
+        }
+        link->socket.async_connect(link->remote,
+                                   [self = shared_from_this(), link](const asio::error_code& e) {
+                                       self->on_connect(link, e);
+                                   });
+    }
+
+    void on_connect(const LinkPtr& link, const asio::error_code& ec) {
+        if (link->closed || stopped_) return;
+        link->timer.cancel();
+        if (ec) {
+            connect_failed(link, link->timed_out ? std::string("connect timeout") : ec.message());
+            return;
+        }
+        backoff_.success(link->remote_key);
+        ++stats_.connects_succeeded;
+        asio::error_code ignored;
+        link->socket.set_option(tcp::no_delay(true), ignored);
+        link->state = AsioTcpLink::State::Up;
+        if (!link->pending.empty()) start_write(link);
+        start_read(link);
+        if (handler_.on_link_up) handler_.on_link_up(link->id);
+    }
+
+    void connect_failed(const LinkPtr& link, std::string reason) {
+        ++stats_.connects_failed;
+        backoff_.failure(link->remote_key, std::chrono::steady_clock::now());
+        fail(link, std::move(reason));
+    }
+
+    // --- reading ----------------------------------------------------------------------------
+
+    void start_read(const LinkPtr& link) {
+        if (link->read_buf.empty()) link->read_buf.resize(options_.read_chunk_bytes);
+        link->socket.async_read_some(
+            asio::buffer(link->read_buf),
+            [self = shared_from_this(), link](const asio::error_code& ec, std::size_t n) {
+                self->on_read(link, ec, n);
+            });
+    }
+
+    void on_read(const LinkPtr& link, const asio::error_code& ec, std::size_t n) {
+        if (link->closed || stopped_) return;
+        if (ec) {
+            fail(link, ec == asio::error::eof ? std::string("connection closed by peer")
+                                              : ec.message());
+            return;
+        }
+        link->stats.bytes_received += n;
+        stats_.bytes_received += n;
+        const DecodeError stream_error =
+            link->splitter.feed(std::span<const std::uint8_t>(link->read_buf.data(), n));
+        // Frames completed before a bad prefix are still processed, as Redis does.
+        while (auto frame = link->splitter.next()) {
+            const DecodeError e = decode(*frame, scratch_, limits_);
+            switch (action_for(e)) {
+                case DecodeAction::Accept:
+                    ++link->stats.messages_received;
+                    ++stats_.messages_received;
+                    if (handler_.on_message) handler_.on_message(link->id, scratch_);
+                    if (link->closed || stopped_) return;
+                    break;
+                case DecodeAction::DropFrame:
+                    count_drop(e);
+                    break;
+                case DecodeAction::CloseLink:
+                    bad_stream(link, e);
+                    return;
+            }
+        }
+        if (stream_error != DecodeError::None) {
+            bad_stream(link, stream_error);
+            return;
+        }
+        start_read(link);
+    }
+
+    void count_drop(DecodeError e) {
+        ++stats_.frames_dropped[static_cast<std::size_t>(e)];
+        ++stats_.frames_dropped_total;
+    }
+
+    void bad_stream(const LinkPtr& link, DecodeError e) {
+        count_drop(e);
+        ++stats_.links_closed_bad_stream;
+        fail(link, fmt::format("bad frame: {}", describe(e)));
+    }
+
+    // --- writing ----------------------------------------------------------------------------
+
+    void start_write(const LinkPtr& link) {
+        link->writing = true;
+        std::swap(link->pending, link->inflight);
+        link->inflight_messages = std::exchange(link->pending_messages, 0);
+        asio::async_write(
+            link->socket, asio::buffer(link->inflight),
+            [self = shared_from_this(), link](const asio::error_code& ec, std::size_t n) {
+                self->on_write(link, ec, n);
+            });
+    }
+
+    void on_write(const LinkPtr& link, const asio::error_code& ec, std::size_t n) {
+        if (link->closed || stopped_) return;
+        if (ec) {
+            fail(link, ec.message());
+            return;
+        }
+        link->stats.bytes_sent += n;
+        link->stats.messages_sent += link->inflight_messages;
+        stats_.bytes_sent += n;
+        stats_.messages_sent += link->inflight_messages;
+        link->inflight_messages = 0;
+        link->inflight.clear();
+        if (link->inflight.capacity() > kKeepCapacity) std::vector<std::uint8_t>().swap(link->inflight);
+        link->writing = false;
+        if (!link->pending.empty()) start_write(link);
+    }
+
+    // --- closing ----------------------------------------------------------------------------
+
+    // Closes the socket and cancels the timer; handlers still pending see `closed` and return.
+    // `inflight` and `read_buf` stay: operations being cancelled may still refer to them.
+    static void shutdown(AsioTcpLink& link) {
+        if (link.closed) return;
+        link.closed = true;
+        asio::error_code ignored;
+        link.socket.close(ignored);
+        link.timer.cancel();
+        std::vector<std::uint8_t>().swap(link.pending);
+        link.pending_messages = 0;
+    }
+
+    void erase(std::map<LinkId, LinkPtr>::iterator it) {
+        if (it->second->inbound) --inbound_links_;
+        links_.erase(it);
+    }
+
+    // Closes a link the core did not close and reports it down - later, from the executor, so
+    // that no call from the core (connect, send) ever calls back into it. The link stays in the
+    // table until then: if the core closes it meanwhile, the report is dropped.
+    void fail(const LinkPtr& link, std::string reason) {
+        if (link->closed) return;
+        shutdown(*link);
+        link->state = AsioTcpLink::State::Failed;
+        asio::post(executor_, [self = shared_from_this(), link, reason = std::move(reason)] {
+            auto it = self->links_.find(link->id);
+            if (it == self->links_.end() || it->second != link) return;
+            self->erase(it);
+            if (!self->stopped_ && self->handler_.on_link_down)
+                self->handler_.on_link_down(link->id, reason);
+        });
+    }
+
+    asio::any_io_executor executor_;
+    AsioTcpOptions options_;
+    CodecLimits limits_;
+    AsioTcpHandler handler_;
+    ConnectBackoff backoff_;
+    std::vector<std::shared_ptr<Acceptor>> acceptors_;
+    std::vector<tcp::endpoint> listen_endpoints_;
+    std::map<LinkId, LinkPtr> links_;
+    std::uint64_t inbound_seq_ = 0;
+    std::size_t inbound_links_ = 0;
+    Message scratch_;  // decode target, reused so that steady-state reading does not allocate
+    AsioTcpStats stats_;
+    bool stopped_ = false;
+};
+
+}  // namespace gossipcluster::detail
