@@ -66,6 +66,17 @@ class ClusterState {
                            std::size_t keys_in_slot, Output& out);
     CommandResult set_config_epoch(Now now, std::int64_t epoch, Output& out);
     CommandResult bump_epoch(Now now, Output& out, bool& bumped);
+    // Pub/Sub over the bus: to every node, or (shard) to the nodes of our own shard.
+    CommandResult publish(Now now, std::string_view channel, std::string_view message, bool shard,
+                          Output& out);
+    // A module message to one node, or to all when `target` is empty.
+    CommandResult send_module_message(Now now, std::uint64_t module_id, std::uint8_t type,
+                                      std::string_view payload, std::optional<NodeId> target,
+                                      Output& out);
+    enum class FailoverMode : std::uint8_t { Default, Force, Takeover };
+    // CLUSTER FAILOVER [FORCE|TAKEOVER], on a replica.
+    CommandResult failover(Now now, FailoverMode mode, Output& out);
+    bool manual_failover_in_progress() const { return mf_end_ != 0; }
     // The host's replication offset (masters: what they produced; replicas: what they applied).
     void set_replication_offset(std::uint64_t offset);
     // `host_empty`: the host holds no keys (a master must be empty to become a replica).
@@ -156,6 +167,12 @@ class ClusterState {
     void process_auth_ack(Now now, detail::Node* sender, const Header& h, Output& out);
     void win_election(Now now, Output& out);
     void take_over_master(Now now, detail::Node* old_master, Output& out);
+    void reset_manual_failover(Output& out);
+    void manual_failover_cron(Now now, Output& out);
+    void process_mfstart(Now now, detail::Node* sender, Output& out);
+    void replica_migration_cron(Now now, Output& out);
+    void process_publish(const Message& msg, detail::Node* sender, Output& out);
+    void process_module(const Message& msg, detail::Node* sender, Output& out);
 
     // Failure detection.
     bool add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
@@ -211,6 +228,10 @@ class ClusterState {
     std::vector<NodeId> election_voters_;
     bool stale_reported_ = false;
     bool manual_failover_can_start_ = false;
+    std::int64_t mf_end_ = 0;                        // manual failover deadline, 0 if none
+    NodeId mf_replica_;                              // master side: who asked
+    std::optional<std::uint64_t> mf_master_offset_;  // replica side: master's paused offset
+    std::int64_t orphaned_since_ = 0;
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t next_deadline_ = 0;
@@ -226,7 +247,9 @@ class ClusterState {
 #include "gossipcluster/detail/state_cron.hpp"
 #include "gossipcluster/detail/state_failover.hpp"
 #include "gossipcluster/detail/state_failure.hpp"
+#include "gossipcluster/detail/state_manual_failover.hpp"
 #include "gossipcluster/detail/state_membership.hpp"
+#include "gossipcluster/detail/state_pubsub.hpp"
 #include "gossipcluster/detail/state_receive.hpp"
 #include "gossipcluster/detail/state_send.hpp"
 #include "gossipcluster/detail/state_slots.hpp"

@@ -66,6 +66,13 @@ struct Config {
     // Only peers that advertised EXT_DATA receive extensions (pre-7.0 nodes reject them).
     bool extensions_only_to_advertisers = true;
 
+    // Largest channel + message (or module payload) we send over the bus.
+    std::size_t max_publish_bytes = 512 * 1024;
+    Duration manual_failover_timeout{5000};
+    std::size_t migration_barrier = 1;
+    bool allow_replica_migration = true;
+    Duration migration_delay{5000};
+
     // Bounds against hostile peers.
     std::size_t max_nodes = 10000;
     std::size_t max_blacklist = 10000;

@@ -88,6 +88,26 @@ struct ElectionRefused {
     std::string reason;
 };
 // This master voted for `candidate` to replace `failed_master` (saved before the ACK left).
+// A PUBLISH or PUBLISHSHARD from another node, for the host's local subscribers.
+struct PublishReceived {
+    NodeId sender;
+    std::string channel;
+    std::string message;
+    bool shard = false;
+};
+struct ModuleMessageReceived {
+    NodeId sender;
+    std::uint64_t module_id = 0;
+    std::uint8_t type = 0;
+    std::string payload;
+};
+// Manual failover on a master: stop accepting writes until `until` (monotonic ms) or Resume.
+struct PauseWrites {
+    NodeId replica;
+    std::int64_t until_ms = 0;
+};
+struct ResumeWrites {};
+struct ManualFailoverTimedOut {};
 struct VoteGranted {
     NodeId candidate;
     NodeId failed_master;
@@ -100,6 +120,8 @@ using Event = std::variant<event::NodeAdded, event::HandshakeCompleted, event::H
                            event::LinkError, event::NodePfail, event::NodeFailed,
                            event::NodeRecovered, event::SlotsChanged, event::RoleChanged,
                            event::ClusterStateChanged, event::ElectionStarted, event::ElectionWon,
-                           event::ElectionFailed, event::ElectionRefused, event::VoteGranted>;
+                           event::ElectionFailed, event::ElectionRefused, event::VoteGranted,
+                           event::PublishReceived, event::ModuleMessageReceived, event::PauseWrites,
+                           event::ResumeWrites, event::ManualFailoverTimedOut>;
 
 }  // namespace gossipcluster

@@ -135,3 +135,135 @@ TEST_CASE("[failover] a minority side never elects", "[scenario]") {
     CHECK(sim.core(replica).state().myself().is_replica());
     CHECK_FALSE(sim.core(replica).state().cluster_ok());
 }
+
+namespace {
+
+CommandResult manual(SimCluster& sim, std::size_t node, ClusterState::FailoverMode mode) {
+    return sim.core(node).command(
+        [&](auto& st, Now n, Output& o) { return st.failover(n, mode, o); });
+}
+
+}  // namespace
+
+TEST_CASE("[failover] CLUSTER FAILOVER in all three modes promotes the replica", "[scenario]") {
+    auto mode = GENERATE(ClusterState::FailoverMode::Default, ClusterState::FailoverMode::Force,
+                         ClusterState::FailoverMode::Takeover);
+    CAPTURE(static_cast<int>(mode));
+    SimCluster sim({.seed = 53});
+    const auto sh = shape(3000ms);
+    REQUIRE(form_cluster(sim, sh, 60s));
+    const std::size_t replica = replica_index(sh, 1, 0);
+    const NodeId old_master = sim.core(1).state().myself_id();
+    const NodeId heir = sim.core(replica).state().myself_id();
+    bool paused = false, resumed = false;
+    sim.set_observer([&](std::size_t node, Instant, const Event& e) {
+        if (node == 1 && std::holds_alternative<event::PauseWrites>(e)) paused = true;
+        if (node == 1 && std::holds_alternative<event::ResumeWrites>(e)) resumed = true;
+    });
+    REQUIRE(manual(sim, replica, mode).ok);
+    REQUIRE(sim.run_until(
+        [&] {
+            const auto& om = sim.core(1).state().myself();
+            return om.is_replica() && om.master && *om.master == heir && cluster_converged(sim);
+        },
+        20s));
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        CHECK(sim.core(i).state().slot_owner(6000)->id == heir);
+    CHECK(sim.core(replica).state().find(old_master)->is_replica());
+    if (mode == ClusterState::FailoverMode::Default) {
+        CHECK(paused);
+        CHECK(resumed);
+    }
+}
+
+TEST_CASE("[failover] CLUSTER FAILOVER refusals use Redis's texts", "[scenario]") {
+    SimCluster sim({.seed = 59});
+    const auto sh = shape(1000ms);
+    REQUIRE(form_cluster(sim, sh, 60s));
+    CHECK(manual(sim, 0, ClusterState::FailoverMode::Default).error ==
+          "ERR You should send CLUSTER FAILOVER to a replica");
+    sim.crash(0);
+    // The replica sees its link to the master break at once, before any FAIL.
+    sim.run_for(50ms);
+    const std::size_t replica = replica_index(sh, 0, 0);
+    CHECK(manual(sim, replica, ClusterState::FailoverMode::Default).error ==
+          "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
+    CHECK(manual(sim, replica, ClusterState::FailoverMode::Force).ok);
+}
+
+TEST_CASE("[migration] an orphaned master gets a replica from the best-served master",
+          "[scenario]") {
+    SimCluster sim({.seed = 61});
+    ClusterShape sh = shape(2000ms, 1);
+    REQUIRE(form_cluster(sim, sh, 60s));
+    // Give master 0 a second replica, then kill master 2's only replica.
+    std::size_t extra = sim.add_node(sh.config);
+    REQUIRE(sim.meet(extra, 0).ok);
+    REQUIRE(sim.run_until([&] { return membership_converged(sim); }, 20s));
+    const NodeId m0 = sim.core(0).state().myself_id();
+    REQUIRE(sim.core(extra)
+                .command(
+                    [&](auto& st, Now n, Output& o) { return st.replicate(n, m0.view(), true, o); })
+                .ok);
+    REQUIRE(sim.run_until([&] { return cluster_converged(sim); }, 20s));
+    const std::size_t orphaned_replica = replica_index(sh, 2, 0);
+    sim.crash(orphaned_replica);
+    const NodeId m2 = sim.core(2).state().myself_id();
+    // One of master 0's replicas (the smaller name) moves to master 2 after the delay.
+    REQUIRE(sim.run_until(
+        [&] {
+            std::size_t serving_m2 = 0;
+            for (std::size_t i = 0; i < sim.size(); ++i) {
+                if (!sim.alive(i)) continue;
+                const auto& me = sim.core(i).state().myself();
+                if (me.is_replica() && me.master && *me.master == m2) ++serving_m2;
+            }
+            return serving_m2 == 1;
+        },
+        60s));
+}
+
+TEST_CASE("[pubsub] PUBLISH reaches every node and PUBLISHSHARD only the shard", "[scenario]") {
+    SimCluster sim({.seed = 67});
+    const auto sh = shape(3000ms);
+    REQUIRE(form_cluster(sim, sh, 60s));
+    std::map<std::size_t, std::vector<std::string>> got;
+    std::map<std::size_t, std::string> module_payloads;
+    sim.set_observer([&](std::size_t node, Instant, const Event& e) {
+        if (auto* p = std::get_if<event::PublishReceived>(&e))
+            got[node].push_back((p->shard ? "shard:" : "all:") + p->channel + "=" + p->message);
+        if (auto* m = std::get_if<event::ModuleMessageReceived>(&e))
+            module_payloads[node] = m->payload;
+    });
+    REQUIRE(sim.core(0)
+                .command([](auto& st, Now n, Output& o) {
+                    return st.publish(n, "news", "hello", false, o);
+                })
+                .ok);
+    REQUIRE(sim.core(1)
+                .command([](auto& st, Now n, Output& o) {
+                    return st.publish(n, "orders", "42", true, o);
+                })
+                .ok);
+    REQUIRE(sim.core(2)
+                .command([](auto& st, Now n, Output& o) {
+                    return st.send_module_message(n, 0x1122334455667788ull, 7, "payload",
+                                                  std::nullopt, o);
+                })
+                .ok);
+    sim.run_for(1s);
+    for (std::size_t i = 1; i < sim.size(); ++i)
+        CHECK(std::count(got[i].begin(), got[i].end(), "all:news=hello") == 1);
+    // Shard of master 1: its replica only.
+    const std::size_t shard_replica = replica_index(sh, 1, 0);
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        const bool has = std::count(got[i].begin(), got[i].end(), "shard:orders=42") == 1;
+        CHECK(has == (i == shard_replica));
+    }
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        if (i != 2) CHECK(module_payloads[i] == "payload");
+    auto too_big = sim.core(0).command([](auto& st, Now n, Output& o) {
+        return st.publish(n, "c", std::string(1 << 20, 'x'), false, o);
+    });
+    CHECK_FALSE(too_big.ok);
+}

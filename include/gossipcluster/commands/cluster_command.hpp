@@ -31,6 +31,10 @@ concept ClusterCommandTarget = requires(C& c, std::string_view text, std::uint16
     { c.now() } -> std::same_as<Now>;
     { c.meet(text, port, port) } -> std::same_as<CommandResult>;
     { c.forget(text) } -> std::same_as<CommandResult>;
+    // Runs f(state, now, output) on the mutable state and applies the output.
+    {
+        c.command([](ClusterState&, Now, Output&) { return 0; })
+        } -> std::same_as<int>;
 };
 
 struct ClusterSubcommand {
@@ -75,23 +79,6 @@ inline RespValue cluster_help_reply() {
         lines.push_back(RespValue::simple(fmt::format("    {}", s.summary)));
     }
     return RespValue::array(std::move(lines));
-}
-
-// Failure reports about `id` that still count: not older than node_timeout times the validity
-// factor, from a reporter that is still a master serving slots. Read-only, unlike
-// ClusterState::failure_report_count, which also drops the stale ones.
-inline std::size_t live_failure_reports(const ClusterState& state, Now now, const NodeId& id) {
-    const detail::Node* node = state.find(id);
-    if (!node) return 0;
-    const Config& config = state.config();
-    const std::int64_t validity =
-        config.node_timeout.count() * static_cast<std::int64_t>(config.fail_report_validity_mult);
-    return static_cast<std::size_t>(std::count_if(
-        node->fail_reports.begin(), node->fail_reports.end(), [&](const detail::FailureReport& r) {
-            if (now.mono.ms - r.time > validity) return false;
-            const detail::Node* reporter = state.find(r.reporter);
-            return reporter && reporter->is_master() && reporter->slot_count > 0;
-        }));
 }
 
 namespace detail {
@@ -170,12 +157,13 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
         CommandResult result = core.forget(args[1]);
         return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
     }
-    // count-failure-reports
+    // count-failure-reports: counting also drops the reports that expired, as Redis does.
     auto id = NodeId::parse(args[1]);
     if (!id || !state.find(*id))
         return RespValue::error(fmt::format("ERR Unknown node {}", args[1]));
-    return RespValue::number(
-        static_cast<std::int64_t>(live_failure_reports(state, core.now(), *id)));
+    const std::size_t reports = core.command(
+        [&](ClusterState& s, Now now, Output&) { return s.failure_report_count(now, *id); });
+    return RespValue::number(static_cast<std::int64_t>(reports));
 }
 
 }  // namespace gossipcluster

@@ -86,7 +86,11 @@ inline void ClusterState::cron(Now now, Output& out) {
     update_cluster_state(now);
 
     next_deadline_ = std::min(last_cron_ + config_.cron_period.count(), std::max(earliest, t + 1));
-    if (myself().is_replica()) handle_replica_failover(now, out);
+    manual_failover_cron(now, out);
+    if (myself().is_replica()) {
+        handle_replica_failover(now, out);
+        replica_migration_cron(now, out);
+    }
 }
 
 inline void ClusterState::random_ping(Now now, Output& out) {

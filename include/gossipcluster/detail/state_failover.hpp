@@ -158,6 +158,7 @@ inline void ClusterState::win_election(Now now, Output& out) {
     detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
     if (me.config_epoch < election_epoch_) me.config_epoch = election_epoch_;
     take_over_master(now, old_master, out);
+    reset_manual_failover(out);
     out.events.push_back(event::ElectionWon{election_epoch_, election_voters_.size(),
                                             old_master ? old_master->id : NodeId{}});
     reset_election();

@@ -32,6 +32,10 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         info.node = sender->id;
     }
 
+    if (sender && mf_end_ != 0 && !mf_master_offset_ && (h.mflags[0] & message_flag::kPaused)) {
+        const detail::Node& me = myself();
+        if (me.is_replica() && me.master && *me.master == sender->id) mf_master_offset_ = h.offset;
+    }
     if (sender) {
         sender->data_received = now.mono.ms;
         sender->link_lost = false;
@@ -57,6 +61,16 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
             break;
         case MessageType::FailoverAuthAck:
             process_auth_ack(now, sender, h, out);
+            break;
+        case MessageType::MfStart:
+            process_mfstart(now, sender, out);
+            break;
+        case MessageType::Publish:
+        case MessageType::PublishShard:
+            process_publish(msg, sender, out);
+            break;
+        case MessageType::Module:
+            process_module(msg, sender, out);
             break;
         default:
             // PUBLISH, votes, UPDATE, MFSTART and MODULE are handled by the later layers; from an
@@ -238,8 +252,10 @@ inline void ClusterState::update_role_from_header(const Header& h, detail::Node&
         note_news(sender);
         mark_dirty(false);
     }
-    if (!sender.master || *sender.master != h.slaveof) {
-        if (lookup(h.slaveof)) {
+    if (detail::Node* master = lookup(h.slaveof)) {
+        // Masters that have had replicas are the ones replica migration may refill.
+        master->flags |= node_flag::kMigrateTo;
+        if (!sender.master || *sender.master != h.slaveof) {
             sender.master = h.slaveof;
             mark_dirty(false);
         }

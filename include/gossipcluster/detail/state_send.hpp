@@ -22,6 +22,8 @@ inline Header ClusterState::build_header(MessageType type) const {
     h.cport = config_.bus_port();
     h.flags = me.flags;
     h.state = cluster_ok_ ? BusClusterState::Ok : BusClusterState::Fail;
+    // A master paused for a manual failover says so in every header, with its final offset.
+    if (me.is_master() && mf_end_ != 0) h.mflags[0] |= message_flag::kPaused;
     return h;
 }
 

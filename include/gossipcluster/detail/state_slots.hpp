@@ -2,7 +2,6 @@
 #pragma once
 
 #include <algorithm>
-#include <charconv>
 
 namespace gossipcluster {
 
@@ -78,8 +77,11 @@ inline void ClusterState::become_replica_of(Now now, detail::Node& master, Outpu
         if (slot_owner_[s] == &me) unassign_slot(s);
     importing_.clear();
     migrating_.clear();
+    reset_manual_failover(out);  // while still master: releases paused writes
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kMaster) | node_flag::kSlave);
     me.master = master.id;
+    master.flags |= node_flag::kMigrateTo;
+    reset_election();
     out.events.push_back(event::RoleChanged{false, master.id, was_master});
     update_cluster_state(now);
     mark_dirty(true);
@@ -120,15 +122,6 @@ inline void ClusterState::process_update(Now now, detail::Node* sender, const Up
     mark_dirty(true);
     update_slots_from_claim(now, *node, body.config_epoch, body.slots, out);
 }
-
-namespace detail {
-inline std::optional<std::size_t> parse_slot(std::string_view text) {
-    std::size_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || p != text.data() + text.size() || v >= kSlotCount) return std::nullopt;
-    return v;
-}
-}  // namespace detail
 
 inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uint16_t>& slots,
                                              Output& out) {

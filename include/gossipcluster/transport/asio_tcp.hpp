@@ -71,7 +71,7 @@ struct AsioTcpOptions {
 struct AsioLinkStats {
     std::uint64_t bytes_sent = 0;  // written to the socket
     std::uint64_t bytes_received = 0;
-    std::uint64_t messages_sent = 0;  // whole frames written to the socket
+    std::uint64_t messages_sent = 0;      // whole frames written to the socket
     std::uint64_t messages_received = 0;  // frames decoded and handed to the core
 };
 
@@ -197,8 +197,8 @@ class AsioClusterNode {
     // nothing touches the network before start().
     AsioClusterNode(asio::io_context& io, Config config, S storage, AsioTcpOptions options = {},
                     C clock = C{})
-        : AsioClusterNode(nullptr, &io, std::move(config), std::move(storage),
-                          std::move(options), std::move(clock)) {}
+        : AsioClusterNode(nullptr, &io, std::move(config), std::move(storage), std::move(options),
+                          std::move(clock)) {}
 
     // On an io_context of its own, run by a thread that start() spawns.
     AsioClusterNode(Config config, S storage, AsioTcpOptions options = {}, C clock = C{})

@@ -43,8 +43,8 @@ class ConnectBackoff {
         Entry& e = entries_[key];
         e.delay = e.delay.count() == 0 ? initial_ : std::min(e.delay * 2, max_);
         const std::int64_t full = e.delay.count();
-        const Ms chosen{full - static_cast<std::int64_t>(prng_.below(
-                                   static_cast<std::uint64_t>(full / 2) + 1))};
+        const Ms chosen{full - static_cast<std::int64_t>(
+                                   prng_.below(static_cast<std::uint64_t>(full / 2) + 1))};
         e.not_before = now + chosen;
         return chosen;
     }

@@ -6,6 +6,7 @@
 
 #include <asio.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -128,8 +129,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
             any_v4 = any_v4 || address.is_v4();
             specs.push_back({address, optional});
         }
-        if (specs.empty())
-            throw std::invalid_argument("AsioTcpOptions: bind_addresses is empty");
+        if (specs.empty()) throw std::invalid_argument("AsioTcpOptions: bind_addresses is empty");
 
         std::uint16_t port = options_.port;
         std::vector<std::shared_ptr<Acceptor>> opened;
@@ -141,8 +141,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
             if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
             // "::" alone serves IPv4 too; next to an IPv4 address it must leave IPv4 to that one.
             if (!ec && spec.address.is_v6())
-                a->acceptor.set_option(
-                    asio::ip::v6_only(!spec.address.is_unspecified() || any_v4), ec);
+                a->acceptor.set_option(asio::ip::v6_only(!spec.address.is_unspecified() || any_v4),
+                                       ec);
             if (!ec) a->acceptor.bind(ep, ec);
             if (!ec) a->acceptor.listen(options_.listen_backlog, ec);
             if (ec) {
@@ -275,10 +275,11 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     // A write buffer that grew past this for a burst is given back once the burst is written.
     static constexpr std::size_t kKeepCapacity = std::size_t{1} << 20;
 
+    // Asio's system category maps no codes to std::errc conditions: compare errno values.
     static bool unavailable(const asio::error_code& ec) {
-        return ec == std::errc::address_not_available ||
-               ec == std::errc::address_family_not_supported ||
-               ec == std::errc::protocol_not_supported;
+        if (ec.category() != asio::error::get_system_category()) return false;
+        const int v = ec.value();
+        return v == EADDRNOTAVAIL || v == EAFNOSUPPORT || v == EPROTONOSUPPORT;
     }
 
     // --- accepting --------------------------------------------------------------------------
@@ -414,8 +415,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     void on_read(const LinkPtr& link, const asio::error_code& ec, std::size_t n) {
         if (link->closed || stopped_) return;
         if (ec) {
-            fail(link, ec == asio::error::eof ? std::string("connection closed by peer")
-                                              : ec.message());
+            fail(link,
+                 ec == asio::error::eof ? std::string("connection closed by peer") : ec.message());
             return;
         }
         link->stats.bytes_received += n;
@@ -483,7 +484,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         stats_.messages_sent += link->inflight_messages;
         link->inflight_messages = 0;
         link->inflight.clear();
-        if (link->inflight.capacity() > kKeepCapacity) std::vector<std::uint8_t>().swap(link->inflight);
+        if (link->inflight.capacity() > kKeepCapacity)
+            std::vector<std::uint8_t>().swap(link->inflight);
         link->writing = false;
         if (!link->pending.empty()) start_write(link);
     }

@@ -1,0 +1,70 @@
+// ClusterState, part 8: PUBLISH, PUBLISHSHARD and MODULE messages over the bus.
+#pragma once
+
+namespace gossipcluster {
+
+inline CommandResult ClusterState::publish(Now now, std::string_view channel,
+                                           std::string_view message, bool shard, Output& out) {
+    if (channel.size() + message.size() > config_.max_publish_bytes)
+        return CommandResult::failure("ERR message is larger than the cluster bus allows");
+    Message msg;
+    msg.header = build_header(shard ? MessageType::PublishShard : MessageType::Publish);
+    msg.body = PublishBody{std::string(channel), std::string(message)};
+    if (!shard) {
+        broadcast(msg, out);
+    } else {
+        // Sharded messages stay within our shard: our master (or us) and its replicas.
+        const detail::Node& me = myself();
+        const NodeId shard_master = me.is_replica() && me.master ? *me.master : myself_;
+        for (auto& [id, node] : nodes_) {
+            if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+            const bool same_shard = id == shard_master || (node.is_replica() && node.master &&
+                                                           *node.master == shard_master);
+            if (same_shard) send_on_link(node.link, msg, out);
+        }
+    }
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline CommandResult ClusterState::send_module_message(Now now, std::uint64_t module_id,
+                                                       std::uint8_t type, std::string_view payload,
+                                                       std::optional<NodeId> target, Output& out) {
+    if (payload.size() > config_.max_publish_bytes)
+        return CommandResult::failure("ERR message is larger than the cluster bus allows");
+    Message msg;
+    msg.header = build_header(MessageType::Module);
+    msg.body = ModuleBody{module_id, type, std::string(payload)};
+    if (target) {
+        detail::Node* node = lookup(*target);
+        if (!node || node->in_handshake() || !node->link.valid())
+            return CommandResult::failure(fmt::format("ERR Unknown node {}", target->view()));
+        send_on_link(node->link, std::move(msg), out);
+    } else {
+        broadcast(msg, out);
+    }
+    finish(now, out);
+    return CommandResult::success();
+}
+
+inline void ClusterState::process_publish(const Message& msg, detail::Node* sender, Output& out) {
+    if (!sender) {
+        ++counters_.dropped_unknown_sender;
+        return;
+    }
+    const auto& body = std::get<PublishBody>(msg.body);
+    out.events.push_back(event::PublishReceived{sender->id, body.channel, body.message,
+                                                msg.header.type == MessageType::PublishShard});
+}
+
+inline void ClusterState::process_module(const Message& msg, detail::Node* sender, Output& out) {
+    if (!sender) {
+        ++counters_.dropped_unknown_sender;
+        return;
+    }
+    const auto& body = std::get<ModuleBody>(msg.body);
+    out.events.push_back(
+        event::ModuleMessageReceived{sender->id, body.module_id, body.module_type, body.payload});
+}
+
+}  // namespace gossipcluster
