@@ -8,6 +8,7 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 #include <gossipcluster/testing/sim_cluster.hpp>
+#include <gossipcluster/testing/swarm.hpp>
 
 #include "options.hpp"
 #include "svg_plot.hpp"
@@ -171,6 +172,32 @@ std::int64_t percentile(const std::vector<std::int64_t>& sorted, int p) {
     return sorted[i];
 }
 
+// Swarm: every fault knob drawn from the seed; prints PASSED or the violation.
+int run_swarm_seeds(const sim::Options& o) {
+    std::size_t passed = 0;
+    for (std::size_t k = 0; k < o.runs; ++k) {
+        const std::uint64_t seed = o.seed + k;
+        const SwarmResult r = run_swarm(seed);
+        if (o.json) {
+            fmt::print(
+                "{{\"seed\":{},\"scenario\":\"swarm\",\"params\":\"{}\",\"actions\":{},"
+                "\"converge_ms\":{},\"violations\":{},\"trace_hash\":\"{:016x}\",\"passed\":{}}}\n",
+                seed, r.params.describe(), r.actions, r.converge_ms, r.passed ? 0 : 1, r.trace_hash,
+                r.passed ? "true" : "false");
+        } else if (!r.passed) {
+            fmt::print(
+                "seed {}: {}\n  {}\n  reproduce with: gossipcluster-sim --scenario=swarm "
+                "--seed={}\n",
+                seed, r.failure, r.params.describe(), seed);
+        }
+        passed += r.passed ? 1 : 0;
+    }
+    if (!o.json)
+        fmt::print("swarm: {} of {} seeds passed\n{}\n", passed, o.runs,
+                   passed == o.runs ? "PASSED" : "FAILED");
+    return passed == o.runs ? 0 : 1;
+}
+
 Report run(const sim::Options& o) {
     SimCluster s({.seed = o.seed});
     Report r = run_scenario(s, o);
@@ -190,6 +217,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "{}", sim::usage());
         return 2;
     }
+    if (o.scenario == "swarm") return run_swarm_seeds(o);
     Report r;
     try {
         r = run(o);

@@ -24,7 +24,7 @@ struct Options {
 
 inline std::string usage() {
     return "usage: gossipcluster-sim [--seed=N] [--nodes=N] "
-           "[--scenario=meet-chain|meet-star|join-one|kill-master|failover]\n"
+           "[--scenario=meet-chain|meet-star|join-one|kill-master|failover|swarm]\n"
            "                         [--node-timeout=MS] [--duration=S] [--runs=K] [--json] "
            "[--csv=FILE] "
            "[--svg=FILE]\n";

@@ -97,6 +97,8 @@ class ClusterState {
     PersistedState snapshot(Now now) const;
     // Number of valid failure reports about `id` (CLUSTER COUNT-FAILURE-REPORTS).
     std::size_t failure_report_count(Now now, const NodeId& id);
+    // The same count without expiring anything (for observers).
+    std::size_t valid_failure_reports(Now now, const NodeId& id) const;
     bool cluster_ok() const { return cluster_ok_; }
     const detail::Node* slot_owner(std::size_t slot) const;
     const std::map<std::uint16_t, NodeId>& importing() const { return importing_; }

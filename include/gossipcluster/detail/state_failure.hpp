@@ -42,6 +42,20 @@ inline std::size_t ClusterState::failure_report_count(Now now, const NodeId& id)
     return node->fail_reports.size();
 }
 
+inline std::size_t ClusterState::valid_failure_reports(Now now, const NodeId& id) const {
+    const detail::Node* node = find(id);
+    if (!node) return 0;
+    const std::int64_t validity =
+        config_.node_timeout.count() * static_cast<std::int64_t>(config_.fail_report_validity_mult);
+    std::size_t count = 0;
+    for (const auto& r : node->fail_reports) {
+        const detail::Node* rep = find(r.reporter);
+        if (now.mono.ms - r.time <= validity && rep && rep->is_master() && rep->slot_count > 0)
+            ++count;
+    }
+    return count;
+}
+
 inline std::size_t ClusterState::cluster_size() const {
     std::size_t size = 0;
     for (const auto& [id, n] : nodes_)

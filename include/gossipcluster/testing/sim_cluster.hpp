@@ -87,7 +87,10 @@ class SimCluster {
         return i;
     }
 
+    // Fault knobs may change while the simulation runs.
+    SimOptions& options() { return options_; }
     std::size_t size() const { return nodes_.size(); }
+    bool paused(std::size_t i) const { return nodes_.at(i)->paused_until > now().ms; }
     bool alive(std::size_t i) const { return nodes_.at(i)->core != nullptr; }
     SimCore& core(std::size_t i) {
         if (!alive(i)) throw std::logic_error(fmt::format("sim node {} is down", i));
@@ -102,6 +105,9 @@ class SimCluster {
     std::uint64_t trace_hash() const { return trace_; }
     std::uint64_t steps() const { return steps_; }
     void set_observer(Observer observer) { observer_ = std::move(observer); }
+    const Observer& observer() const { return observer_; }
+    // Called after every step (the invariant checker hooks in here).
+    void set_step_hook(std::function<void()> hook) { step_hook_ = std::move(hook); }
     // Codec failures seen on delivery; always empty unless the codec or core is broken.
     const std::vector<std::string>& codec_errors() const { return codec_errors_; }
 
@@ -167,6 +173,7 @@ class SimCluster {
             if (!n.core || n.paused_until > now().ms) continue;
             if (n.core->next_deadline().ms <= now().ms) n.core->tick();
         }
+        if (step_hook_) step_hook_();
     }
 
     void run_for(Duration d) {
@@ -458,6 +465,7 @@ class SimCluster {
     std::uint64_t trace_ = 1469598103934665603ull;
     Message scratch_;
     Observer observer_;
+    std::function<void()> step_hook_;
     std::vector<std::string> codec_errors_;
 };
 

@@ -112,11 +112,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     void listen() {
         if (stopped_) throw std::logic_error("AsioTcpTransport: listen() after stop()");
         if (!acceptors_.empty()) throw std::logic_error("AsioTcpTransport: already listening");
-        struct Spec {
-            asio::ip::address address;
-            bool optional;
-        };
-        std::vector<Spec> specs;
+        std::vector<BindSpec> specs;
         bool any_v4 = false;
         for (std::string_view text : options_.bind_addresses) {
             const bool optional = !text.empty() && text.front() == '-';
@@ -131,32 +127,22 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         }
         if (specs.empty()) throw std::invalid_argument("AsioTcpOptions: bind_addresses is empty");
 
-        std::uint16_t port = options_.port;
+        // With port 0 every address listens on the port the kernel picked for the first; that
+        // port may be taken on another address, so a few fresh picks are tried.
         std::vector<std::shared_ptr<Acceptor>> opened;
-        for (const Spec& spec : specs) {
-            auto a = std::make_shared<Acceptor>(executor_);
-            const tcp::endpoint ep(spec.address, port);
+        for (int attempt = 1;; ++attempt) {
             asio::error_code ec;
-            a->acceptor.open(ep.protocol(), ec);
-            if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-            // "::" alone serves IPv4 too; next to an IPv4 address it must leave IPv4 to that one.
-            if (!ec && spec.address.is_v6())
-                a->acceptor.set_option(asio::ip::v6_only(!spec.address.is_unspecified() || any_v4),
-                                       ec);
-            if (!ec) a->acceptor.bind(ep, ec);
-            if (!ec) a->acceptor.listen(options_.listen_backlog, ec);
-            if (ec) {
-                asio::error_code ignored;
-                a->acceptor.close(ignored);
-                if (spec.optional && unavailable(ec)) continue;
-                for (auto& o : opened)
-                    o->acceptor.close(ignored);
+            tcp::endpoint failed;
+            opened = bind_all(specs, any_v4, ec, failed);
+            if (!ec) break;
+            const bool retry = options_.port == 0 && attempt < kPortPicks && !opened.empty() &&
+                               ec == asio::error::address_in_use;
+            asio::error_code ignored;
+            for (auto& o : opened)
+                o->acceptor.close(ignored);
+            if (!retry)
                 throw std::system_error(ec, fmt::format("cannot listen on the cluster bus at {}",
-                                                        asio_endpoint_text(ep)));
-            }
-            // Every address listens on the same port, the one the kernel picked for the first.
-            if (port == 0) port = a->acceptor.local_endpoint().port();
-            opened.push_back(std::move(a));
+                                                        asio_endpoint_text(failed)));
         }
         if (opened.empty())
             throw std::system_error(std::make_error_code(std::errc::address_not_available),
@@ -265,6 +251,11 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     const ConnectBackoff& backoff() const { return backoff_; }
 
   private:
+    struct BindSpec {
+        asio::ip::address address;
+        bool optional;
+    };
+
     struct Acceptor {
         explicit Acceptor(const asio::any_io_executor& ex) : acceptor(ex), retry(ex) {}
         tcp::acceptor acceptor;
@@ -272,6 +263,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     };
 
     static constexpr std::chrono::milliseconds kAcceptRetry{100};
+    static constexpr int kPortPicks = 8;
     // A write buffer that grew past this for a burst is given back once the burst is written.
     static constexpr std::size_t kKeepCapacity = std::size_t{1} << 20;
 
@@ -280,6 +272,39 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         if (ec.category() != asio::error::get_system_category()) return false;
         const int v = ec.value();
         return v == EADDRNOTAVAIL || v == EAFNOSUPPORT || v == EPROTONOSUPPORT;
+    }
+
+    // Opens a listener per address; on error returns those opened so far, with `ec` and the
+    // endpoint that failed set.
+    std::vector<std::shared_ptr<Acceptor>> bind_all(const std::vector<BindSpec>& specs, bool any_v4,
+                                                    asio::error_code& ec, tcp::endpoint& failed) {
+        std::vector<std::shared_ptr<Acceptor>> opened;
+        std::uint16_t port = options_.port;
+        for (const BindSpec& spec : specs) {
+            auto a = std::make_shared<Acceptor>(executor_);
+            const tcp::endpoint ep(spec.address, port);
+            a->acceptor.open(ep.protocol(), ec);
+            if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+            // "::" alone serves IPv4 too; next to an IPv4 address it must leave IPv4 to that one.
+            if (!ec && spec.address.is_v6())
+                a->acceptor.set_option(asio::ip::v6_only(!spec.address.is_unspecified() || any_v4),
+                                       ec);
+            if (!ec) a->acceptor.bind(ep, ec);
+            if (!ec) a->acceptor.listen(options_.listen_backlog, ec);
+            if (ec) {
+                asio::error_code ignored;
+                a->acceptor.close(ignored);
+                if (spec.optional && unavailable(ec)) {
+                    ec.clear();
+                    continue;
+                }
+                failed = ep;
+                return opened;
+            }
+            if (port == 0) port = a->acceptor.local_endpoint().port();
+            opened.push_back(std::move(a));
+        }
+        return opened;
     }
 
     // --- accepting --------------------------------------------------------------------------
