@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "gossipcluster/config.hpp"
@@ -208,7 +209,10 @@ class ClusterState {
     detail::Prng prng_;
     NodeId myself_;
     std::map<NodeId, detail::Node> nodes_;
-    std::vector<NodeId> order_;  // nodes_ keys, for random picks
+    // The same nodes in id order as plain pointers (map nodes never move), for random picks and
+    // hot loops, and an index for O(1) lookups by name; both rebuilt when membership changes.
+    std::vector<detail::Node*> order_;
+    std::unordered_map<NodeId, detail::Node*> index_;
     bool order_dirty_ = true;
     std::map<LinkId, LinkInfo> links_;
     std::uint64_t next_link_ = 1;
@@ -221,6 +225,9 @@ class ClusterState {
     std::int64_t start_time_ = 0;
     std::int64_t among_minority_time_ = 0;
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
+    std::size_t unassigned_slots_ = kSlotCount;
+    std::size_t nodes_with_news_ = 0;  // nodes whose news counter is not zero
+    std::size_t pfail_nodes_ = 0;      // PFAIL nodes seen by the last cron run
     std::map<std::uint16_t, NodeId> importing_;
     std::map<std::uint16_t, NodeId> migrating_;
     std::int64_t election_time_ = 0;  // when this replica may ask for votes, 0 if not scheduled

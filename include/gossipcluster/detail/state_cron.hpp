@@ -21,8 +21,9 @@ inline void ClusterState::cron(Now now, Output& out) {
 
     // Handshakes that never completed go away.
     std::vector<NodeId> expired;
-    for (auto& [id, node] : nodes_)
-        if (node.in_handshake() && t - node.ctime > handshake_timeout) expired.push_back(id);
+    refresh_order();
+    for (const detail::Node* node : order_)
+        if (node->in_handshake() && t - node->ctime > handshake_timeout) expired.push_back(node->id);
     for (const auto& id : expired) {
         const detail::Node& n = nodes_.at(id);
         out.events.push_back(event::HandshakeTimedOut{id, n.ip, n.port});
@@ -30,7 +31,10 @@ inline void ClusterState::cron(Now now, Output& out) {
     }
 
     // Every reachable-looking node gets an outbound link.
-    for (auto& [id, node] : nodes_) {
+    refresh_order();
+    for (detail::Node* np : order_) {
+        detail::Node& node = *np;
+        const NodeId& id = node.id;
         if (id == myself_ || node.has(node_flag::kNoAddr) || node.link.valid()) continue;
         if (node.ip.empty() || node.cport == 0) continue;
         // A refused reconnect is retried on the periodic tick, not on every early deadline.
@@ -43,7 +47,12 @@ inline void ClusterState::cron(Now now, Output& out) {
         random_ping(now, out);
     }
 
-    for (auto& [id, node] : nodes_) {
+    std::size_t pfail_seen = 0;
+    refresh_order();
+    for (detail::Node* np : order_) {
+        detail::Node& node = *np;
+        const NodeId& id = node.id;
+        if (node.timed_out()) ++pfail_seen;
         if (id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake))) continue;
 
         // A link that stopped answering is rebuilt rather than trusted.
@@ -73,6 +82,7 @@ inline void ClusterState::cron(Now now, Output& out) {
         const bool lost_overdue = node.link_lost && t - last_heard > timeout;
         if (ping_overdue || lost_overdue) {
             node.flags |= node_flag::kPfail;
+            ++pfail_seen;
             out.events.push_back(event::NodePfail{node.id});
             note_news(node);
             mark_failing_if_needed(now, node, out);
@@ -83,6 +93,7 @@ inline void ClusterState::cron(Now now, Output& out) {
             if (node.link_lost) earliest = std::min(earliest, last_heard + timeout + 1);
         }
     }
+    pfail_nodes_ = pfail_seen;
     update_cluster_state(now);
 
     next_deadline_ = std::min(last_cron_ + config_.cron_period.count(), std::max(earliest, t + 1));
@@ -98,7 +109,7 @@ inline void ClusterState::random_ping(Now now, Output& out) {
     if (order_.empty()) return;
     detail::Node* best = nullptr;
     for (std::size_t i = 0; i < config_.random_ping_samples; ++i) {
-        detail::Node& node = nodes_.at(order_[prng_.below(order_.size())]);
+        detail::Node& node = *order_[prng_.below(order_.size())];
         if (!node.link.valid() || node.ping_sent != 0) continue;
         if (node.id == myself_ || node.in_handshake()) continue;
         if (!best || node.pong_received < best->pong_received) best = &node;

@@ -111,20 +111,16 @@ inline void ClusterState::update_cluster_state(Now now) {
         now.mono.ms - start_time_ < config_.writable_delay.count())
         return;
     bool ok = true;
-    if (config_.require_full_coverage) {
-        for (std::size_t s = 0; s < kSlotCount; ++s) {
-            const detail::Node* owner = slot_owner_[s];
-            if (!owner || owner->failing()) {
-                ok = false;
-                break;
-            }
-        }
-    }
+    // Coverage: every slot assigned, and no owner FAIL (counted per master, not per slot).
+    if (config_.require_full_coverage && unassigned_slots_ != 0) ok = false;
     std::size_t size = 0, reachable = 0;
-    for (const auto& [id, n] : nodes_) {
+    refresh_order();
+    for (const detail::Node* np : order_) {
+        const detail::Node& n = *np;
         if (!n.is_master() || n.slot_count == 0) continue;
         ++size;
         if (!(n.flags & (node_flag::kFail | node_flag::kPfail))) ++reachable;
+        if (config_.require_full_coverage && n.failing()) ok = false;
     }
     if (reachable < size / 2 + 1) {
         ok = false;

@@ -81,11 +81,16 @@ inline NodeId ClusterState::random_name() {
 }
 
 inline detail::Node* ClusterState::lookup(const NodeId& id) {
-    auto it = nodes_.find(id);
-    return it == nodes_.end() ? nullptr : &it->second;
+    refresh_order();
+    auto it = index_.find(id);
+    return it == index_.end() ? nullptr : it->second;
 }
 
 inline const detail::Node* ClusterState::find(const NodeId& id) const {
+    if (!order_dirty_) {
+        auto it = index_.find(id);
+        return it == index_.end() ? nullptr : it->second;
+    }
     auto it = nodes_.find(id);
     return it == nodes_.end() ? nullptr : &it->second;
 }
@@ -101,6 +106,7 @@ inline void ClusterState::note_news(detail::Node& node) {
         sends = static_cast<std::size_t>(std::ceil(
                     std::log2(static_cast<double>(std::max<std::size_t>(nodes_.size(), 2))))) +
                 1;
+    if (node.news == 0) ++nodes_with_news_;
     node.news = static_cast<std::uint32_t>(sends);
     news_pending_ = true;
 }
@@ -142,6 +148,7 @@ inline void ClusterState::delete_node(const NodeId& id, Output& out) {
         remove_failure_report(other, id);
         if (other.master && *other.master == id) other.master.reset();
     }
+    if (node.news != 0) --nodes_with_news_;
     nodes_.erase(it);
     order_dirty_ = true;
     mark_dirty(false);
@@ -276,8 +283,12 @@ inline PersistedState ClusterState::snapshot(Now now) const {
 inline void ClusterState::refresh_order() {
     if (!order_dirty_) return;
     order_.clear();
-    for (const auto& [id, n] : nodes_)
-        order_.push_back(id);
+    index_.clear();
+    index_.reserve(nodes_.size());
+    for (auto& [id, n] : nodes_) {
+        order_.push_back(&n);
+        index_.emplace(id, &n);
+    }
     order_dirty_ = false;
 }
 

@@ -64,11 +64,12 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
 
     // Fresh news first, so a join or a failure spreads in about log2(N) rounds instead of
     // waiting for random picks; news counts against the same budget as random entries.
-    for (auto& [id, node] : nodes_) {
+    for (auto it = nodes_.begin(); nodes_with_news_ > 0 && it != nodes_.end(); ++it) {
+        detail::Node& node = it->second;
         if (body.gossip.size() >= wanted) break;
         if (node.news == 0 || !eligible(node)) continue;
         append(node);
-        --node.news;
+        if (--node.news == 0) --nodes_with_news_;
     }
     if (full_view) {
         for (auto& [id, node] : nodes_)
@@ -77,14 +78,15 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
     // Random picks fill the rest, skipping nodes we cannot reach that own nothing.
     std::size_t iterations = wanted * 3;
     while (body.gossip.size() < wanted && iterations-- > 0 && n > 0) {
-        detail::Node& node = nodes_.at(order_[prng_.below(n)]);
+        detail::Node& node = *order_[prng_.below(n)];
         if (!eligible(node)) continue;
         if (!node.link.valid() && node.slot_count == 0) continue;
         append(node);
     }
     // Every node we suspect rides along, up to a cap, so reports reach a quorum quickly.
     std::size_t pfail_added = 0;
-    for (auto& [id, node] : nodes_) {
+    for (auto it = nodes_.begin(); pfail_nodes_ > 0 && it != nodes_.end(); ++it) {
+        detail::Node& node = it->second;
         if (pfail_added >= config_.max_pfail_gossip) break;
         if (!node.timed_out() || node.in_handshake() || node.has(node_flag::kNoAddr)) continue;
         if (target && node.id == target->id) continue;

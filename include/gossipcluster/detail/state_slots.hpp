@@ -11,6 +11,8 @@ inline void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
     if (owner) {
         owner->slots.clear(slot);
         --owner->slot_count;
+    } else {
+        --unassigned_slots_;
     }
     owner = &node;
     node.slots.set(slot);
@@ -23,6 +25,7 @@ inline void ClusterState::unassign_slot(std::size_t slot) {
     owner->slots.clear(slot);
     --owner->slot_count;
     owner = nullptr;
+    ++unassigned_slots_;
 }
 
 inline const detail::Node* ClusterState::slot_owner(std::size_t slot) const {

@@ -37,6 +37,7 @@ struct AsioTcpOptions {
     // Addresses to listen on. "0.0.0.0" is every IPv4 address; "::" is every IPv6 address and,
     // unless an IPv4 address is listed too, every IPv4 address as well (dual stack). A leading
     // '-' makes an address optional: it is skipped when the host lacks it or lacks IPv6.
+    // Redis's "*" and "::*" mean "0.0.0.0" and "::", so its default "* -::*" works as is.
     std::vector<std::string> bind_addresses{"0.0.0.0"};
     // The bus port to listen on; 0 lets the kernel choose (see listen_endpoints()).
     // AsioClusterNode replaces 0 with the Config's bus port.
@@ -225,20 +226,17 @@ class AsioClusterNode {
     // Cancels the timer and closes every socket (listeners and links) before it returns; no core
     // input happens afterwards. Idempotent; a stopped node cannot be started again.
     void stop() {
-        if (stop_requested_) return;
-        stop_requested_ = true;
-        if (own_io_ && thread_.joinable()) {
-            if (std::this_thread::get_id() == thread_.get_id()) {
-                do_stop();
-                work_.reset();
-                return;
-            }
-            asio::post(strand_, [this] { do_stop(); });
+        const bool on_own_thread =
+            thread_.joinable() && std::this_thread::get_id() == thread_.get_id();
+        if (!stop_requested_) {
+            stop_requested_ = true;
+            if (thread_.joinable() && !on_own_thread)
+                asio::post(strand_, [this] { do_stop(); });
+            else
+                do_stop();  // nothing else runs the node's handlers now
             work_.reset();
-            thread_.join();
-            return;
         }
-        do_stop();
+        if (thread_.joinable() && !on_own_thread) thread_.join();
     }
 
     // The core, for code that runs on the node's strand or on the io_context's only thread.

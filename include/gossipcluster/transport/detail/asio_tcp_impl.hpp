@@ -117,6 +117,9 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         for (std::string_view text : options_.bind_addresses) {
             const bool optional = !text.empty() && text.front() == '-';
             if (optional) text.remove_prefix(1);
+            // Redis's spellings of the wildcards.
+            if (text == "*") text = "0.0.0.0";
+            if (text == "::*") text = "::";
             asio::error_code ec;
             auto address = asio::ip::make_address(text, ec);
             if (ec)
