@@ -108,6 +108,15 @@ struct Config {
         if (human_nodename.size() > kHostnameMaxLen)
             fail("human_nodename", "is longer than 255 characters");
         if (max_nodes < 2) fail("max_nodes", "must be at least 2");
+        if (election_base_delay.count() < 0) fail("election_base_delay", "must not be negative");
+        if (election_jitter.count() < 0) fail("election_jitter", "must not be negative");
+        if (election_rank_delay.count() < 0) fail("election_rank_delay", "must not be negative");
+        if (repl_ping_period.count() < 0) fail("repl_ping_period", "must not be negative");
+        if (writable_delay.count() < 0) fail("writable_delay", "must not be negative");
+        if (manual_failover_timeout.count() < 1)
+            fail("manual_failover_timeout", "must be at least 1 ms");
+        if (migration_delay.count() < 0) fail("migration_delay", "must not be negative");
+        if (max_publish_bytes == 0) fail("max_publish_bytes", "must be at least 1");
     }
 };
 

@@ -105,6 +105,23 @@ std::vector<Case> cases() {
          [](Config& c) { c.human_nodename = std::string(kHostnameMaxLen, 'n'); }, nullptr},
         {"max_nodes 1", [](Config& c) { c.max_nodes = 1; }, "max_nodes"},
         {"max_nodes 2", [](Config& c) { c.max_nodes = 2; }, nullptr},
+        {"election_base_delay -1", [](Config& c) { c.election_base_delay = Duration{-1}; },
+         "election_base_delay"},
+        {"election_base_delay 0", [](Config& c) { c.election_base_delay = Duration{0}; }, nullptr},
+        {"election_jitter -1", [](Config& c) { c.election_jitter = Duration{-1}; },
+         "election_jitter"},
+        {"election_rank_delay -1", [](Config& c) { c.election_rank_delay = Duration{-1}; },
+         "election_rank_delay"},
+        {"repl_ping_period -1", [](Config& c) { c.repl_ping_period = Duration{-1}; },
+         "repl_ping_period"},
+        {"writable_delay -1", [](Config& c) { c.writable_delay = Duration{-1}; }, "writable_delay"},
+        {"manual_failover_timeout 0", [](Config& c) { c.manual_failover_timeout = Duration{0}; },
+         "manual_failover_timeout"},
+        {"manual_failover_timeout 1", [](Config& c) { c.manual_failover_timeout = Duration{1}; },
+         nullptr},
+        {"migration_delay -1", [](Config& c) { c.migration_delay = Duration{-1}; },
+         "migration_delay"},
+        {"max_publish_bytes 0", [](Config& c) { c.max_publish_bytes = 0; }, "max_publish_bytes"},
     };
 }
 

@@ -44,9 +44,12 @@ class Prng {
         return static_cast<std::uint64_t>(m >> 64);
     }
 
-    // Uniform in [lo, hi], inclusive.
+    // Uniform in [lo, hi], inclusive; lo <= hi. The span is computed in unsigned arithmetic, so
+    // any pair of int64 values works.
     std::int64_t between(std::int64_t lo, std::int64_t hi) {
-        return lo + static_cast<std::int64_t>(below(static_cast<std::uint64_t>(hi - lo) + 1));
+        const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+        const std::uint64_t offset = span == UINT64_MAX ? next() : below(span + 1);
+        return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + offset);
     }
 
     // True with probability p (p in [0, 1]), resolved to 1/2^53.

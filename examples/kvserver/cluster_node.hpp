@@ -1,0 +1,174 @@
+// ClusterNode: the cluster half of the server, the library's TCP cluster node plus its log lines.
+#pragma once
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "cluster_events.hpp"
+#include "gossipcluster/commands/cluster_command.hpp"
+#include "gossipcluster/commands/resp_value.hpp"
+#include "gossipcluster/config.hpp"
+#include "gossipcluster/storage/file_storage.hpp"
+#include "gossipcluster/transport/asio_tcp.hpp"
+#include "logger.hpp"
+#include "options.hpp"
+
+namespace kvserver {
+
+// Everything cluster-related the server does goes through here: it owns the library's
+// TcpClusterNode (core, bus listener and links) on the server's io_context, and turns CLUSTER
+// commands into calls on the core. The core runs on the same single thread as the clients, so
+// handlers call it directly.
+class ClusterNode {
+  public:
+    // Called when the cluster side cannot go on (its config file cannot be saved, say); the
+    // server then shuts down with a failure status, as redis-server exits.
+    using FatalHandler = std::function<void(const std::string& why)>;
+
+    // Loads (or creates) the cluster config file and builds the core. Throws on a bad config,
+    // an unreadable or locked file. Nothing listens before start().
+    ClusterNode(asio::io_context& io, const ServerOptions& options, Logger& log, FatalHandler fatal)
+        : log_(log), fatal_(std::move(fatal)) {
+        gossipcluster::Config config;
+        config.seed = random_seed();
+        config.port = options.port;
+        config.cport = options.cluster_port;
+        config.announce_ip = options.cluster_announce_ip;
+        config.announce_hostname = options.cluster_announce_hostname;
+        config.node_timeout = gossipcluster::Duration{options.cluster_node_timeout_ms};
+
+        gossipcluster::AsioTcpOptions bus;
+        bus.bind_addresses = options.bind;
+        bus.port = options.bus_port();
+
+        const bool had_file = std::filesystem::exists(options.cluster_config_file);
+        node_ = std::make_unique<gossipcluster::TcpClusterNode>(
+            io, std::move(config), gossipcluster::FileStorage(options.cluster_config_file),
+            std::move(bus));
+        node_->core().set_event_handler([this](const gossipcluster::Event& e) { on_event(e); });
+        node_->set_error_handler([this](std::exception_ptr e) { fail(e); });
+
+        const std::string_view id = core().state().myself_id().view();
+        if (had_file)
+            log_.notice("Node configuration loaded, I'm {}", id);
+        else
+            log_.notice("No cluster configuration found, I'm {}", id);
+    }
+
+    ClusterNode(const ClusterNode&) = delete;
+    ClusterNode& operator=(const ClusterNode&) = delete;
+    ~ClusterNode() { stop(); }
+
+    // Binds the bus port on every bind address (throws std::system_error if it cannot).
+    void start() {
+        node_->start();
+        for (const auto& ep : node_->listen_endpoints())
+            log_.verbose("Cluster bus listening on {}:{}", ep.address().to_string(), ep.port());
+    }
+
+    // Closes the bus and saves the node table one last time, so that what was learnt since the
+    // last change (pong times, say) survives the restart.
+    void stop() {
+        if (!node_ || node_->stopped()) return;
+        const bool was_running = node_->started();
+        node_->stop();
+        if (!was_running) return;
+        try {
+            auto& core = node_->core();
+            core.storage().save(core.state().snapshot(core.now()), true);
+            log_.notice("Cluster configuration saved");
+        } catch (const std::exception& e) {
+            log_.warning("Cannot save the cluster configuration on exit: {}", e.what());
+        }
+    }
+
+    // CLUSTER <args...>, args[0] being the subcommand.
+    gossipcluster::RespValue command(std::span<const std::string_view> args) {
+        gossipcluster::ClusterInfoExtras extras;
+        extras.links_buffer_limit_exceeded = node_->transport().stats().links_dropped_send_buffer;
+        try {
+            auto reply = gossipcluster::cluster_command(node_->core(), args, extras);
+            // A MEET wants its connection now, not at the next timer tick.
+            node_->rearm();
+            return reply;
+        } catch (...) {
+            fail(std::current_exception());
+            return gossipcluster::RespValue::error("ERR the cluster configuration cannot be saved");
+        }
+    }
+
+    gossipcluster::TcpClusterCore& core() { return node_->core(); }
+    const gossipcluster::ClusterState& state() const { return node_->core().state(); }
+    std::size_t bus_link_count() { return node_->transport().link_count(); }
+
+  private:
+    static std::uint64_t random_seed() {
+        // The seed picks the node's name: it must differ between processes.
+        std::random_device rd;
+        return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    }
+
+    // One line per event, except that a link failing again and again for the same reason (a
+    // peer that is down, retried with backoff) is logged once a minute, with a repeat count.
+    void on_event(const gossipcluster::Event& e) {
+        EventLine line = describe_event(e);
+        if (const auto* err = std::get_if<gossipcluster::event::LinkError>(&e)) {
+            const auto now = std::chrono::steady_clock::now();
+            auto& seen = link_errors_[err->node];
+            const bool same = seen.reason == err->reason;
+            if (same && now - seen.logged < kRepeatWindow) {
+                ++seen.repeats;
+                line.level = LogLevel::kVerbose;
+            } else {
+                if (same && seen.repeats > 0)
+                    line.text += fmt::format(" (and {} time(s) more since the last such line)",
+                                             seen.repeats);
+                seen = LinkErrorSeen{err->reason, now, 0};
+            }
+            if (link_errors_.size() > kMaxTrackedLinks) link_errors_.clear();
+        } else if (const auto* gone = std::get_if<gossipcluster::event::NodeForgotten>(&e)) {
+            link_errors_.erase(gone->node);
+        }
+        log_.log(line.level, line.text);
+    }
+
+    void fail(std::exception_ptr e) {
+        std::string why = "unknown error";
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            why = ex.what();
+        } catch (...) {
+        }
+        log_.warning("Cluster failure: {}", why);
+        if (fatal_) fatal_(why);
+    }
+
+    struct LinkErrorSeen {
+        std::string reason;
+        std::chrono::steady_clock::time_point logged;
+        std::uint64_t repeats = 0;
+    };
+    static constexpr std::chrono::seconds kRepeatWindow{60};
+    static constexpr std::size_t kMaxTrackedLinks = 4096;
+
+    Logger& log_;
+    FatalHandler fatal_;
+    std::map<gossipcluster::NodeId, LinkErrorSeen> link_errors_;
+    std::unique_ptr<gossipcluster::TcpClusterNode> node_;
+};
+
+}  // namespace kvserver

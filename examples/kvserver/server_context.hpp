@@ -1,0 +1,69 @@
+// ServerContext: what command handlers may see and change, and one client's own state.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "keyspace.hpp"
+#include "logger.hpp"
+#include "options.hpp"
+
+namespace kvserver {
+
+class ClusterNode;
+
+// One connected client, as CLIENT and INFO describe it.
+struct ClientInfo {
+    std::uint64_t id = 0;
+    int fd = -1;
+    std::string addr;   // peer ip:port
+    std::string laddr;  // local ip:port
+    std::string name;   // CLIENT SETNAME; empty: none
+    std::int64_t created_ms = 0;
+    std::int64_t last_interaction_ms = 0;
+    std::string last_command;        // lower case, "client|info" style
+    std::size_t query_buffer = 0;    // unparsed request bytes
+    std::size_t output_buffer = 0;   // reply bytes not yet written
+    std::size_t read_chunk = 0;      // size of the socket read buffer
+    bool close_after_reply = false;  // QUIT
+};
+
+struct ServerStats {
+    std::uint64_t connections_received = 0;
+    std::uint64_t commands_processed = 0;
+    std::uint64_t rejected_connections = 0;
+    std::uint64_t error_replies = 0;
+};
+
+struct ServerContext {
+    ServerContext(const ServerOptions& o, Logger& l) : options(o), log(l) {}
+
+    const ServerOptions& options;
+    Logger& log;
+    Keyspace keyspace;
+    ServerStats stats;
+    // Every connected client by id (CLIENT LIST, INFO clients).
+    std::map<std::uint64_t, const ClientInfo*> clients;
+    // The cluster side; null when cluster-enabled is no.
+    ClusterNode* cluster = nullptr;
+
+    std::string run_id;  // 40 random hex characters, new at every start
+    std::string replid;  // same shape, for INFO replication
+    std::string executable;
+    std::string config_file;  // absolute path, empty when none
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    static std::int64_t now_ms() {
+        using namespace std::chrono;
+        return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    }
+    std::int64_t uptime_seconds() const {
+        using namespace std::chrono;
+        return duration_cast<seconds>(steady_clock::now() - started).count();
+    }
+};
+
+}  // namespace kvserver
