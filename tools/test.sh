@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash tools/install-deps.sh
+
 build=${GOSSIPCLUSTER_BUILD_DIR:-build}
 configure=(-S . -B "$build")
 # A fresh build directory gets an optimised build with debug info; an existing one keeps its type.

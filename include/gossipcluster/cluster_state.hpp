@@ -152,6 +152,8 @@ class ClusterState {
     void process_update(Now now, detail::Node* sender, const UpdateBody& body, Output& out);
 
     // Slots.
+    std::optional<CommandResult> check_slot_list(const std::vector<std::uint16_t>& slots,
+                                                 bool must_be_free) const;
     void assign_slot(std::size_t slot, detail::Node& node);
     void unassign_slot(std::size_t slot);
     void set_role_master(detail::Node& node);

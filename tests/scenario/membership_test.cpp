@@ -1,39 +1,16 @@
 // Scenarios of cluster membership: MEET handshakes, gossip convergence, FORGET, restarts.
 #include <catch2/catch.hpp>
 
-#include <gossipcluster/testing/sim_cluster.hpp>
+#include <gossipcluster/testing/convergence.hpp>
 
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
 
-namespace {
-
-// Every live node lists every live node, none in handshake, each with a connected link.
+// The shipped predicates: every live node lists every live node, connected, out of handshake.
 bool converged(SimCluster& sim) {
-    std::size_t live = 0;
-    for (std::size_t i = 0; i < sim.size(); ++i)
-        live += sim.alive(i) ? 1 : 0;
-    for (std::size_t i = 0; i < sim.size(); ++i) {
-        if (!sim.alive(i)) continue;
-        const auto& st = sim.core(i).state();
-        if (st.node_count() != live) return false;
-        bool ok = true;
-        st.for_each_node([&](const detail::Node& n) {
-            if (n.id == st.myself_id()) return;
-            if (n.in_handshake() || !n.link_up || n.has(node_flag::kNoAddr)) ok = false;
-        });
-        if (!ok) return false;
-    }
-    return true;
+    return membership_converged(sim);
 }
-
-bool knows(SimCluster& sim, std::size_t observer, const NodeId& id) {
-    const auto* n = sim.core(observer).state().find(id);
-    return n && !n->in_handshake() && n->link_up;
-}
-
-}  // namespace
 
 TEST_CASE("[membership] two nodes complete a MEET handshake", "[scenario]") {
     SimCluster sim({.seed = 7});

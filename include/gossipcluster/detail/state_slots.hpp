@@ -126,17 +126,27 @@ inline void ClusterState::process_update(Now now, detail::Node* sender, const Up
     update_slots_from_claim(now, *node, body.config_epoch, body.slots, out);
 }
 
-inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uint16_t>& slots,
-                                             Output& out) {
+// ADDSLOTS and DELSLOTS refuse the whole list if any slot is out of range, repeated, or (for
+// ADDSLOTS) already owned / (for DELSLOTS) not owned.
+inline std::optional<CommandResult> ClusterState::check_slot_list(
+    const std::vector<std::uint16_t>& slots, bool must_be_free) const {
     std::vector<bool> seen(kSlotCount, false);
     for (auto s : slots) {
         if (s >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
         if (seen[s])
             return CommandResult::failure(fmt::format("ERR Slot {} specified multiple times", s));
         seen[s] = true;
-        if (slot_owner_[s])
+        if (must_be_free && slot_owner_[s])
             return CommandResult::failure(fmt::format("ERR Slot {} is already busy", s));
+        if (!must_be_free && !slot_owner_[s])
+            return CommandResult::failure(fmt::format("ERR Slot {} is already unassigned", s));
     }
+    return std::nullopt;
+}
+
+inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uint16_t>& slots,
+                                             Output& out) {
+    if (auto refused = check_slot_list(slots, true)) return *refused;
     detail::Node& me = nodes_.at(myself_);
     for (auto s : slots) {
         importing_.erase(s);
@@ -150,15 +160,7 @@ inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uin
 
 inline CommandResult ClusterState::del_slots(Now now, const std::vector<std::uint16_t>& slots,
                                              Output& out) {
-    std::vector<bool> seen(kSlotCount, false);
-    for (auto s : slots) {
-        if (s >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
-        if (seen[s])
-            return CommandResult::failure(fmt::format("ERR Slot {} specified multiple times", s));
-        seen[s] = true;
-        if (!slot_owner_[s])
-            return CommandResult::failure(fmt::format("ERR Slot {} is already unassigned", s));
-    }
+    if (auto refused = check_slot_list(slots, false)) return *refused;
     for (auto s : slots) {
         unassign_slot(s);
         importing_.erase(s);

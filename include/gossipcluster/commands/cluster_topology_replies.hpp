@@ -1,0 +1,134 @@
+// CLUSTER SLOTS, CLUSTER SHARDS and CLUSTER REPLICAS replies rendered from a ClusterState.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gossipcluster/cluster_state.hpp"
+#include "gossipcluster/commands/resp_value.hpp"
+#include "gossipcluster/storage/nodes_conf.hpp"
+
+namespace gossipcluster {
+
+namespace detail {
+
+// Contiguous runs [first, last] of the slots set in `slots`, in slot order.
+inline std::vector<std::pair<std::size_t, std::size_t>> slot_ranges(const SlotBitmap& slots) {
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    for (std::size_t s = 0; s < kSlotCount; ++s) {
+        if (!slots.test(s)) continue;
+        std::size_t last = s;
+        while (last + 1 < kSlotCount && slots.test(last + 1))
+            ++last;
+        out.emplace_back(s, last);
+        s = last;
+    }
+    return out;
+}
+
+// A node as CLUSTER SLOTS lists it: [ip, port, id, metadata], the metadata naming the announced
+// hostname when there is one.
+inline RespValue slots_node_entry(const Node& n) {
+    std::vector<RespValue> metadata;
+    if (!n.hostname.empty()) {
+        metadata.push_back(RespValue::bulk("hostname"));
+        metadata.push_back(RespValue::bulk(n.hostname));
+    }
+    return RespValue::array({RespValue::bulk(n.ip), RespValue::number(n.port),
+                             RespValue::bulk(n.id.str()), RespValue::array(std::move(metadata))});
+}
+
+// The replicas of `master` in id order (the state's own order).
+inline std::vector<const Node*> replicas_of(const ClusterState& state, const NodeId& master) {
+    std::vector<const Node*> out;
+    state.for_each_node([&](const Node& n) {
+        if (n.is_replica() && n.master && *n.master == master && !n.in_handshake())
+            out.push_back(&n);
+    });
+    return out;
+}
+
+}  // namespace detail
+
+// CLUSTER SLOTS: one entry per contiguous range of one owner, in slot order: [first, last,
+// master, replica...]; failed replicas are left out, since clients could not read from them.
+inline RespValue cluster_slots_reply(const ClusterState& state) {
+    std::vector<RespValue> out;
+    for (std::size_t s = 0; s < kSlotCount; ++s) {
+        const detail::Node* owner = state.slot_owner(s);
+        if (!owner) continue;
+        std::size_t last = s;
+        while (last + 1 < kSlotCount && state.slot_owner(last + 1) == owner)
+            ++last;
+        std::vector<RespValue> entry{RespValue::number(static_cast<std::int64_t>(s)),
+                                     RespValue::number(static_cast<std::int64_t>(last)),
+                                     detail::slots_node_entry(*owner)};
+        for (const detail::Node* r : detail::replicas_of(state, owner->id))
+            if (!r->failing()) entry.push_back(detail::slots_node_entry(*r));
+        out.push_back(RespValue::array(std::move(entry)));
+        s = last;
+    }
+    return RespValue::array(std::move(out));
+}
+
+namespace detail {
+
+// One node of a CLUSTER SHARDS entry, as a flat RESP2 map. A replica that has not applied
+// anything yet (offset 0) reports "loading", as Redis does.
+inline RespValue shard_node_map(const Node& n) {
+    std::vector<RespValue> m;
+    auto field = [&](std::string name, RespValue value) {
+        m.push_back(RespValue::bulk(std::move(name)));
+        m.push_back(std::move(value));
+    };
+    field("id", RespValue::bulk(n.id.str()));
+    field("port", RespValue::number(n.port));
+    field("ip", RespValue::bulk(n.ip));
+    field("endpoint", RespValue::bulk(n.ip));
+    if (!n.hostname.empty()) field("hostname", RespValue::bulk(n.hostname));
+    field("role", RespValue::bulk(n.is_replica() ? "replica" : "master"));
+    field("replication-offset", RespValue::number(static_cast<std::int64_t>(n.repl_offset)));
+    const char* health = n.failing()                           ? "failed"
+                         : n.is_replica() && n.repl_offset == 0 ? "loading"
+                                                                : "online";
+    field("health", RespValue::bulk(health));
+    return RespValue::array(std::move(m));
+}
+
+}  // namespace detail
+
+// CLUSTER SHARDS: one entry per master (in id order), with or without slots: ["slots",
+// [first, last, ...], "nodes", [master, replicas...]].
+inline RespValue cluster_shards_reply(const ClusterState& state) {
+    std::vector<RespValue> out;
+    state.for_each_node([&](const detail::Node& n) {
+        if (!n.is_master() || n.in_handshake()) return;
+        std::vector<RespValue> ranges;
+        for (auto [first, last] : detail::slot_ranges(n.slots)) {
+            ranges.push_back(RespValue::number(static_cast<std::int64_t>(first)));
+            ranges.push_back(RespValue::number(static_cast<std::int64_t>(last)));
+        }
+        std::vector<RespValue> nodes{detail::shard_node_map(n)};
+        for (const detail::Node* r : detail::replicas_of(state, n.id))
+            nodes.push_back(detail::shard_node_map(*r));
+        out.push_back(RespValue::array({RespValue::bulk("slots"), RespValue::array(std::move(ranges)),
+                                        RespValue::bulk("nodes"),
+                                        RespValue::array(std::move(nodes))}));
+    });
+    return RespValue::array(std::move(out));
+}
+
+// CLUSTER REPLICAS <master>: the CLUSTER NODES line of each replica, one bulk string each.
+inline RespValue cluster_replicas_reply(const ClusterState& state, Now now, const NodeId& master) {
+    std::vector<RespValue> out;
+    const NodeLineOptions options{NodeLineTarget::kClusterNodes};
+    for (const NodeRecord& record : state.node_records(now, false))
+        if ((record.flags & node_flag::kSlave) != 0 && record.master && *record.master == master)
+            out.push_back(RespValue::bulk(render_node_line(record, options)));
+    return RespValue::array(std::move(out));
+}
+
+}  // namespace gossipcluster
