@@ -112,3 +112,84 @@ TEST_CASE("[membership] the same seed replays to the same trace", "[scenario]") 
     CHECK(run(42) == run(42));
     CHECK(run(42) != run(43));
 }
+
+TEST_CASE("[membership] FORGET on one node spreads by the FORGOTTEN_NODE extension", "[scenario]") {
+    SimCluster sim({.seed = 71});
+    for (int i = 0; i < 4; ++i)
+        sim.add_node();
+    for (std::size_t i = 1; i < 4; ++i)
+        REQUIRE(sim.meet(0, i).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 30s));
+    const NodeId gone = sim.core(3).state().myself_id();
+    sim.crash(3);
+    // Only node 0 is told; its pings carry the forgotten name and its remaining ttl.
+    REQUIRE(sim.core(0).forget(gone.view()).ok);
+    REQUIRE(sim.run_until(
+        [&] {
+            for (std::size_t i = 0; i < 3; ++i)
+                if (sim.core(i).state().find(gone)) return false;
+            return true;
+        },
+        30s));
+    // Within the blacklist time nobody re-learns it from anyone else's gossip.
+    sim.run_for(30s);
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(sim.core(i).state().find(gone) == nullptr);
+}
+
+TEST_CASE("[membership] a peer's hostname is learnt and cleared when it stops announcing it",
+          "[scenario]") {
+    SimCluster sim({.seed = 73});
+    Config named;
+    named.announce_hostname = "node-a.test";
+    sim.add_node(named);
+    sim.add_node();
+    REQUIRE(sim.meet(1, 0).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 10s));
+    const NodeId a = sim.core(0).state().myself_id();
+    REQUIRE(
+        sim.run_until([&] { return sim.core(1).state().find(a)->hostname == "node-a.test"; }, 10s));
+    // Restarted without a hostname: the peer clears it at the next message.
+    sim.crash(0);
+    sim.node_config(0).announce_hostname.clear();
+    sim.restart(0);
+    REQUIRE(sim.core(0).state().myself_id() == a);
+    REQUIRE(sim.run_until([&] { return sim.core(1).state().find(a)->hostname.empty(); }, 20s));
+}
+
+TEST_CASE("[membership] FAIL, UPDATE and votes from unknown senders change nothing", "[scenario]") {
+    SimCluster sim({.seed = 79});
+    for (int i = 0; i < 2; ++i)
+        sim.add_node();
+    REQUIRE(sim.meet(0, 1).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 10s));
+    auto& core = sim.core(0);
+    const auto before = core.state().snapshot(core.now());
+    const NodeId victim = sim.core(1).state().myself_id();
+    // A stranger on a fresh inbound link.
+    const LinkId link = LinkId::inbound(999999);
+    core.on_inbound_link(link, "127.0.9.9", sim.ip(0));
+    Message fail;
+    fail.header.type = MessageType::Fail;
+    fail.header.sender = *NodeId::parse("ffffffffffffffffffffffffffffffffffffffff");
+    fail.header.current_epoch = 1000;
+    fail.body = FailBody{victim};
+    core.on_message(link, fail);
+    Message update = fail;
+    update.header.type = MessageType::Update;
+    UpdateBody ub{999, victim, {}};
+    ub.slots.set_range(0, 100);
+    update.body = ub;
+    core.on_message(link, update);
+    Message request = fail;
+    request.header.type = MessageType::FailoverAuthRequest;
+    request.body = EmptyBody{};
+    core.on_message(link, request);
+    const auto after = core.state().snapshot(core.now());
+    CHECK(after.current_epoch == before.current_epoch);
+    CHECK(after.last_vote_epoch == before.last_vote_epoch);
+    CHECK_FALSE(core.state().find(victim)->failing());
+    CHECK(core.state().slot_owner(0) == nullptr);
+    CHECK(core.state().node_count() == 2);
+    CHECK(core.state().counters().dropped_unknown_sender >= 2);
+}

@@ -97,6 +97,9 @@ class SimCluster {
         return *nodes_[i]->core;
     }
     const std::string& ip(std::size_t i) const { return nodes_.at(i)->ip; }
+    // The node's configuration; changes apply at its next restart (address fields are the
+    // simulator's and are overwritten).
+    Config& node_config(std::size_t i) { return nodes_.at(i)->config; }
     std::uint16_t port(std::size_t i) const { return nodes_.at(i)->config.port; }
     std::uint16_t bus_port(std::size_t i) const { return nodes_.at(i)->config.bus_port(); }
     const SimNodeStats& stats(std::size_t i) const { return nodes_.at(i)->stats; }
