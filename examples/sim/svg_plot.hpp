@@ -61,11 +61,14 @@ inline std::string svg_plot(const std::string& title, const std::string& x_label
         "{})\">{}</text>\n",
         (top + h - bottom) / 2, (top + h - bottom) / 2, y_label);
     for (const auto& m : marks) {
+        // Labels near the right edge go to the left of their line so they stay inside the plot.
+        const bool on_left = px(m.x) > w / 2;
         out += fmt::format(
             "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#c33\" "
-            "stroke-dasharray=\"5,4\"/>\n"
-            "<text x=\"{3:.1f}\" y=\"{4}\" fill=\"#c33\">{5}</text>\n",
-            px(m.x), top, h - bottom, px(m.x) + 4, top + 14, m.label);
+            "stroke-dasharray=\"5,4\"/>\n<text x=\"{3:.1f}\" y=\"{4}\" fill=\"#c33\" "
+            "text-anchor=\"{5}\">{6}</text>\n",
+            px(m.x), top, h - bottom, on_left ? px(m.x) - 4 : px(m.x) + 4, h - bottom - 10,
+            on_left ? "end" : "start", m.label);
     }
     int legend = 0;
     for (const auto& s : series) {
