@@ -193,3 +193,14 @@ TEST_CASE("[membership] FAIL, UPDATE and votes from unknown senders change nothi
     CHECK(core.state().node_count() == 2);
     CHECK(core.state().counters().dropped_unknown_sender >= 2);
 }
+
+TEST_CASE("[simulator] a link with a small capacity drops what does not fit, gossip recovers",
+          "[scenario]") {
+    SimCluster sim({.seed = 83, .link_capacity = 2});
+    for (int i = 0; i < 10; ++i)
+        sim.add_node();
+    for (std::size_t i = 1; i < 10; ++i)
+        REQUIRE(sim.meet(i, 0).ok);
+    REQUIRE(sim.run_until([&] { return converged(sim); }, 120s));
+    CHECK(sim.dropped_full() > 0);
+}

@@ -34,6 +34,8 @@ struct SimOptions {
     bool reorder = false;    // when false each link delivers in order, as TCP does
     // Encode every message to bytes and decode it at the receiver, as a real transport would.
     bool codec_roundtrip = true;
+    // Messages in flight per link direction; beyond it new ones are dropped (a full socket).
+    std::size_t link_capacity = 100000;
     Duration connect_timeout{1000};  // how long a connect into a partition hangs before failing
 };
 
@@ -113,6 +115,8 @@ class SimCluster {
     void set_step_hook(std::function<void()> hook) { step_hook_ = std::move(hook); }
     // Codec failures seen on delivery; always empty unless the codec or core is broken.
     const std::vector<std::string>& codec_errors() const { return codec_errors_; }
+    // Messages dropped because their link already had link_capacity messages in flight.
+    std::uint64_t dropped_full() const { return dropped_full_; }
 
     // Node i meets node j (CLUSTER MEET j's address on i).
     CommandResult meet(std::size_t i, std::size_t j) {
@@ -243,6 +247,7 @@ class SimCluster {
         LinkId a_link, b_link;
         bool open = true;
         std::int64_t last_to_b = 0, last_to_a = 0;  // FIFO watermarks
+        std::size_t in_flight_to_b = 0, in_flight_to_a = 0;
     };
 
     void start(std::size_t i, std::optional<MemoryStorage> storage) {
@@ -327,12 +332,21 @@ class SimCluster {
             p.message = msg;
         }
         if (is_blocked(from, to) || (options_.loss > 0 && prng_.chance(options_.loss))) return;
+        std::size_t& in_flight = forward ? c.in_flight_to_b : c.in_flight_to_a;
+        if (in_flight >= options_.link_capacity) {
+            ++dropped_full_;
+            return;
+        }
         std::int64_t at = now().ms + delay();
         std::int64_t& watermark = forward ? c.last_to_b : c.last_to_a;
         if (!options_.reorder) at = std::max(at, watermark);
         watermark = at;
         const bool dup = options_.duplicate > 0 && prng_.chance(options_.duplicate);
-        if (dup) schedule(at, Kind::Deliver, to, to_link, p);
+        if (dup) {
+            ++in_flight;
+            schedule(at, Kind::Deliver, to, to_link, p);
+        }
+        ++in_flight;
         schedule(at, Kind::Deliver, to, to_link, std::move(p));
     }
 
@@ -397,6 +411,12 @@ class SimCluster {
                 n.core->on_link_down(ev.link, payload ? payload->text : std::string{});
                 break;
             case Kind::Deliver: {
+                if (auto it = ends_.find({ev.node, ev.link.value}); it != ends_.end()) {
+                    Connection& c = connections_[it->second];
+                    std::size_t& in_flight =
+                        c.b == ev.node && c.b_link == ev.link ? c.in_flight_to_b : c.in_flight_to_a;
+                    if (in_flight > 0) --in_flight;
+                }
                 if (!ends_.contains({ev.node, ev.link.value}) || !payload) return;
                 ++n.stats.messages_received;
                 if (payload->message) {
@@ -470,6 +490,7 @@ class SimCluster {
     Observer observer_;
     std::function<void()> step_hook_;
     std::vector<std::string> codec_errors_;
+    std::uint64_t dropped_full_ = 0;
 };
 
 inline void SimTransport::connect(LinkId link, const Endpoint& to) {
