@@ -225,8 +225,9 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
         const LinkId reply = sender->link.valid() ? sender->link : link;
         check_stale_claim(now, reply, *claimant, h.config_epoch, h.myslots, out);
     }
+    // Equal epochs, zero included, are a collision: fresh masters spread out as in Redis.
     if (h.slaveof.is_null() && me.is_master() && sender->is_master() &&
-        sender->config_epoch == me.config_epoch && sender->config_epoch != 0)
+        sender->config_epoch == me.config_epoch)
         handle_epoch_collision(*sender);
     process_gossip_section(now, sender, body, out);
     process_extensions(now, *sender, body, out);
