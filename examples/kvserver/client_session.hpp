@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "command_table.hpp"
@@ -26,7 +28,7 @@ inline std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 // client is closed beyond it), and while more than kOutputHighWater bytes of replies wait for
 // the socket, no further request is run or read, so a client that pipelines without reading
 // its replies is throttled by TCP rather than by our memory.
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+class ClientSession : public std::enable_shared_from_this<ClientSession>, public ClientLink {
   public:
     static constexpr std::size_t kOutputHighWater = std::size_t{1} << 20;
     static constexpr std::size_t kReadChunk = std::size_t{16} << 10;
@@ -53,7 +55,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     void start() { read_more(); }
 
     // Closes at once; replies not yet written are dropped.
-    void close() {
+    void close() override {
         if (closed_) return;
         closed_ = true;
         std::error_code ec;
@@ -63,6 +65,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     }
 
     const ClientInfo& info() const { return info_; }
+
+    // A request held by ServerContext::before_command ends: answer it, then run the next ones.
+    void finish(std::optional<RespValue> reply) override {
+        if (closed_ || !held_) return;
+        held_ = false;
+        RespValue r = reply ? std::move(*reply) : run_request();
+        if (r.is_error()) ++server_.stats.error_replies;
+        gossipcluster::write_resp2(r, output_);
+        if (info_.close_after_reply) close_after_flush_ = true;
+        pump();
+    }
+    void send_raw(std::string_view bytes) override {
+        if (closed_) return;
+        output_.append(bytes);
+        flush();
+    }
+    std::size_t pending_output() const override { return output_.size() + in_flight_.size(); }
+    bool is_open() const override { return !closed_; }
 
   private:
     void read_more() {
@@ -91,7 +111,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
     // Runs every complete request while the output backlog allows, then writes and reads on.
     void pump() {
-        while (!closed_ && !close_after_flush_ && output_.size() < kOutputHighWater) {
+        while (!closed_ && !held_ && !close_after_flush_ && output_.size() < kOutputHighWater) {
             auto result = parser_.parse(input_, consumed_);
             if (result == RequestParser::Result::kNeedMore) break;
             if (result == RequestParser::Result::kError) {
@@ -103,7 +123,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                 close_after_flush_ = true;
                 break;
             }
-            RespValue reply = execute(server_, info_, parser_.args());
+            if (server_.before_command) {
+                const HoldResult hold =
+                    server_.before_command(weak_from_this(), info_, parser_.args());
+                if (hold == HoldResult::kHeld) {
+                    held_ = true;
+                    break;
+                }
+                if (hold == HoldResult::kNoReply) continue;
+            }
+            RespValue reply = run_request();
             if (reply.is_error()) ++server_.stats.error_replies;
             gossipcluster::write_resp2(reply, output_);
             if (info_.close_after_reply) close_after_flush_ = true;
@@ -157,6 +186,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
         pump();
     }
 
+    RespValue run_request() {
+        RespValue reply = execute(server_, info_, parser_.args());
+        if (server_.after_command) server_.after_command(info_, parser_.args(), reply);
+        return reply;
+    }
+
     // An empty buffer that grew for one large request or reply gives its memory back.
     static void release_if_idle(std::string& buffer) {
         if (buffer.empty() && buffer.capacity() > kOutputHighWater) std::string().swap(buffer);
@@ -176,6 +211,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool writing_ = false;
     bool close_after_flush_ = false;
     bool closed_ = false;
+    bool held_ = false;  // a request waits for finish(); nothing more runs until then
 };
 
 }  // namespace kvserver

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "cluster_events.hpp"
 #include "gossipcluster/commands/cluster_command.hpp"
@@ -100,7 +101,7 @@ class ClusterNode {
         gossipcluster::ClusterInfoExtras extras;
         extras.links_buffer_limit_exceeded = node_->transport().stats().links_dropped_send_buffer;
         try {
-            auto reply = gossipcluster::cluster_command(node_->core(), args, extras);
+            auto reply = gossipcluster::cluster_command(node_->core(), args, extras, keys_);
             // A MEET wants its connection now, not at the next timer tick.
             node_->rearm();
             return reply;
@@ -109,6 +110,14 @@ class ClusterNode {
             return gossipcluster::RespValue::error("ERR the cluster configuration cannot be saved");
         }
     }
+
+    // Sees every event after it is logged. Called while the core is applying a step: a
+    // listener that wants to call the core again must post that work to the io_context.
+    using EventListener = std::function<void(const gossipcluster::Event&)>;
+    void add_event_listener(EventListener listener) { listeners_.push_back(std::move(listener)); }
+
+    // The host's key counts, for the CLUSTER subcommands that depend on them.
+    void set_host_keys(gossipcluster::ClusterHostKeys keys) { keys_ = std::move(keys); }
 
     gossipcluster::TcpClusterCore& core() { return node_->core(); }
     const gossipcluster::ClusterState& state() const { return node_->core().state(); }
@@ -143,6 +152,8 @@ class ClusterNode {
             link_errors_.erase(gone->node);
         }
         log_.log(line.level, line.text);
+        for (const auto& listener : listeners_)
+            listener(e);
     }
 
     void fail(std::exception_ptr e) {
@@ -168,6 +179,8 @@ class ClusterNode {
     Logger& log_;
     FatalHandler fatal_;
     std::map<gossipcluster::NodeId, LinkErrorSeen> link_errors_;
+    std::vector<EventListener> listeners_;
+    gossipcluster::ClusterHostKeys keys_;
     std::unique_ptr<gossipcluster::TcpClusterNode> node_;
 };
 

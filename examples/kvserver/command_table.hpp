@@ -11,10 +11,13 @@
 
 #include <fmt/format.h>
 
+#include "cluster_routing.hpp"
 #include "command_context.hpp"
+#include "commands_cluster.hpp"
 #include "commands_server.hpp"
 #include "commands_strings.hpp"
 #include "gossipcluster/commands/arguments.hpp"
+#include "migrate.hpp"
 
 namespace kvserver {
 
@@ -55,6 +58,11 @@ inline const std::vector<CommandSpec>& command_table() {
         {"command", -1, {"loading", "stale"}, 0, 0, 0, cmd_command},
         {"config", -2, {}, 0, 0, 0, cmd_config},
         {"cluster", -2, {}, 0, 0, 0, cmd_cluster},
+        {"asking", 1, {"fast"}, 0, 0, 0, cmd_asking},
+        {"readonly", 1, {"loading", "stale", "fast"}, 0, 0, 0, cmd_readonly},
+        {"readwrite", 1, {"loading", "stale", "fast"}, 0, 0, 0, cmd_readwrite},
+        // Its keys are found by the command itself (KEYS form), never routed.
+        {"migrate", -6, {"write", "movablekeys"}, 0, 0, 0, cmd_migrate},
     };
     return table;
 }
@@ -173,6 +181,15 @@ inline RespValue execute(ServerContext& server, ClientInfo& client,
         client.last_command += "|" + gossipcluster::to_lower_ascii(args[1]);
     if (!arity_ok(spec->arity, args.size())) return wrong_arity(spec->name);
     ++server.stats.commands_processed;
+    if (server.cluster) {
+        const bool reads_only =
+            std::find(spec->flags.begin(), spec->flags.end(), "readonly") != spec->flags.end();
+        auto redirect = route_request(
+            server, client, request_keys(args, spec->first_key, spec->last_key, spec->key_step),
+            reads_only);
+        client.asking = false;  // ASKING covers one command
+        if (redirect) return *redirect;
+    }
     CommandContext ctx{server, client, args};
     return spec->handler(ctx);
 }

@@ -115,8 +115,13 @@ inline void info_stats(ServerContext& s, std::string& out) {
                    s.stats.error_replies);
 }
 
-// A master without replicas: no replication exists here.
+// Without the replication side: a master without replicas.
 inline void info_replication(ServerContext& s, std::string& out) {
+    if (s.replication_info) {
+        out += "# Replication\r\n";
+        s.replication_info(out);
+        return;
+    }
     fmt::format_to(std::back_inserter(out),
                    "# Replication\r\n"
                    "role:master\r\n"

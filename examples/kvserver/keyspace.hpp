@@ -82,6 +82,19 @@ class Keyspace {
         return removed;
     }
 
+    // Calls f(key, value, expire_at) for every live key (full resynchronisation of a replica).
+    template <typename F>
+    void for_each_live(std::int64_t now_ms, F&& f) const {
+        for (const auto& [key, e] : entries_)
+            if (!expired(e, now_ms)) f(std::string_view(key), e.value, e.expire_at);
+    }
+
+    // Drops every key (a replica before it loads its master's copy).
+    void clear() {
+        entries_.clear();
+        deadlines_.clear();
+    }
+
     // Keys stored, including expired ones the timer has not reached yet (as DBSIZE counts).
     std::size_t size() const { return entries_.size(); }
     std::size_t expires_count() const { return deadlines_.size(); }

@@ -20,10 +20,12 @@
 
 #include <fmt/format.h>
 
+#include "cluster_keyspace.hpp"
 #include "cluster_node.hpp"
 #include "info.hpp"
 #include "logger.hpp"
 #include "options.hpp"
+#include "replication.hpp"
 #include "server.hpp"
 #include "server_context.hpp"
 
@@ -93,6 +95,7 @@ int run(kvserver::ServerOptions options) {
     context.config_file = config_file;
 
     Server server(io, context);
+    Replication replication(io, context);
     std::unique_ptr<ClusterNode> cluster;
     asio::signal_set signals(io, SIGINT, SIGTERM);
     int exit_code = 0;
@@ -104,6 +107,7 @@ int run(kvserver::ServerOptions options) {
         if (stopping) return;
         stopping = true;
         signals.cancel();
+        replication.stop();
         server.stop();
         if (cluster) cluster->stop();
     };
@@ -116,9 +120,11 @@ int run(kvserver::ServerOptions options) {
                 asio::post(io, shutdown);
             });
             context.cluster = cluster.get();
+            connect_cluster_keyspace(context, *cluster);
         }
         server.start();
         if (cluster) cluster->start();
+        replication.start();
     } catch (const std::exception& e) {
         log.warning("Fatal error, can't start: {}", e.what());
         return 1;

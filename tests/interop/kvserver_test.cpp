@@ -2,26 +2,12 @@
 // texts, key slots, limits, option handling, and two nodes joining over the cluster bus.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <random>
-#include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -31,12 +17,11 @@
 #include <fmt/format.h>
 
 #include "gossipcluster/commands/resp_value.hpp"
-
-extern char** environ;
+#include "process_harness.hpp"
 
 using gossipcluster::RespKind;
 using gossipcluster::RespValue;
-namespace fs = std::filesystem;
+using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
 // Failed comparisons show the RESP bytes, control characters escaped.
@@ -60,380 +45,131 @@ struct Catch::StringMaker<RespValue> {
 
 namespace {
 
-constexpr const char* kKvServer = GOSSIPCLUSTER_BIN_DIR "/gossipcluster-kvserver";
-constexpr const char* kRedisServer = "/usr/bin/redis-server";
-constexpr const char* kRedisCli = "/usr/bin/redis-cli";
+constexpr const char* kKvServer = kKvServerPath;
 constexpr auto kWaitLimit = 10s;
 
-class TempDir {
-  public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() /
-                fmt::format("gossipcluster-kvserver-{}-{:08x}", ::getpid(), rd());
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-bool port_free(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// Client ports 20000-22767 keep the bus port (+10000) below the ephemeral range. Ports handed
-// out once are not handed out again in this process.
-std::uint16_t pick_port() {
-    static std::mt19937 rng(std::random_device{}());
-    static std::set<std::uint16_t> used;
-    for (int attempt = 0; attempt < 500; ++attempt) {
-        auto port = static_cast<std::uint16_t>(20000 + rng() % 2768);
-        if (used.count(port) || !port_free(port) ||
-            !port_free(static_cast<std::uint16_t>(port + 10000)))
-            continue;
-        used.insert(port);
-        return port;
-    }
-    FAIL("no free port pair found in 20000-22767");
-    return 0;
-}
-
-std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (true) {
-        int status = 0;
-        pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        if (r < 0 && errno != EINTR) return -1;
-        if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
-        std::this_thread::sleep_for(10ms);
-    }
-}
-
-// A child process with stdout and stderr in `log`; stopped (TERM, then KILL) when destroyed.
-class Process {
-  public:
-    Process(const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
-        std::vector<char*> argv;
-        for (const auto& a : args)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) pid_ = -1;
-        INFO("cannot start " << args[0]);
-        REQUIRE(rc == 0);
-    }
-    ~Process() { stop(); }
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-
-    pid_t pid() const { return pid_; }
-    bool running() {
-        if (pid_ < 0) return false;
-        if (auto status = wait_for_exit(pid_, 0ms)) {
-            status_ = *status;
-            pid_ = -1;
-            return false;
+RespValue to_value(const Reply& r) {
+    switch (r.type) {
+        case Reply::Type::kSimple:
+            return RespValue::simple(r.text);
+        case Reply::Type::kError:
+            return RespValue::error(r.text);
+        case Reply::Type::kInteger:
+            return RespValue::number(r.integer);
+        case Reply::Type::kBulk:
+            return RespValue::bulk(r.text);
+        case Reply::Type::kNull:
+            return RespValue::null();
+        case Reply::Type::kNullArray:
+            return RespValue::null_array();
+        case Reply::Type::kArray: {
+            std::vector<RespValue> items;
+            for (const auto& e : r.elements)
+                items.push_back(to_value(e));
+            return RespValue::array(std::move(items));
         }
-        return true;
     }
-    // SIGTERM, a bounded wait, then SIGKILL. Returns the wait status.
-    int stop() {
-        if (pid_ < 0) return status_;
-        ::kill(pid_, SIGTERM);
-        auto status = wait_for_exit(pid_, kWaitLimit);
-        if (!status) {
-            ::kill(pid_, SIGKILL);
-            status = wait_for_exit(pid_, kWaitLimit);
-        }
-        status_ = status.value_or(-1);
-        pid_ = -1;
-        return status_;
-    }
-    // For a process expected to end by itself; killed at the limit.
-    std::optional<int> wait(std::chrono::milliseconds limit) {
-        if (pid_ < 0) return status_;
-        auto status = wait_for_exit(pid_, limit);
-        if (!status) {
-            stop();
-            return std::nullopt;
-        }
-        status_ = *status;
-        pid_ = -1;
-        return status;
-    }
-    std::string log() const { return read_file(log_); }
-
-  private:
-    pid_t pid_ = -1;
-    int status_ = -1;
-    fs::path log_;
-};
-
-std::string encode_command(const std::vector<std::string>& args) {
-    std::string out = fmt::format("*{}\r\n", args.size());
-    for (const auto& a : args)
-        out += fmt::format("${}\r\n{}\r\n", a.size(), a);
-    return out;
+    return RespValue::null();
 }
 
-// A blocking RESP2 client with a deadline on every read.
+// A harness connection whose failures fail the test; replies as RespValue or as raw bytes.
 class RespClient {
   public:
-    explicit RespClient(std::uint16_t port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    ~RespClient() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    RespClient(const RespClient&) = delete;
-    RespClient& operator=(const RespClient&) = delete;
+    explicit RespClient(std::uint16_t port) : conn_(port) { REQUIRE(conn_.reconnect()); }
 
-    void send_raw(std::string_view bytes) {
-        while (!bytes.empty()) {
-            ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR) continue;
-            REQUIRE(n > 0);
-            bytes.remove_prefix(static_cast<std::size_t>(n));
-        }
-    }
+    void send_raw(std::string_view bytes) { REQUIRE(conn_.send_raw(bytes)); }
     // Sends until done or the peer closes; false when it closed.
-    bool try_send_raw(std::string_view bytes) {
-        while (!bytes.empty()) {
-            ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return false;
-            bytes.remove_prefix(static_cast<std::size_t>(n));
-        }
-        return true;
-    }
+    bool try_send_raw(std::string_view bytes) { return conn_.send_raw(bytes); }
     void send(const std::vector<std::string>& args) { send_raw(encode_command(args)); }
 
     RespValue call(const std::vector<std::string>& args) {
         send(args);
         return read_reply();
     }
-
-    // The next reply, parsed.
     RespValue read_reply() {
-        auto v = parse_value();
-        REQUIRE(v.has_value());
-        return *v;
+        auto r = conn_.read(kWaitLimit);
+        REQUIRE(r.has_value());
+        return to_value(*r);
     }
-
     // The exact bytes of the next reply.
     std::string read_raw_reply() {
-        const std::size_t start = pos_;
-        REQUIRE(parse_value().has_value());
-        std::string raw = buffer_.substr(start, pos_ - start);
-        return raw;
+        auto raw = conn_.read_raw(kWaitLimit);
+        REQUIRE(raw.has_value());
+        return *raw;
     }
-
-    // True once the server has closed the connection (EOF) within the limit.
     bool closed_by_peer(std::chrono::milliseconds limit = kWaitLimit) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        char buf[4096];
-        while (std::chrono::steady_clock::now() < deadline) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 50) <= 0) continue;
-            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
-            if (n > 0) buffer_.append(buf, static_cast<std::size_t>(n));
-        }
-        return false;
+        return conn_.closed_by_peer(limit);
     }
 
   private:
-    bool fill(std::size_t need) {
-        const auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
-        char buf[65536];
-        while (buffer_.size() - pos_ < need) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) return false;
-            buffer_.append(buf, static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-
-    std::optional<std::string> line() {
-        while (true) {
-            auto end = buffer_.find("\r\n", pos_);
-            if (end != std::string::npos) {
-                std::string l = buffer_.substr(pos_, end - pos_);
-                pos_ = end + 2;
-                return l;
-            }
-            if (!fill(buffer_.size() - pos_ + 1)) return std::nullopt;
-        }
-    }
-
-    std::optional<RespValue> parse_value(int depth = 0) {
-        if (depth > 8) return std::nullopt;
-        auto l = line();
-        if (!l || l->empty()) return std::nullopt;
-        const char type = (*l)[0];
-        const std::string rest = l->substr(1);
-        switch (type) {
-            case '+':
-                return RespValue::simple(rest);
-            case '-':
-                return RespValue::error(rest);
-            case ':':
-                return RespValue::number(std::stoll(rest));
-            case '$': {
-                const long long len = std::stoll(rest);
-                if (len < 0) return RespValue::null();
-                const auto n = static_cast<std::size_t>(len);
-                if (!fill(n + 2)) return std::nullopt;
-                std::string data = buffer_.substr(pos_, n);
-                pos_ += n + 2;
-                return RespValue::bulk(std::move(data));
-            }
-            case '*': {
-                const long long count = std::stoll(rest);
-                if (count < 0) return RespValue::null_array();
-                std::vector<RespValue> items;
-                for (long long i = 0; i < count; ++i) {
-                    auto item = parse_value(depth + 1);
-                    if (!item) return std::nullopt;
-                    items.push_back(std::move(*item));
-                }
-                return RespValue::array(std::move(items));
-            }
-            default:
-                return std::nullopt;
-        }
-    }
-
-    int fd_ = -1;
-    std::string buffer_;
-    std::size_t pos_ = 0;
+    RespConnection conn_;
 };
 
-// Waits until `port` answers PING, or the process died, or the limit passed.
-bool wait_ready(Process& p, std::uint16_t port) {
-    const auto deadline = std::chrono::steady_clock::now() + kWaitLimit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (!p.running()) return false;
-        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-        ::close(fd);
-        if (up) {
-            RespClient c(port);
-            if (c.call({"PING"}) == RespValue::simple("PONG")) return true;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
-
-// A running kvserver in its own directory.
+// A running kvserver in its own directory, its output in root/kv-<port>.log.
 struct KvServer {
     KvServer(const fs::path& root, std::uint16_t p, std::vector<std::string> extra = {},
              bool cluster = true)
-        : port(p), dir(root / fmt::format("kv-{}", p)) {
+        : port(p),
+          dir(root / fmt::format("kv-{}", p)),
+          log_path(root / fmt::format("kv-{}.log", p)) {
         INFO("the gossipcluster-kvserver example must be built: " << kKvServer);
         REQUIRE(::access(kKvServer, X_OK) == 0);
+        REQUIRE(port != 0);
         fs::create_directories(dir);
-        std::vector<std::string> args{kKvServer,
-                                      "--port",
-                                      std::to_string(p),
-                                      "--bind",
-                                      "127.0.0.1",
-                                      "--cluster-enabled",
-                                      cluster ? "yes" : "no",
-                                      "--dir",
-                                      dir.string(),
-                                      "--save",
-                                      "",
-                                      "--appendonly",
-                                      "no",
-                                      "--protected-mode",
-                                      "no",
-                                      "--daemonize",
-                                      "no"};
+        auto args = server_arguments(kKvServer, p, dir, cluster);
         args.insert(args.end(), extra.begin(), extra.end());
-        process.emplace(args, root / fmt::format("kv-{}.log", p));
-        INFO(process->log());
-        REQUIRE(wait_ready(*process, port));
+        process.emplace(args, log_path);
+        INFO(log());
+        REQUIRE(wait_ready(*process, port, kWaitLimit));
     }
+    std::string log() const { return read_file(log_path); }
+
     std::uint16_t port;
     fs::path dir;
+    fs::path log_path;
     std::optional<Process> process;
 };
 
 struct RedisServer {
     RedisServer(const fs::path& root, std::uint16_t p, bool cluster) : port(p) {
-        INFO("redis-server 7.0 must be installed at " << kRedisServer);
-        REQUIRE(::access(kRedisServer, X_OK) == 0);
+        INFO("redis-server 7.0 must be installed at " << kRedisServerPath);
+        REQUIRE(::access(kRedisServerPath, X_OK) == 0);
+        REQUIRE(port != 0);
         const fs::path dir = root / fmt::format("redis-{}", p);
+        const fs::path log_path = root / fmt::format("redis-{}.log", p);
         fs::create_directories(dir);
-        process.emplace(
-            std::vector<std::string>{kRedisServer, "--port", std::to_string(p), "--bind",
-                                     "127.0.0.1", "--save", "", "--appendonly", "no",
-                                     "--cluster-enabled", cluster ? "yes" : "no", "--dir",
-                                     dir.string(), "--daemonize", "no"},
-            root / fmt::format("redis-{}.log", p));
-        INFO(process->log());
-        REQUIRE(wait_ready(*process, port));
+        process.emplace(server_arguments(kRedisServerPath, p, dir, cluster), log_path);
+        INFO(read_file(log_path));
+        REQUIRE(wait_ready(*process, port, kWaitLimit));
     }
     std::uint16_t port;
     std::optional<Process> process;
 };
 
+// Sends each command of `script` to redis-server (`r`) and the kvserver (`k`): the replies must
+// be the same bytes.
+void check_same_replies(RespClient& r, RespClient& k,
+                        const std::vector<std::vector<std::string>>& script) {
+    for (const auto& cmd : script) {
+        std::string shown;
+        for (const auto& a : cmd)
+            shown += " '" + a + "'";
+        CAPTURE(shown);
+        r.send(cmd);
+        k.send(cmd);
+        CHECK(k.read_raw_reply() == r.read_raw_reply());
+    }
+}
+
 // One redis-cli call; returns its output (stdout of a non-terminal: raw replies).
 std::string redis_cli(const fs::path& dir, std::uint16_t port, std::vector<std::string> args) {
-    REQUIRE(::access(kRedisCli, X_OK) == 0);
-    std::vector<std::string> argv{kRedisCli, "-h", "127.0.0.1", "-p", std::to_string(port)};
+    REQUIRE(::access(kRedisCliPath, X_OK) == 0);
+    std::vector<std::string> argv{kRedisCliPath, "-h", "127.0.0.1", "-p", std::to_string(port)};
     argv.insert(argv.end(), args.begin(), args.end());
+    // The harness appends to output files: each call starts from an empty one.
     const fs::path out = dir / "cli.out";
+    std::error_code ec;
+    fs::remove(out, ec);
     Process cli(argv, out);
     auto status = cli.wait(kWaitLimit);
     REQUIRE(status);
@@ -444,18 +180,6 @@ std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
         s.pop_back();
     return s;
-}
-
-std::vector<std::string> split(std::string_view text, char sep) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        auto end = text.find(sep, start);
-        if (end == std::string_view::npos) end = text.size();
-        out.emplace_back(text.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
 }
 
 struct NodeLine {
@@ -479,34 +203,43 @@ std::vector<NodeLine> parse_nodes(const std::string& text) {
     return out;
 }
 
-bool exited_with(int status, int code) {
-    return WIFEXITED(status) && WEXITSTATUS(status) == code;
-}
-
 // SIGTERM, then status 0: a clean shutdown, and no sanitizer report (those make it exit 1).
 bool stops_cleanly(KvServer& kv) {
     const int status = kv.process->stop();
-    INFO(kv.process->log());
+    INFO(kv.log());
     return exited_with(status, 0);
 }
 
 }  // namespace
 
 TEST_CASE("[kvserver] serves redis-cli: strings, INFO, CLUSTER MYID", "[interop][kvserver]") {
-    TempDir tmp;
+    TempDir tmp("gossipcluster-kvserver");
     KvServer kv(tmp.path(), pick_port());
     const auto cli = [&](std::vector<std::string> args) {
         return trim(redis_cli(tmp.path(), kv.port, std::move(args)));
     };
+    // A cluster node serves keys once it owns their slots and the cluster is up, as
+    // redis-server does: this one takes all of them.
+    {
+        RespClient admin(kv.port);
+        REQUIRE(admin.call({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"}) == RespValue::ok());
+        bool up = false;
+        for (int i = 0; i < 100 && !up; ++i) {
+            up = admin.call({"CLUSTER", "INFO"}).text.find("cluster_state:ok") != std::string::npos;
+            if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        REQUIRE(up);
+    }
 
+    // One hash tag: MGET, DEL and EXISTS of several keys need them in one slot.
     CHECK(cli({"PING"}) == "PONG");
-    CHECK(cli({"SET", "greeting", "hello"}) == "OK");
-    CHECK(cli({"GET", "greeting"}) == "hello");
-    CHECK(cli({"INCR", "counter"}) == "1");
-    CHECK(cli({"INCR", "counter"}) == "2");
-    CHECK(cli({"MGET", "greeting", "missing", "counter"}) == "hello\n\n2");
-    CHECK(cli({"DEL", "greeting", "missing"}) == "1");
-    CHECK(cli({"EXISTS", "greeting", "counter"}) == "1");
+    CHECK(cli({"SET", "{t}greeting", "hello"}) == "OK");
+    CHECK(cli({"GET", "{t}greeting"}) == "hello");
+    CHECK(cli({"INCR", "{t}counter"}) == "1");
+    CHECK(cli({"INCR", "{t}counter"}) == "2");
+    CHECK(cli({"MGET", "{t}greeting", "{t}missing", "{t}counter"}) == "hello\n\n2");
+    CHECK(cli({"DEL", "{t}greeting", "{t}missing"}) == "1");
+    CHECK(cli({"EXISTS", "{t}greeting", "{t}counter"}) == "1");
     CHECK(cli({"DBSIZE"}) == "1");
 
     const std::string info = redis_cli(tmp.path(), kv.port, {"INFO"});
@@ -524,11 +257,11 @@ TEST_CASE("[kvserver] serves redis-cli: strings, INFO, CLUSTER MYID", "[interop]
     CHECK(nodes[0].address == fmt::format(":{}@{}", kv.port, kv.port + 10000));
 
     // The startup line names the pid and both ports.
-    CHECK(kv.process->log().find(fmt::format("Ready to accept connections: pid={} port={} "
-                                             "cluster_bus_port={}",
-                                             kv.process->pid(), kv.port, kv.port + 10000)) !=
+    CHECK(kv.log().find(fmt::format("Ready to accept connections: pid={} port={} "
+                                    "cluster_bus_port={}",
+                                    kv.process->pid(), kv.port, kv.port + 10000)) !=
           std::string::npos);
-    CHECK(kv.process->log().find("Ignoring option 'save ''") != std::string::npos);
+    CHECK(kv.log().find("Ignoring option 'save ''") != std::string::npos);
 
     // SIGTERM: clean exit, the node table saved in --dir.
     CHECK(exited_with(kv.process->stop(), 0));
@@ -537,7 +270,7 @@ TEST_CASE("[kvserver] serves redis-cli: strings, INFO, CLUSTER MYID", "[interop]
 }
 
 TEST_CASE("[kvserver] replies byte for byte as redis-server 7.0", "[interop][kvserver]") {
-    TempDir tmp;
+    TempDir tmp("gossipcluster-kvserver");
 
     SECTION("string and connection commands (standalone mode on both)") {
         RedisServer redis(tmp.path(), pick_port(), false);
@@ -631,15 +364,7 @@ TEST_CASE("[kvserver] replies byte for byte as redis-server 7.0", "[interop][kvs
             {"CLUSTER", "INFO"},
         };
         RespClient r(redis.port), k(kv.port);
-        for (const auto& cmd : script) {
-            std::string shown;
-            for (const auto& a : cmd)
-                shown += " '" + a + "'";
-            CAPTURE(shown);
-            r.send(cmd);
-            k.send(cmd);
-            CHECK(k.read_raw_reply() == r.read_raw_reply());
-        }
+        check_same_replies(r, k, script);
         CHECK(stops_cleanly(kv));
     }
 
@@ -677,15 +402,7 @@ TEST_CASE("[kvserver] replies byte for byte as redis-server 7.0", "[interop][kvs
             {"INFO", "cluster"},
         };
         RespClient r(redis.port), k(kv.port);
-        for (const auto& cmd : script) {
-            std::string shown;
-            for (const auto& a : cmd)
-                shown += " '" + a + "'";
-            CAPTURE(shown);
-            r.send(cmd);
-            k.send(cmd);
-            CHECK(k.read_raw_reply() == r.read_raw_reply());
-        }
+        check_same_replies(r, k, script);
         // Fresh nodes: the same CLUSTER INFO text, but for cluster_size, which redis-server
         // reports as 1 until its first cluster state update, about two seconds after start.
         auto without_size = [](RespValue v) {
@@ -707,7 +424,7 @@ TEST_CASE("[kvserver] replies byte for byte as redis-server 7.0", "[interop][kvs
 
 TEST_CASE("[kvserver] CLUSTER KEYSLOT agrees with redis-server for 1000 keys",
           "[interop][kvserver]") {
-    TempDir tmp;
+    TempDir tmp("gossipcluster-kvserver");
     RedisServer redis(tmp.path(), pick_port(), true);
     KvServer kv(tmp.path(), pick_port());
 
@@ -746,8 +463,9 @@ TEST_CASE("[kvserver] CLUSTER KEYSLOT agrees with redis-server for 1000 keys",
 
 TEST_CASE("[kvserver] pipelining, inline requests, protocol errors and limits",
           "[interop][kvserver]") {
-    TempDir tmp;
-    KvServer kv(tmp.path(), pick_port(), {"--client-query-buffer-limit", "1mb"});
+    TempDir tmp("gossipcluster-kvserver");
+    // Standalone: these requests use keys of every slot.
+    KvServer kv(tmp.path(), pick_port(), {"--client-query-buffer-limit", "1mb"}, false);
 
     SECTION("a thousand pipelined requests get a thousand replies in order") {
         RespClient c(kv.port);
@@ -808,7 +526,7 @@ TEST_CASE("[kvserver] pipelining, inline requests, protocol errors and limits",
               RespValue::error("ERR Protocol error: too big inline request"));
         CHECK(other.call({"PING"}) == RespValue::simple("PONG"));
         CHECK(other.call({"EXISTS", "big"}) == RespValue::number(0));
-        CHECK(kv.process->log().find("Closing client that reached max query buffer length") !=
+        CHECK(kv.log().find("Closing client that reached max query buffer length") !=
               std::string::npos);
     }
     SECTION("values up to the limit are fine") {
@@ -821,8 +539,8 @@ TEST_CASE("[kvserver] pipelining, inline requests, protocol errors and limits",
 }
 
 TEST_CASE("[kvserver] keys expire lazily and in the background", "[interop][kvserver]") {
-    TempDir tmp;
-    KvServer kv(tmp.path(), pick_port());
+    TempDir tmp("gossipcluster-kvserver");
+    KvServer kv(tmp.path(), pick_port(), {}, false);
     RespClient c(kv.port);
     CHECK(c.call({"SET", "short", "v", "PX", "100"}) == RespValue::ok());
     CHECK(c.call({"SET", "long", "v", "EX", "1000"}) == RespValue::ok());
@@ -848,13 +566,16 @@ TEST_CASE("[kvserver] keys expire lazily and in the background", "[interop][kvse
 }
 
 TEST_CASE("[kvserver] options: errors name the option, config files work", "[interop][kvserver]") {
-    TempDir tmp;
+    TempDir tmp("gossipcluster-kvserver");
+    int runs = 0;
     auto run = [&](std::vector<std::string> args) {
         args.insert(args.begin(), kKvServer);
-        Process p(args, tmp.path() / "run.log");
+        // A new output file each run: the harness appends.
+        const fs::path out = tmp.path() / fmt::format("run-{}.log", ++runs);
+        Process p(args, out);
         auto status = p.wait(kWaitLimit);
         REQUIRE(status);
-        return std::pair<int, std::string>{*status, p.log()};
+        return std::pair<int, std::string>{*status, read_file(out)};
     };
 
     SECTION("unknown and malformed options exit 1 naming the option") {
@@ -923,7 +644,7 @@ TEST_CASE("[kvserver] options: errors name the option, config files work", "[int
 }
 
 TEST_CASE("[kvserver] two nodes MEET and list each other as connected", "[interop][kvserver]") {
-    TempDir tmp;
+    TempDir tmp("gossipcluster-kvserver");
     KvServer a(tmp.path(), pick_port(), {"--cluster-node-timeout", "5000"});
     KvServer b(tmp.path(), pick_port(), {"--cluster-node-timeout", "5000"});
     const std::string id_a = trim(redis_cli(tmp.path(), a.port, {"CLUSTER", "MYID"}));
@@ -948,8 +669,8 @@ TEST_CASE("[kvserver] two nodes MEET and list each other as connected", "[intero
         joined = both_connected(a) && both_connected(b);
         if (!joined) std::this_thread::sleep_for(100ms);
     }
-    INFO(a.process->log());
-    INFO(b.process->log());
+    INFO(a.log());
+    INFO(b.log());
     REQUIRE(joined);
 
     for (const KvServer* kv : {&a, &b}) {
@@ -973,15 +694,14 @@ TEST_CASE("[kvserver] two nodes MEET and list each other as connected", "[intero
         CHECK(info.find("cluster_stats_messages_pong_received:") != std::string::npos);
     }
     // Each side logged the join.
-    CHECK(a.process->log().find("Handshake completed") != std::string::npos);
-    CHECK(b.process->log().find("Handshake completed") != std::string::npos);
+    CHECK(a.log().find("Handshake completed") != std::string::npos);
+    CHECK(b.log().find("Handshake completed") != std::string::npos);
 
     // b goes away: a logs the broken link; both exit cleanly and keep each other on disk.
     CHECK(exited_with(b.process->stop(), 0));
     bool logged = false;
     for (int i = 0; i < 100 && !logged; ++i) {
-        logged =
-            a.process->log().find("Cluster bus link with " + id_b + " closed") != std::string::npos;
+        logged = a.log().find("Cluster bus link with " + id_b + " closed") != std::string::npos;
         if (!logged) std::this_thread::sleep_for(50ms);
     }
     CHECK(logged);

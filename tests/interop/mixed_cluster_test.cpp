@@ -35,20 +35,6 @@ constexpr auto kPollEvery = 100ms;
 
 using Servers = std::vector<ClusterServer*>;
 
-std::vector<std::string> split(std::string_view text, char sep) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        const auto end = text.find(sep, start);
-        if (end == std::string_view::npos) {
-            out.emplace_back(text.substr(start));
-            return out;
-        }
-        out.emplace_back(text.substr(start, end - start));
-        start = end + 1;
-    }
-}
-
 bool all_digits(std::string_view s) {
     return !s.empty() && s.size() <= 20 &&
            std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });

@@ -1,5 +1,5 @@
 // Interop test harness: temp dirs, free loopback ports, child servers stopped by pid, a RESP
-// client.
+// client, cluster servers of both kinds.
 #pragma once
 
 #include <arpa/inet.h>
@@ -20,7 +20,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <random>
 #include <set>
@@ -32,6 +34,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "../common/temp_dir.hpp"
 
 extern char** environ;
 
@@ -52,10 +56,8 @@ inline constexpr milliseconds kStopLimit{10000};
 // How long a started server gets to answer PING.
 inline constexpr milliseconds kStartLimit{10000};
 
-inline std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using test_common::read_file;
+using test_common::TempDir;
 
 // The last `lines` lines of a file, for failure messages.
 inline std::string read_tail(const fs::path& p, std::size_t lines = 40) {
@@ -69,25 +71,20 @@ inline std::string read_tail(const fs::path& p, std::size_t lines = 40) {
     return text.substr(at == 0 ? 0 : at + 1);
 }
 
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
-class TempDir {
-  public:
-    explicit TempDir(std::string_view prefix = "gossipcluster-interop") {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / fmt::format("{}-{}-{:08x}", prefix, ::getpid(), rd());
-        fs::create_directories(path_);
+// `text` cut at every `sep`: n separators give n + 1 pieces, empty ones included.
+inline std::vector<std::string> split(std::string_view text, char sep) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const auto end = text.find(sep, start);
+        if (end == std::string_view::npos) {
+            out.emplace_back(text.substr(start));
+            return out;
+        }
+        out.emplace_back(text.substr(start, end - start));
+        start = end + 1;
     }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
+}
 
 inline sockaddr_in loopback(std::uint16_t port) {
     sockaddr_in addr{};
@@ -222,7 +219,7 @@ class Process {
 
 // One RESP2 reply.
 struct Reply {
-    enum class Type { kSimple, kError, kInteger, kBulk, kNull, kArray };
+    enum class Type { kSimple, kError, kInteger, kBulk, kNull, kArray, kNullArray };
     Type type = Type::kNull;
     std::string text;  // simple string, error or bulk
     long long integer = 0;
@@ -243,6 +240,7 @@ struct Reply {
             case Type::kBulk:
                 return '"' + text + '"';
             case Type::kNull:
+            case Type::kNullArray:
                 return "(nil)";
             case Type::kArray: {
                 std::string out = "[";
@@ -264,20 +262,25 @@ inline constexpr std::size_t kMaxBulk = std::size_t{64} << 20;
 inline constexpr long long kMaxElements = 1 << 20;
 inline constexpr int kMaxDepth = 8;
 
+// A signed 64-bit decimal, the whole range of a RESP integer included.
 inline std::optional<long long> parse_decimal(std::string_view s) {
-    if (s.empty() || s.size() > 19) return std::nullopt;
     bool negative = false;
-    if (s[0] == '-') {
+    if (!s.empty() && s[0] == '-') {
         negative = true;
         s.remove_prefix(1);
-        if (s.empty()) return std::nullopt;
     }
-    long long v = 0;
+    if (s.empty() || s.size() > 19) return std::nullopt;
+    constexpr unsigned long long kMaxMagnitude = 9223372036854775808ull;  // 2^63
+    unsigned long long v = 0;
     for (char c : s) {
         if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + (c - '0');
+        v = v * 10 + static_cast<unsigned long long>(c - '0');
     }
-    return negative ? -v : v;
+    if (v > kMaxMagnitude || (!negative && v == kMaxMagnitude)) return std::nullopt;
+    if (negative)
+        return v == kMaxMagnitude ? std::numeric_limits<long long>::min()
+                                  : -static_cast<long long>(v);
+    return static_cast<long long>(v);
 }
 
 // Parses one reply from `buf` at `pos`; `pos` moves past it only when the reply is complete.
@@ -325,7 +328,7 @@ inline Parse parse_reply(std::string_view buf, std::size_t& pos, Reply& out, int
             auto count = parse_decimal(rest);
             if (!count || *count < -1 || *count > kMaxElements) return Parse::kBad;
             if (*count == -1) {
-                r.type = Reply::Type::kNull;
+                r.type = Reply::Type::kNullArray;
                 break;
             }
             r.type = Reply::Type::kArray;
@@ -383,22 +386,69 @@ class RespConnection {
     std::optional<Reply> call(const std::vector<std::string>& args,
                               milliseconds limit = milliseconds(5000)) {
         if (!connected() && !reconnect()) return std::nullopt;
-        const auto deadline = std::chrono::steady_clock::now() + limit;
         if (!send_all(encode_command(args))) return fail();
-        while (true) {
-            Reply r;
-            std::size_t pos = 0;
-            const auto p = detail::parse_reply(buffer_, pos, r);
-            if (p == detail::Parse::kDone) {
-                buffer_.erase(0, pos);
-                return r;
-            }
-            if (p == detail::Parse::kBad) return fail();
-            if (!receive_some(deadline)) return fail();
+        return read(limit);
+    }
+
+    // Sends bytes as they are (pipelines, inline requests, malformed input); connects first if
+    // needed. A failed send leaves the connection open, so that what the server said before it
+    // closed can still be read.
+    bool send_raw(std::string_view bytes) {
+        if (!connected() && !reconnect()) return false;
+        return send_all(bytes);
+    }
+
+    // The next reply, parsed.
+    std::optional<Reply> read(milliseconds limit = milliseconds(5000)) {
+        Reply r;
+        if (!next_reply(limit, r)) return std::nullopt;
+        return r;
+    }
+
+    // The exact bytes of the next reply.
+    std::optional<std::string> read_raw(milliseconds limit = milliseconds(5000)) {
+        Reply r;
+        std::string raw;
+        if (!next_reply(limit, r, &raw)) return std::nullopt;
+        return raw;
+    }
+
+    // True once the server has closed the connection (end of file or reset) within `limit`;
+    // anything it sends before that is kept for read().
+    bool closed_by_peer(milliseconds limit = milliseconds(5000)) {
+        if (!connected()) return false;
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (buffer_.size() > detail::kMaxBulk + 4096) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            char chunk[4096];
+            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+            if (n > 0) buffer_.append(chunk, static_cast<std::size_t>(n));
         }
+        return false;
     }
 
   private:
+    bool next_reply(milliseconds limit, Reply& out, std::string* raw = nullptr) {
+        if (!connected()) return false;
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (true) {
+            std::size_t pos = 0;
+            const auto p = detail::parse_reply(buffer_, pos, out);
+            if (p == detail::Parse::kDone) {
+                if (raw) *raw = buffer_.substr(0, pos);
+                buffer_.erase(0, pos);
+                return true;
+            }
+            if (p == detail::Parse::kBad || !receive_some(deadline)) {
+                close();
+                return false;
+            }
+        }
+    }
+
     std::nullopt_t fail() {
         close();
         return std::nullopt;
@@ -452,6 +502,41 @@ bool wait_until(milliseconds limit, milliseconds every, Pred&& pred) {
     }
 }
 
+// Waits (bounded) until a server started as `process` answers PING on `port`; false when it
+// exited first or did not answer in time.
+inline bool wait_ready(Process& process, std::uint16_t port, milliseconds limit = kStartLimit) {
+    const bool done = wait_until(limit, milliseconds(20), [&] {
+        if (!process.running()) return true;
+        RespConnection probe(port);
+        auto r = probe.call({"PING"}, milliseconds(1000));
+        return r && r->type == Reply::Type::kSimple && r->text == "PONG";
+    });
+    return done && process.running();
+}
+
+// The options every test server starts with: loopback only, `dir` as its working directory, no
+// saved keys, in the foreground. Tests add their own after these.
+inline std::vector<std::string> server_arguments(const std::string& program, std::uint16_t port,
+                                                 const fs::path& dir, bool cluster) {
+    return {program,
+            "--port",
+            std::to_string(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            cluster ? "yes" : "no",
+            "--dir",
+            dir.string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no"};
+}
+
 enum class ServerKind { kRedis, kKv };
 
 inline std::string_view kind_name(ServerKind k) {
@@ -461,11 +546,14 @@ inline std::string_view kind_name(ServerKind k) {
 // A cluster-enabled redis-server or gossipcluster-kvserver on 127.0.0.1, started with the same
 // redis-server options: its node table is `dir`/nodes-<port>.conf and its log
 // `dir`/<kind>-<port>.log. Stopping and starting again reuses the port, the directory and the node
-// table.
+// table. `before_first_start`, when given, runs once the port is known and before the first
+// start (again if a taken port forces a new pick): to write a node table for it, for instance.
 class ClusterServer {
   public:
+    using Prepare = std::function<void(const ClusterServer&)>;
+
     ClusterServer(ServerKind kind, fs::path dir, std::vector<std::string> extra = {},
-                  int node_timeout_ms = 3000)
+                  int node_timeout_ms = 3000, const Prepare& before_first_start = {})
         : kind_(kind),
           dir_(std::move(dir)),
           extra_(std::move(extra)),
@@ -474,6 +562,7 @@ class ClusterServer {
         for (int attempt = 0;; ++attempt) {
             port_ = pick_port();
             if (port_ == 0) throw std::runtime_error("no free port pair in 20000-22767");
+            if (before_first_start) before_first_start(*this);
             if (try_start()) return;
             const std::string log = read_file(log_path());
             const bool port_taken = log.find("already in use") != std::string::npos ||
@@ -520,6 +609,15 @@ class ClusterServer {
         return status;
     }
 
+    // SIGKILL, as a crash: nothing is saved on the way out; the wait status.
+    int kill() {
+        conn_.reset();
+        if (!process_) return -1;
+        const int status = process_->stop(SIGKILL);
+        process_.reset();
+        return status;
+    }
+
     // One command on this server's persistent connection (reconnects after an error).
     std::optional<Reply> call(const std::vector<std::string>& args,
                               milliseconds limit = milliseconds(5000)) {
@@ -530,29 +628,10 @@ class ClusterServer {
   private:
     std::vector<std::string> arguments() const {
         const char* program = kind_ == ServerKind::kRedis ? kRedisServerPath : kv_path();
-        std::vector<std::string> args{program,
-                                      "--port",
-                                      std::to_string(port_),
-                                      "--bind",
-                                      "127.0.0.1",
-                                      "--cluster-enabled",
-                                      "yes",
-                                      "--cluster-config-file",
-                                      fmt::format("nodes-{}.conf", port_),
-                                      "--dir",
-                                      dir_.string(),
-                                      "--cluster-node-timeout",
-                                      std::to_string(node_timeout_ms_),
-                                      "--save",
-                                      "",
-                                      "--appendonly",
-                                      "no",
-                                      "--daemonize",
-                                      "no",
-                                      "--protected-mode",
-                                      "no",
-                                      "--logfile",
-                                      log_path().string()};
+        auto args = server_arguments(program, port_, dir_, true);
+        args.insert(args.end(), {"--cluster-config-file", fmt::format("nodes-{}.conf", port_),
+                                 "--cluster-node-timeout", std::to_string(node_timeout_ms_),
+                                 "--logfile", log_path().string()});
         args.insert(args.end(), extra_.begin(), extra_.end());
         return args;
     }
@@ -572,13 +651,7 @@ class ClusterServer {
             throw std::runtime_error(fmt::format("{} is not there: build or install it", args[0]));
         conn_.reset();
         process_.emplace(args, dir_ / fmt::format("{}.stdout", name()));
-        const bool up = wait_until(kStartLimit, milliseconds(20), [&] {
-            if (!process_->running()) return true;
-            RespConnection probe(port_);
-            auto r = probe.call({"PING"}, milliseconds(1000));
-            return r && r->type == Reply::Type::kSimple && r->text == "PONG";
-        });
-        if (up && process_->running()) return true;
+        if (wait_ready(*process_, port_)) return true;
         process_.reset();
         return false;
     }

@@ -254,10 +254,12 @@ TEST_CASE("[cluster-replies] CLUSTER INFO message counters follow Redis's names 
     CHECK(lines[0].starts_with("cluster_state:"));
     CHECK(lines[5] == "cluster_known_nodes:2");
     CHECK(lines[6] == "cluster_size:0");
-    const std::string head = "cluster_my_epoch:0\r\n";
-    const auto at = text.find(head);
+    // Two fresh masters at epoch 0 collide and one moves on, so the epoch itself varies.
+    const auto at = text.find("cluster_my_epoch:");
     REQUIRE(at != std::string::npos);
-    CHECK(text.substr(at + head.size()) ==
+    const auto eol = text.find("\r\n", at);
+    REQUIRE(eol != std::string::npos);
+    CHECK(text.substr(eol + 2) ==
           expected_stats + "total_cluster_links_buffer_limit_exceeded:0\r\n");
     // The node met b: a MEET went out and b's MEET never came in.
     CHECK(text.find("cluster_stats_messages_meet_sent:") != std::string::npos);

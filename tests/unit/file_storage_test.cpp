@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "../common/temp_dir.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 
 using namespace gossipcluster;
@@ -27,30 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
-  public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() /
-                fmt::format("gossipcluster-storage-{}-{:08x}", ::getpid(), rd());
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using test_common::read_file;
+using test_common::TempDir;
 
 void write_file(const fs::path& p, const std::string& data) {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -124,7 +103,7 @@ int wait_child(pid_t pid, std::chrono::milliseconds limit) {
 }  // namespace
 
 TEST_CASE("[storage] save then load returns the saved state", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     FileStorage storage(path);
     CHECK(storage.path() == path);
@@ -147,7 +126,7 @@ TEST_CASE("[storage] save then load returns the saved state", "[unit][storage]")
 }
 
 TEST_CASE("[storage] a zero-length file loads as a fresh start", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     write_file(path, "");
     FileStorage storage(path);
@@ -157,7 +136,7 @@ TEST_CASE("[storage] a zero-length file loads as a fresh start", "[unit][storage
 }
 
 TEST_CASE("[storage] a second FileStorage on the same path is refused", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     {
         FileStorage first(path);
@@ -198,7 +177,7 @@ TEST_CASE("[storage] a second FileStorage on the same path is refused", "[unit][
 
 TEST_CASE("[storage] a corrupt file is refused with its line and never overwritten",
           "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     const std::string good = render_nodes_conf(version(4));
     const std::string corrupt = good.substr(0, good.find('\n') + 1) +
@@ -230,7 +209,7 @@ TEST_CASE("[storage] a corrupt file is refused with its line and never overwritt
 }
 
 TEST_CASE("[storage] files above the size limit are refused", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     {
         // Sparse: costs no disk space.
@@ -252,7 +231,7 @@ TEST_CASE("[storage] files above the size limit are refused", "[unit][storage]")
 }
 
 TEST_CASE("[storage] save errors throw with errno text and leave no temp file", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto sub = dir.path() / "sub";
     fs::create_directories(sub);
     FileStorage storage(sub / "nodes.conf");
@@ -273,7 +252,7 @@ TEST_CASE("[storage] save errors throw with errno text and leave no temp file", 
 }
 
 TEST_CASE("[storage] a state that would not load back is not written", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     FileStorage storage(path);
     storage.save(version(2), false);
@@ -287,7 +266,7 @@ TEST_CASE("[storage] a state that would not load back is not written", "[unit][s
 }
 
 TEST_CASE("[storage] temp files of a writer that died are removed on open", "[unit][storage]") {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     write_file(dir.path() / "nodes.conf.tmp-12345", "half a file");
     write_file(dir.path() / "nodes.conf.tmp-other", "not ours");
@@ -302,7 +281,7 @@ namespace {
 // The child saves versions 1, 2, ... until killed; the parent kills it with SIGKILL at a random
 // moment and checks the file holds exactly one complete version.
 void crash_rounds(int rounds, std::uint32_t seed) {
-    TempDir dir;
+    TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";
     {
         FileStorage initial(path);

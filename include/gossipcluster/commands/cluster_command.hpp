@@ -18,6 +18,8 @@
 #include "gossipcluster/cluster_state.hpp"
 #include "gossipcluster/commands/arguments.hpp"
 #include "gossipcluster/commands/cluster_replies.hpp"
+#include "gossipcluster/commands/cluster_slot_commands.hpp"
+#include "gossipcluster/commands/cluster_topology_replies.hpp"
 #include "gossipcluster/commands/resp_value.hpp"
 #include "gossipcluster/detail/address.hpp"
 #include "gossipcluster/keyslot.hpp"
@@ -46,11 +48,24 @@ struct ClusterSubcommand {
     std::string_view summary;
 };
 
-inline constexpr std::array<ClusterSubcommand, 8> kClusterSubcommands{{
+inline constexpr std::array<ClusterSubcommand, 24> kClusterSubcommands{{
+    {"addslots", -3, "ADDSLOTS <slot> [<slot> ...]", "Assign slots to this node."},
+    {"addslotsrange", -4, "ADDSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+     "Assign slot ranges to this node."},
+    {"bumpepoch", 2, "BUMPEPOCH", "Advance this node's config epoch if it is not already unique."},
     {"count-failure-reports", 3, "COUNT-FAILURE-REPORTS <node-id>",
      "Number of live failure reports this node holds about <node-id>."},
+    {"countkeysinslot", 3, "COUNTKEYSINSLOT <slot>", "Number of keys this node holds in <slot>."},
+    {"delslots", -3, "DELSLOTS <slot> [<slot> ...]", "Unassign slots from this node."},
+    {"delslotsrange", -4, "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+     "Unassign slot ranges from this node."},
+    {"failover", -2, "FAILOVER [FORCE|TAKEOVER]",
+     "On a replica: take over from its master, with its agreement unless FORCE or TAKEOVER."},
+    {"flushslots", 2, "FLUSHSLOTS",
+     "Unassign every slot of this node (its keyspace must be empty)."},
     {"forget", 3, "FORGET <node-id>",
      "Remove a node from this node's table and refuse to re-add it for 60 seconds."},
+    {"getkeysinslot", 4, "GETKEYSINSLOT <slot> <count>", "Up to <count> key names in <slot>."},
     {"help", 2, "HELP", "Print this help."},
     {"info", 2, "INFO", "Cluster state, sizes, epochs and bus message counters."},
     {"keyslot", 3, "KEYSLOT <key>", "The hash slot of <key>."},
@@ -60,6 +75,16 @@ inline constexpr std::array<ClusterSubcommand, 8> kClusterSubcommands{{
     {"nodes", 2, "NODES",
      "Every known node, one line each: <id> <ip:port@cport> <flags> <master> <ping-sent> "
      "<pong-received> <epoch> <link-state> <slot> ..."},
+    {"replicas", 3, "REPLICAS <node-id>", "The CLUSTER NODES lines of the replicas of <node-id>."},
+    {"replicate", 3, "REPLICATE <node-id>", "Make this node a replica of the master <node-id>."},
+    {"set-config-epoch", 3, "SET-CONFIG-EPOCH <epoch>",
+     "Set this node's config epoch (only while it knows no other node)."},
+    {"setslot", -4,
+     "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
+     "Open a slot for migration, close it, or hand it to a node."},
+    {"shards", 2, "SHARDS", "Every shard: its slot ranges and its nodes."},
+    {"slaves", 3, "SLAVES <node-id>", "Same as REPLICAS."},
+    {"slots", 2, "SLOTS", "Slot ranges with their master and replica addresses."},
 }};
 
 inline const ClusterSubcommand* find_cluster_subcommand(std::string_view name) {
@@ -136,7 +161,7 @@ RespValue cluster_meet(Core& core, std::span<const std::string_view> args) {
 // Redis 7.0's for the same input.
 template <ClusterCommandTarget Core>
 RespValue cluster_command(Core& core, std::span<const std::string_view> args,
-                          const ClusterInfoExtras& extras = {}) {
+                          const ClusterInfoExtras& extras = {}, const ClusterHostKeys& keys = {}) {
     if (args.empty())
         return RespValue::error("ERR wrong number of arguments for 'cluster' command");
     const ClusterSubcommand* sub = find_cluster_subcommand(args[0]);
@@ -157,6 +182,17 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
         CommandResult result = core.forget(args[1]);
         return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
     }
+    if (name == "slots") return cluster_slots_reply(state);
+    if (name == "shards") return cluster_shards_reply(state);
+    if (name == "replicas" || name == "slaves") {
+        auto master = NodeId::parse(args[1]);
+        const detail::Node* n = master ? state.find(*master) : nullptr;
+        if (!n || n->in_handshake())
+            return RespValue::error(fmt::format("ERR Unknown node {}", args[1]));
+        if (n->is_replica()) return RespValue::error("ERR The specified node is not a master");
+        return cluster_replicas_reply(state, core.now(), *master);
+    }
+    if (auto reply = detail::cluster_slot_subcommand(core, name, args, keys)) return *reply;
     // count-failure-reports: counting also drops the reports that expired, as Redis does.
     auto id = NodeId::parse(args[1]);
     if (!id || !state.find(*id))

@@ -54,7 +54,8 @@ inline std::vector<const Node*> replicas_of(const ClusterState& state, const Nod
 }  // namespace detail
 
 // CLUSTER SLOTS: one entry per contiguous range of one owner, in slot order: [first, last,
-// master, replica...]; failed replicas are left out, since clients could not read from them.
+// master, replica...]. Like Redis 7.0 it leaves out replicas that are failed or have not
+// replicated anything yet (offset 0): clients could not read from them.
 inline RespValue cluster_slots_reply(const ClusterState& state) {
     std::vector<RespValue> out;
     for (std::size_t s = 0; s < kSlotCount; ++s) {
@@ -67,7 +68,7 @@ inline RespValue cluster_slots_reply(const ClusterState& state) {
                                      RespValue::number(static_cast<std::int64_t>(last)),
                                      detail::slots_node_entry(*owner)};
         for (const detail::Node* r : detail::replicas_of(state, owner->id))
-            if (!r->failing()) entry.push_back(detail::slots_node_entry(*r));
+            if (!r->failing() && r->repl_offset != 0) entry.push_back(detail::slots_node_entry(*r));
         out.push_back(RespValue::array(std::move(entry)));
         s = last;
     }
@@ -91,7 +92,7 @@ inline RespValue shard_node_map(const Node& n) {
     if (!n.hostname.empty()) field("hostname", RespValue::bulk(n.hostname));
     field("role", RespValue::bulk(n.is_replica() ? "replica" : "master"));
     field("replication-offset", RespValue::number(static_cast<std::int64_t>(n.repl_offset)));
-    const char* health = n.failing()                           ? "failed"
+    const char* health = n.failing()                            ? "failed"
                          : n.is_replica() && n.repl_offset == 0 ? "loading"
                                                                 : "online";
     field("health", RespValue::bulk(health));
@@ -114,9 +115,9 @@ inline RespValue cluster_shards_reply(const ClusterState& state) {
         std::vector<RespValue> nodes{detail::shard_node_map(n)};
         for (const detail::Node* r : detail::replicas_of(state, n.id))
             nodes.push_back(detail::shard_node_map(*r));
-        out.push_back(RespValue::array({RespValue::bulk("slots"), RespValue::array(std::move(ranges)),
-                                        RespValue::bulk("nodes"),
-                                        RespValue::array(std::move(nodes))}));
+        out.push_back(
+            RespValue::array({RespValue::bulk("slots"), RespValue::array(std::move(ranges)),
+                              RespValue::bulk("nodes"), RespValue::array(std::move(nodes))}));
     });
     return RespValue::array(std::move(out));
 }

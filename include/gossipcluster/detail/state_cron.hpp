@@ -23,7 +23,8 @@ inline void ClusterState::cron(Now now, Output& out) {
     std::vector<NodeId> expired;
     refresh_order();
     for (const detail::Node* node : order_)
-        if (node->in_handshake() && t - node->ctime > handshake_timeout) expired.push_back(node->id);
+        if (node->in_handshake() && t - node->ctime > handshake_timeout)
+            expired.push_back(node->id);
     for (const auto& id : expired) {
         const detail::Node& n = nodes_.at(id);
         out.events.push_back(event::HandshakeTimedOut{id, n.ip, n.port});

@@ -1,0 +1,233 @@
+// MIGRATE: moves keys to another server over its client port, blocking, with a deadline.
+#pragma once
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "command_context.hpp"
+#include "gossipcluster/commands/arguments.hpp"
+
+namespace kvserver {
+
+namespace detail {
+
+// A blocking connection to the target where every step shares one deadline. Like Redis's
+// MIGRATE it holds the server's only thread meanwhile, for at most the given timeout.
+class MigrateLink {
+  public:
+    MigrateLink(std::chrono::milliseconds timeout)
+        : deadline_(std::chrono::steady_clock::now() + timeout) {}
+    ~MigrateLink() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    MigrateLink(const MigrateLink&) = delete;
+    MigrateLink& operator=(const MigrateLink&) = delete;
+
+    bool connect(const std::string& host, const std::string& port) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+        addrinfo* found = nullptr;
+        if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) return false;
+        bool ok = false;
+        for (addrinfo* a = found; a && !ok; a = a->ai_next) {
+            fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                           a->ai_protocol);
+            if (fd_ < 0) continue;
+            if (::connect(fd_, a->ai_addr, a->ai_addrlen) == 0 ||
+                (errno == EINPROGRESS && wait(POLLOUT) && socket_error() == 0)) {
+                ok = true;
+            } else {
+                ::close(fd_);
+                fd_ = -1;
+            }
+        }
+        ::freeaddrinfo(found);
+        return ok;
+    }
+
+    bool send_all(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (n > 0) {
+                bytes.remove_prefix(static_cast<std::size_t>(n));
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (!wait(POLLOUT)) return false;
+            } else {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // One reply line without its CRLF. Every reply MIGRATE expects (+OK, -ERR ..., $-1) is a
+    // single line; anything longer than kMaxLine is refused.
+    std::optional<std::string> read_line() {
+        static constexpr std::size_t kMaxLine = 64 * 1024;
+        while (true) {
+            const auto end = buffer_.find("\r\n");
+            if (end != std::string::npos) {
+                std::string line = buffer_.substr(0, end);
+                buffer_.erase(0, end + 2);
+                return line;
+            }
+            if (buffer_.size() > kMaxLine) return std::nullopt;
+            char chunk[4096];
+            const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (n > 0) {
+                buffer_.append(chunk, static_cast<std::size_t>(n));
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (!wait(POLLIN)) return std::nullopt;
+            } else {
+                return std::nullopt;
+            }
+        }
+    }
+
+  private:
+    bool wait(short events) {
+        while (true) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline_ - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, events, 0};
+            const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+            if (r < 0 && errno == EINTR) continue;
+            return r > 0;
+        }
+    }
+    int socket_error() const {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+        return err;
+    }
+
+    std::chrono::steady_clock::time_point deadline_;
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+inline void append_command(std::string& out, const std::vector<std::string_view>& words) {
+    out += fmt::format("*{}\r\n", words.size());
+    for (auto w : words)
+        out += fmt::format("${}\r\n{}\r\n", w.size(), w);
+}
+
+}  // namespace detail
+
+// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]
+// [KEYS key...]. Each key travels as ASKING + SET (with its remaining time to live), so the
+// target accepts it while its slot is importing; SET NX stands for RESTORE's busy-key check.
+inline RespValue cmd_migrate(CommandContext& c) {
+    const auto& a = c.args;
+    bool copy = false, replace = false;
+    std::size_t first_key = 3, key_count = 1;
+    for (std::size_t j = 6; j < a.size(); ++j) {
+        const std::string opt = gossipcluster::to_lower_ascii(a[j]);
+        const std::size_t more = a.size() - j - 1;
+        if (opt == "copy") {
+            copy = true;
+        } else if (opt == "replace") {
+            replace = true;
+        } else if (opt == "auth" && more >= 1) {
+            j += 1;  // this server has no AUTH; the password is not forwarded
+        } else if (opt == "auth2" && more >= 2) {
+            j += 2;
+        } else if (opt == "keys") {
+            if (!a[3].empty())
+                return RespValue::error(
+                    "ERR When using MIGRATE KEYS option, the key argument must be set to the "
+                    "empty string");
+            first_key = j + 1;
+            key_count = more;
+            break;
+        } else {
+            return syntax_error();
+        }
+    }
+    auto timeout = gossipcluster::parse_int64_strict(a[5]);
+    auto db = gossipcluster::parse_int64_strict(a[4]);
+    if (!timeout || !db) return not_an_integer();
+    if (*timeout <= 0) timeout = 1000;
+
+    struct Item {
+        std::string_view key;
+        std::string value;
+        std::int64_t ttl_ms;  // 0: none
+    };
+    const std::int64_t now = ServerContext::now_ms();
+    std::vector<Item> items;
+    for (std::size_t i = first_key; i < first_key + key_count && i < a.size(); ++i) {
+        const std::string* v = c.server.keyspace.peek(a[i], now);
+        if (!v) continue;
+        const std::int64_t at = c.server.keyspace.expiry(a[i], now);
+        items.push_back(
+            {a[i], *v, at == Keyspace::kNoExpiry ? 0 : std::max<std::int64_t>(1, at - now)});
+    }
+    if (items.empty()) return RespValue::simple("NOKEY");
+
+    std::string request;
+    const std::string db_text = std::to_string(*db);
+    if (*db != 0) detail::append_command(request, {"SELECT", db_text});
+    std::vector<std::string> ttls;
+    ttls.reserve(items.size());
+    for (const auto& item : items) {
+        detail::append_command(request, {"ASKING"});
+        std::vector<std::string_view> set{"SET", item.key, item.value};
+        if (item.ttl_ms != 0) {
+            ttls.push_back(std::to_string(item.ttl_ms));
+            set.push_back("PX");
+            set.push_back(ttls.back());
+        }
+        if (!replace) set.push_back("NX");
+        detail::append_command(request, set);
+    }
+
+    detail::MigrateLink link{std::chrono::milliseconds(*timeout)};
+    if (!link.connect(a[1], a[2]))
+        return RespValue::error("IOERR error or timeout connecting to the client");
+    if (!link.send_all(request))
+        return RespValue::error("IOERR error or timeout writing to target instance");
+    if (*db != 0) {
+        auto line = link.read_line();
+        if (!line) return RespValue::error("IOERR error or timeout reading to target instance");
+        if (!line->empty() && line->front() == '-')
+            return RespValue::error("ERR Target instance replied with error: " + line->substr(1));
+    }
+    std::optional<RespValue> error;
+    for (const auto& item : items) {
+        auto asking = link.read_line();  // a target outside any cluster refuses it: harmless
+        auto set = asking ? link.read_line() : std::nullopt;
+        if (!set) return RespValue::error("IOERR error or timeout reading to target instance");
+        if (*set == "+OK") {
+            if (!copy) c.server.keyspace.erase(item.key, now);
+        } else if (!error) {
+            error = RespValue::error(
+                *set == "$-1" ? std::string("ERR Target instance replied with error: BUSYKEY "
+                                            "Target key name already exists.")
+                              : "ERR Target instance replied with error: " +
+                                    (set->empty() ? std::string() : set->substr(1)));
+        }
+    }
+    return error ? *error : RespValue::ok();
+}
+
+}  // namespace kvserver
