@@ -157,6 +157,9 @@ inline void ClusterState::win_election(Now now, Output& out) {
     detail::Node& me = nodes_.at(myself_);
     detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
     if (me.config_epoch < election_epoch_) me.config_epoch = election_epoch_;
+    // As a Raft candidate votes for itself: the new master gives no vote in the epoch it won, so
+    // no second replica can win that epoch with its help (Redis lets it vote).
+    last_vote_epoch_ = std::max(last_vote_epoch_, election_epoch_);
     take_over_master(now, old_master, out);
     reset_manual_failover(out);
     out.events.push_back(event::ElectionWon{election_epoch_, election_voters_.size(),

@@ -42,6 +42,17 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         sender->repl_offset = h.offset;
         if (h.mflags[0] & message_flag::kExtData) sender->supports_ext = true;
         update_epochs_from_header(h, *sender);
+        // Any message is an answer. Since a peer that talks to us is not pinged (its messages
+        // already prove it alive), waiting for a PONG could leave a PFAIL or FAIL in place for
+        // good after a partition heals.
+        if (sender->timed_out()) {
+            sender->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+            out.events.push_back(event::NodeRecovered{sender->id});
+            note_news(*sender);
+            update_cluster_state(now);
+        } else if (sender->failing()) {
+            clear_failure_if_needed(now, *sender, out);
+        }
     }
 
     switch (h.type) {

@@ -15,7 +15,8 @@ namespace gossipcluster::testing {
 // Invariants:
 // - currentEpoch, lastVoteEpoch and a master's own configEpoch never decrease, across restarts;
 // - a master grants at most one vote per epoch (across restarts: the vote is durable);
-// - at most one election winner per epoch, and each winner had a majority of the masters it saw;
+// - at most one election winner per failed master and epoch, each with a majority of the masters
+//   it saw;
 // - a node marks another FAIL by its own decision only with a majority of slot masters' reports;
 // - after convergence (check_converged): masters that own slots have distinct configEpochs.
 class Checker {
@@ -78,10 +79,12 @@ class Checker {
             if (!votes_.insert({st.myself_id(), v->epoch}).second)
                 violate(fmt::format("{} voted twice in epoch {}", st.myself_id().view(), v->epoch));
         } else if (const auto* w = std::get_if<event::ElectionWon>(&e)) {
-            auto [it, inserted] = winners_.emplace(w->epoch, st.myself_id());
+            auto [it, inserted] =
+                winners_.emplace(std::pair{w->epoch, w->old_master}, st.myself_id());
             if (!inserted && it->second != st.myself_id())
-                violate(fmt::format("two winners in epoch {}: {} and {}", w->epoch,
-                                    it->second.view(), st.myself_id().view()));
+                violate(fmt::format("two winners for {} in epoch {}: {} and {}",
+                                    w->old_master.view(), w->epoch, it->second.view(),
+                                    st.myself_id().view()));
             const std::size_t size = slot_masters(st);
             // The winner already took the failed master's slots; count the shard it replaced.
             if (w->votes < (size) / 2 + 1)
@@ -118,7 +121,7 @@ class Checker {
     SimCluster& sim_;
     std::map<NodeId, Seen> seen_;
     std::set<std::pair<NodeId, Epoch>> votes_;
-    std::map<Epoch, NodeId> winners_;
+    std::map<std::pair<Epoch, NodeId>, NodeId> winners_;  // (epoch, failed master) -> winner
     std::vector<std::string> violations_;
 };
 

@@ -57,6 +57,57 @@ inline bool cluster_converged(SimCluster& sim) {
     return true;
 }
 
+// The first reason cluster_converged() is false, in words (for failure reports).
+inline std::string why_not_converged(SimCluster& sim) {
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        for (std::size_t j = 0; j < sim.size(); ++j)
+            if (sim.alive(j) && !knows(sim, i, sim.core(j).state().myself_id()))
+                return fmt::format("node {} does not know node {} as a connected member", i, j);
+    }
+    std::size_t first = 0;
+    while (first < sim.size() && !sim.alive(first))
+        ++first;
+    if (first == sim.size()) return "no live node";
+    const auto& ref = sim.core(first).state();
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        const auto& st = sim.core(i).state();
+        if (!st.cluster_ok()) {
+            std::size_t unowned = 0, failing = 0;
+            for (std::size_t s = 0; s < kSlotCount; ++s) {
+                const auto* o = st.slot_owner(s);
+                if (!o)
+                    ++unowned;
+                else if (o->failing())
+                    ++failing;
+            }
+            return fmt::format(
+                "node {} says the cluster is down ({} slots unowned, {} on FAIL owners)", i,
+                unowned, failing);
+        }
+        for (std::size_t s = 0; s < kSlotCount; ++s) {
+            const auto* a = st.slot_owner(s);
+            const auto* b = ref.slot_owner(s);
+            if ((a == nullptr) != (b == nullptr) || (a && a->id != b->id))
+                return fmt::format("nodes {} and {} disagree on the owner of slot {}", first, i, s);
+        }
+        std::string role_diff;
+        ref.for_each_node([&](const detail::Node& n) {
+            const auto* m = st.find(n.id);
+            if (role_diff.empty() &&
+                (!m || m->is_master() != n.is_master() || m->master != n.master ||
+                 (n.is_master() && m->config_epoch != n.config_epoch)))
+                role_diff = fmt::format(
+                    "nodes {} and {} disagree on {} (master {} / {}, epoch {} / {})", first, i,
+                    n.id.view().substr(0, 8), n.is_master(), m ? m->is_master() : false,
+                    n.config_epoch, m ? m->config_epoch : 0);
+        });
+        if (!role_diff.empty()) return role_diff;
+    }
+    return "converged";
+}
+
 // Adds the nodes, assigns slots and epochs, meets everyone through node 0, attaches replicas and
 // runs until the cluster has converged (or `limit` passes). Returns whether it converged.
 inline bool form_cluster(SimCluster& sim, const ClusterShape& shape, Duration limit) {

@@ -130,7 +130,8 @@ inline SwarmResult run_swarm(std::uint64_t seed) {
     const auto healed = sim.now();
     const Duration bound{60000 + 30 * p.node_timeout_ms};
     if (!sim.run_until([&] { return cluster_converged(sim); }, bound)) {
-        r.failure = fmt::format("no converged view within {} ms of healing", bound.count());
+        r.failure = fmt::format("no converged view within {} ms of healing: {}", bound.count(),
+                                why_not_converged(sim));
     } else {
         r.converge_ms = (sim.now() - healed).count();
         checker.check_converged();
