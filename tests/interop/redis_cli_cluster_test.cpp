@@ -19,45 +19,12 @@
 
 #include "gossipcluster/keyslot.hpp"
 #include "process_harness.hpp"
+#include "redis_cli_support.hpp"
 
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* kPython = "/usr/bin/python3";
-constexpr auto kToolLimit = 120s;
-constexpr auto kConvergeLimit = 30s;
-
-struct ToolRun {
-    std::optional<int> status;  // nullopt: stopped at the time limit
-    std::string output;
-    bool ok() const { return status && exited_with(*status, 0); }
-    std::string show() const {
-        return fmt::format("{}\n{}", status ? describe_status(*status) : "timed out", output);
-    }
-};
-
-// Runs a tool to its end (stopped at `limit`), its output captured in a file of `dir`.
-ToolRun run_tool(const std::vector<std::string>& args, const fs::path& dir, std::string_view name,
-                 std::chrono::milliseconds limit = kToolLimit) {
-    const fs::path out = dir / fmt::format("{}.out", name);
-    fs::remove(out);
-    Process p(args, out);
-    ToolRun run;
-    run.status = p.wait(limit);
-    run.output = read_file(out);
-    return run;
-}
-
-std::string address(const ClusterServer& s) {
-    return fmt::format("127.0.0.1:{}", s.port());
-}
-
-bool cluster_ok(ClusterServer& s) {
-    auto r = s.call({"CLUSTER", "INFO"});
-    return r && r->is_bulk() && r->text.find("cluster_state:ok") != std::string::npos;
-}
 
 // The client port of the master owning `slot`, read from CLUSTER SLOTS on `s`; 0 if none.
 long long owner_port(ClusterServer& s, std::uint16_t slot) {
@@ -74,11 +41,6 @@ ClusterServer* by_port(std::vector<std::unique_ptr<ClusterServer>>& servers, lon
     for (auto& s : servers)
         if (s->port() == port) return s.get();
     return nullptr;
-}
-
-std::string node_id(ClusterServer& s) {
-    auto r = s.call({"CLUSTER", "MYID"});
-    return r && r->is_bulk() ? r->text : std::string();
 }
 
 // A redis-py script: writes (or only checks) key:0..n-1 through RedisCluster, exit 0 when every

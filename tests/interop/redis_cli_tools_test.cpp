@@ -17,53 +17,16 @@
 #include <fmt/format.h>
 
 #include "process_harness.hpp"
+#include "redis_cli_support.hpp"
 
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kPython = "/usr/bin/python3";
 constexpr const char* kTimeout = "/usr/bin/timeout";
 constexpr const char* kBenchmark = "/usr/bin/redis-benchmark";
-constexpr auto kToolLimit = 120s;
-constexpr auto kConvergeLimit = 30s;
 constexpr int kKeys = 500;
-
-struct ToolRun {
-    std::optional<int> status;  // nullopt: stopped at the time limit
-    std::string output;
-    bool ok() const { return status && exited_with(*status, 0); }
-    std::string show() const {
-        return fmt::format("{}\n{}", status ? describe_status(*status) : "timed out", output);
-    }
-};
-
-// Runs a tool to its end (stopped at `limit`), its output captured in a file of `dir`.
-ToolRun run_tool(const std::vector<std::string>& args, const fs::path& dir, std::string_view name,
-                 std::chrono::milliseconds limit = kToolLimit) {
-    const fs::path out = dir / fmt::format("{}.out", name);
-    fs::remove(out);
-    Process p(args, out);
-    ToolRun run;
-    run.status = p.wait(limit);
-    run.output = read_file(out);
-    return run;
-}
-
-std::string address(const ClusterServer& s) {
-    return fmt::format("127.0.0.1:{}", s.port());
-}
-
-bool cluster_ok(ClusterServer& s) {
-    auto r = s.call({"CLUSTER", "INFO"});
-    return r && r->is_bulk() && r->text.find("cluster_state:ok") != std::string::npos;
-}
-
-std::string node_id(ClusterServer& s) {
-    auto r = s.call({"CLUSTER", "MYID"});
-    return r && r->is_bulk() ? r->text : std::string();
-}
 
 // The space-separated fields of the CLUSTER NODES line of `id` as `s` sees it; empty when `s`
 // does not know that node.
