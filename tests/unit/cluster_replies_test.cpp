@@ -2,6 +2,8 @@
 // of cluster_command, checked against redis-server 7.0 output.
 #include <catch2/catch.hpp>
 
+#include "../common/reply_samples.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -25,22 +27,7 @@ using namespace gossipcluster;
 
 namespace {
 
-// CLUSTER NODES of port 30500 in shared/reference/reply-samples.txt (redis-server 7.0.15), plus
-// the vars line nodes.conf adds.
-constexpr std::string_view kSampleNodes =
-    "9c429edd608657366c136fa4c85130923db6cbb9 127.0.0.1:30502@40502 master - 0 1795316506000 3 "
-    "connected 10923-16383\n"
-    "b93c8673c83a1f8aadcf25d0b8204837277b90fc 127.0.0.1:30500@40500 myself,master - 0 "
-    "1795316505000 1 connected 0-5460\n"
-    "ca7dd988bdb7db78d1a3d974d409888aacfcf1e0 127.0.0.1:30501@40501,node-1.test master - 0 "
-    "1795316505351 2 connected 5461-10922\n"
-    "ca56ef5f38a1fa8736f7667bc1b7231358c73326 127.0.0.1:30503@40503 slave "
-    "9c429edd608657366c136fa4c85130923db6cbb9 0 1795316506857 3 connected\n"
-    "2dceb86f8f2d09091bfd378d8149b39a0aa34bb4 127.0.0.1:30504@40504 slave "
-    "b93c8673c83a1f8aadcf25d0b8204837277b90fc 0 1795316506355 1 connected\n"
-    "946fa60463aa3e42227cf740d03a65181276daf2 127.0.0.1:30505@40505 slave "
-    "ca7dd988bdb7db78d1a3d974d409888aacfcf1e0 0 1795316505552 2 connected\n"
-    "vars currentEpoch 6 lastVoteEpoch 0\n";
+const std::string& kSampleNodes = test_data::kSampleNodesConf;
 
 // "CLUSTER NODES with failed nodes" of the same file: 30501 and its replica 30505 are down and
 // 30500 took over slot 0.
