@@ -24,7 +24,7 @@ class ClusterCore {
           storage_(std::move(storage)),
           state_(std::move(config), now(), storage_.load()) {
         // A fresh node writes its name down before it talks to anyone.
-        storage_.save(state_.snapshot(now()), true);
+        save(now(), true);
     }
 
     ClusterCore(const ClusterCore&) = delete;
@@ -75,6 +75,15 @@ class ClusterCore {
     S& storage() { return storage_; }
 
   private:
+    // A store that keeps the compact form is refilled in place: no 2 KB bitmap per node and no
+    // allocation per save once its buffers have grown.
+    void save(Now n, bool fsync) {
+        if constexpr (requires { S::kSavesCompactState; })
+            storage_.save_compact([&](CompactState& c) { state_.snapshot_into(n, c); }, fsync);
+        else
+            storage_.save(state_.snapshot(n), fsync);
+    }
+
     template <typename F>
     auto run(F&& step) {
         out_.clear();
@@ -82,15 +91,25 @@ class ClusterCore {
         if constexpr (std::is_void_v<decltype(step(n, out_))>) {
             step(n, out_);
             apply(n);
+            release_output();
         } else {
             auto result = step(n, out_);
             apply(n);
+            release_output();
             return result;
         }
     }
 
+    // Messages are about 2.3 KB each; a batch that greeted every peer of a large cluster must not
+    // stay allocated in every node until its next input.
+    void release_output() {
+        static constexpr std::size_t kKeptActions = 16;
+        out_.clear();
+        if (out_.actions.capacity() > kKeptActions) std::vector<Action>().swap(out_.actions);
+    }
+
     void apply(Now n) {
-        if (out_.save) storage_.save(state_.snapshot(n), out_.fsync);
+        if (out_.save) save(n, out_.fsync);
         for (auto& a : out_.actions) {
             if (auto* c = std::get_if<action::Connect>(&a))
                 transport_.connect(c->link, c->to);

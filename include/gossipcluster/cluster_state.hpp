@@ -10,8 +10,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/detail/node.hpp"
+#include "gossipcluster/detail/node_index.hpp"
 #include "gossipcluster/detail/prng.hpp"
 #include "gossipcluster/link.hpp"
 #include "gossipcluster/message.hpp"
@@ -82,6 +84,9 @@ class ClusterState {
     void set_replication_offset(std::uint64_t offset);
     // `host_empty`: the host holds no keys (a master must be empty to become a replica).
     CommandResult replicate(Now now, std::string_view node_id, bool host_empty, Output& out);
+    // CLUSTER RESET [SOFT|HARD]: become a master with no slots that knows no other node; `hard`
+    // also takes a new name and zeroes the epochs. A host refuses it on a master holding keys.
+    CommandResult reset(Now now, bool hard, Output& out);
 
     // Queries.
     const NodeId& myself_id() const { return myself_; }
@@ -89,6 +94,8 @@ class ClusterState {
     Epoch last_vote_epoch() const { return last_vote_epoch_; }
     const Config& config() const { return config_; }
     const MessageCounters& counters() const { return counters_; }
+    // Approximate bytes this view occupies (the object and the containers it owns).
+    std::size_t memory_bytes() const;
     std::size_t node_count() const { return nodes_.size(); }
     const detail::Node* find(const NodeId& id) const;
     const detail::Node& myself() const { return nodes_.at(myself_); }
@@ -96,12 +103,16 @@ class ClusterState {
     std::vector<NodeRecord> node_records(Now now, bool include_handshake) const;
     // What must survive a restart (nodes.conf).
     PersistedState snapshot(Now now) const;
+    // The same in compact form, overwriting `out` in place (reuses its buffers).
+    void snapshot_into(Now now, CompactState& out) const;
     // Number of valid failure reports about `id` (CLUSTER COUNT-FAILURE-REPORTS).
     std::size_t failure_report_count(Now now, const NodeId& id);
     // The same count without expiring anything (for observers).
     std::size_t valid_failure_reports(Now now, const NodeId& id) const;
     bool cluster_ok() const { return cluster_ok_; }
     const detail::Node* slot_owner(std::size_t slot) const;
+    // The slots `node` owns in this view.
+    SlotBitmap slots_of(const detail::Node& node) const;
     const std::map<std::uint16_t, NodeId>& importing() const { return importing_; }
     const std::map<std::uint16_t, NodeId>& migrating() const { return migrating_; }
     template <typename F>
@@ -152,6 +163,18 @@ class ClusterState {
     void process_update(Now now, detail::Node* sender, const UpdateBody& body, Output& out);
 
     // Slots.
+    struct OwnedRun {
+        const detail::Node* owner;
+        std::uint16_t first;
+        std::uint16_t last;
+    };
+    // Runs of consecutive slots with one owner, ordered by owner name then slot (the order of
+    // nodes_), rebuilt when the slot table changed.
+    const std::vector<OwnedRun>& owned_runs() const;
+    // The claim our headers carry (ours or our master's), cached until the slot table changes.
+    const SlotBitmap& claim_bitmap(const detail::Node& owner) const;
+    // Whether `claimed` is exactly the set of slots `node` owns here.
+    bool owns_exactly(const detail::Node& node, const SlotBitmap& claimed) const;
     std::optional<CommandResult> check_slot_list(const std::vector<std::uint16_t>& slots,
                                                  bool must_be_free) const;
     void assign_slot(std::size_t slot, detail::Node& node);
@@ -202,6 +225,17 @@ class ClusterState {
     void cron(Now now, Output& out);
     void random_ping(Now now, Output& out);
     void refresh_order();
+    // f(node) for every node in name order: through order_ when it is current (no tree walk).
+    template <typename F>
+    void visit_in_order(F&& f) const {
+        if (!order_dirty_) {
+            for (const detail::Node* n : order_)
+                f(*n);
+        } else {
+            for (const auto& [id, n] : nodes_)
+                f(n);
+        }
+    }
 
     // Time conversions between monotonic ms and unix ms.
     static std::uint64_t to_unix(Now now, std::int64_t mono);
@@ -214,7 +248,7 @@ class ClusterState {
     // The same nodes in id order as plain pointers (map nodes never move), for random picks and
     // hot loops, and an index for O(1) lookups by name; both rebuilt when membership changes.
     std::vector<detail::Node*> order_;
-    std::unordered_map<NodeId, detail::Node*> index_;
+    detail::NodeIndex index_;
     bool order_dirty_ = true;
     std::map<LinkId, LinkInfo> links_;
     std::uint64_t next_link_ = 1;
@@ -228,6 +262,12 @@ class ClusterState {
     std::int64_t among_minority_time_ = 0;
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
     std::size_t unassigned_slots_ = kSlotCount;
+    std::uint64_t slots_version_ = 0;  // bumped on every change of slot_owner_
+    mutable std::vector<OwnedRun> runs_;
+    mutable std::uint64_t runs_version_ = ~std::uint64_t{0};
+    mutable SlotBitmap claim_bits_;
+    mutable const detail::Node* claim_owner_ = nullptr;
+    mutable std::uint64_t claim_version_ = ~std::uint64_t{0};
     std::size_t nodes_with_news_ = 0;  // nodes whose news counter is not zero
     std::size_t pfail_nodes_ = 0;      // PFAIL nodes seen by the last cron run
     std::map<std::uint16_t, NodeId> importing_;
@@ -260,7 +300,9 @@ class ClusterState {
 #include "gossipcluster/detail/state_failure.hpp"
 #include "gossipcluster/detail/state_manual_failover.hpp"
 #include "gossipcluster/detail/state_membership.hpp"
+#include "gossipcluster/detail/state_memory.hpp"
 #include "gossipcluster/detail/state_pubsub.hpp"
 #include "gossipcluster/detail/state_receive.hpp"
+#include "gossipcluster/detail/state_reset.hpp"
 #include "gossipcluster/detail/state_send.hpp"
 #include "gossipcluster/detail/state_slots.hpp"

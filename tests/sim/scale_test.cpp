@@ -1,5 +1,9 @@
-// Membership at scale: hundreds of nodes converge, and a newcomer spreads within the goal.
+// Membership at scale: hundreds of nodes converge, a newcomer spreads within the goal, and the
+// per-node state stays small.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <vector>
 
 #include <gossipcluster/testing/convergence.hpp>
 
@@ -32,4 +36,61 @@ TEST_CASE("[scale] a node MEETed into 30 nodes is known by all within 1000 ms", 
     REQUIRE(sim.meet(static_cast<std::size_t>(seed) % 30, newcomer).ok);
     REQUIRE(sim.run_until([&] { return membership_converged(sim); }, 60s));
     CHECK((sim.now() - start).count() <= 1000);
+}
+
+// Memory, by the core's own accounting rather than wall time: a view must grow by well under
+// 1 KB per node it lists. Keeping a 2 KB slot bitmap per listed node (as this code once did)
+// fails it; so does a stored snapshot that keeps a bitmap per node record.
+TEST_CASE("[scale] 200 node views and their stores stay under 1 KB per listed node", "[sim]") {
+    SimCluster sim({.seed = 201});
+    constexpr std::size_t kNodes = 200;
+    for (std::size_t i = 0; i < kNodes; ++i)
+        sim.add_node();
+    const std::size_t fresh_view = sim.core(0).state().memory_bytes();
+    // Eight masters share the slots, so that the claims and stored ranges are real.
+    for (std::size_t m = 0; m < 8; ++m) {
+        std::vector<std::uint16_t> slots;
+        for (std::size_t s = m * 2048; s < (m + 1) * 2048; ++s)
+            slots.push_back(static_cast<std::uint16_t>(s));
+        REQUIRE(sim.core(m)
+                    .command([&](auto& st, Now n, Output& o) { return st.add_slots(n, slots, o); })
+                    .ok);
+    }
+    for (std::size_t i = 1; i < kNodes; ++i)
+        REQUIRE(sim.meet(i, 0).ok);
+    REQUIRE(sim.run_until([&] { return membership_converged(sim); }, 120s));
+    sim.run_for(2s);
+
+    std::size_t worst_view = 0;
+    std::size_t worst_store = 0;
+    for (std::size_t i = 0; i < kNodes; ++i) {
+        auto& core = sim.core(i);
+        REQUIRE(core.state().node_count() == kNodes);
+        worst_view = std::max(worst_view, core.state().memory_bytes());
+        worst_store = std::max(worst_store, core.storage().memory_bytes());
+        // The compact store still holds exactly what the view would save.
+        const auto& saved = core.storage().saved();
+        REQUIRE(saved);
+        CHECK(saved->nodes.size() == kNodes);
+        std::size_t owned = 0;
+        for (const auto& rec : saved->nodes)
+            owned += rec.slots.count();
+        CHECK(owned == kSlotCount);
+        // Field for field what a full snapshot says, but for the times, which move on.
+        const PersistedState full = core.state().snapshot(core.now());
+        REQUIRE(full.nodes.size() == saved->nodes.size());
+        CHECK(full.current_epoch == saved->current_epoch);
+        for (std::size_t k = 0; k < full.nodes.size(); ++k) {
+            const NodeRecord& a = full.nodes[k];
+            const NodeRecord& b = saved->nodes[k];
+            CHECK((a.id == b.id && a.ip == b.ip && a.port == b.port && a.flags == b.flags &&
+                   a.master == b.master && a.config_epoch == b.config_epoch && a.slots == b.slots));
+        }
+    }
+    const double per_node_view = double(worst_view - fresh_view) / double(kNodes - 1);
+    const double per_node_store = double(worst_store) / double(kNodes);
+    CAPTURE(fresh_view, worst_view, per_node_view, worst_store, per_node_store);
+    CHECK(per_node_view < 1024.0);
+    CHECK(per_node_store < 512.0);
+    CHECK(sim.codec_errors().empty());
 }

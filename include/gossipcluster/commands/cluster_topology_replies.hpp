@@ -108,7 +108,7 @@ inline RespValue cluster_shards_reply(const ClusterState& state) {
     state.for_each_node([&](const detail::Node& n) {
         if (!n.is_master() || n.in_handshake()) return;
         std::vector<RespValue> ranges;
-        for (auto [first, last] : detail::slot_ranges(n.slots)) {
+        for (auto [first, last] : detail::slot_ranges(state.slots_of(n))) {
             ranges.push_back(RespValue::number(static_cast<std::int64_t>(first)));
             ranges.push_back(RespValue::number(static_cast<std::int64_t>(last)));
         }

@@ -31,7 +31,8 @@ struct Node {
 
     std::optional<NodeId> master;
     Epoch config_epoch = 0;
-    SlotBitmap slots;
+    // Which slots: the view's slot-to-owner table (ClusterState::slot_owner, slots_of). A bitmap
+    // here cost 2 KB per known node in every view.
     std::size_t slot_count = 0;
     std::uint64_t repl_offset = 0;
 

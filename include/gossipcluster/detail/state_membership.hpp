@@ -82,14 +82,12 @@ inline NodeId ClusterState::random_name() {
 
 inline detail::Node* ClusterState::lookup(const NodeId& id) {
     refresh_order();
-    auto it = index_.find(id);
-    return it == index_.end() ? nullptr : it->second;
+    return index_.find(id);
 }
 
 inline const detail::Node* ClusterState::find(const NodeId& id) const {
     if (!order_dirty_) {
-        auto it = index_.find(id);
-        return it == index_.end() ? nullptr : it->second;
+        return index_.find(id);
     }
     auto it = nodes_.find(id);
     return it == nodes_.end() ? nullptr : &it->second;
@@ -162,6 +160,7 @@ inline void ClusterState::rename_node(const NodeId& from, const NodeId& to) {
     if (node.link.valid()) links_[node.link].node = to;
     if (node.inbound_link.valid()) links_[node.inbound_link].node = to;
     order_dirty_ = true;
+    ++slots_version_;  // owned_runs() are ordered by name
 }
 
 inline bool ClusterState::handshake_in_progress(const std::string& ip, std::uint16_t port,
@@ -237,7 +236,13 @@ inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_
     std::vector<NodeRecord> out;
     out.reserve(nodes_.size());
     const detail::Node* me = find(myself_);
+    const auto& runs = owned_runs();
+    std::size_t run = 0;
     for (const auto& [id, n] : nodes_) {
+        // Runs are in node order: this node's come next.
+        const std::size_t first_run = run;
+        while (run < runs.size() && runs[run].owner == &n)
+            ++run;
         if (n.in_handshake() && !include_handshake) continue;
         NodeRecord r;
         r.id = n.id;
@@ -260,7 +265,8 @@ inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_
         if (n.is_replica() && n.master) {
             if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
         }
-        r.slots = n.slots;
+        for (std::size_t k = first_run; k < run; ++k)
+            r.slots.set_range(runs[k].first, runs[k].last);
         if (&n == me) {
             for (const auto& [slot, peer] : migrating_)
                 r.migrating.push_back({slot, peer});
@@ -280,14 +286,65 @@ inline PersistedState ClusterState::snapshot(Now now) const {
     return s;
 }
 
+// Field for field what snapshot() says, but assigned over the previous contents of `c` so that a
+// save in steady state allocates nothing.
+inline void ClusterState::snapshot_into(Now now, CompactState& c) const {
+    c.current_epoch = current_epoch_;
+    c.last_vote_epoch = last_vote_epoch_;
+    c.slots.clear();
+    const detail::Node* me = find(myself_);
+    const auto& runs = owned_runs();
+    std::size_t run = 0;
+    std::size_t count = 0;
+    visit_in_order([&](const detail::Node& n) {
+        const std::size_t first_run = run;
+        while (run < runs.size() && runs[run].owner == &n)
+            ++run;
+        if (n.in_handshake()) return;
+        if (count == c.nodes.size()) c.nodes.emplace_back();
+        const auto index = static_cast<std::uint32_t>(count);
+        CompactRecord& r = c.nodes[count++];
+        r.id = n.id;
+        r.ip = n.ip;
+        r.port = n.port;
+        r.cport = n.cport;
+        r.hostname = n.hostname;
+        r.flags = n.flags & static_cast<std::uint16_t>(~(node_flag::kMeet | node_flag::kMigrateTo |
+                                                         node_flag::kExtensionsSupported));
+        r.master = n.is_replica() ? n.master : std::nullopt;
+        r.ping_sent_ms = to_unix(now, n.ping_sent);
+        if (&n == me) {
+            r.pong_received_ms = now.unix_ms / 1000 * 1000;
+            r.connected = true;
+        } else {
+            r.pong_received_ms = to_unix(now, n.pong_received);
+            r.connected = n.link.valid() && n.link_up;
+        }
+        r.config_epoch = n.config_epoch;
+        if (n.is_replica() && n.master) {
+            if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
+        }
+        for (std::size_t k = first_run; k < run; ++k)
+            c.slots.push_back({index, runs[k].first, runs[k].last});
+        r.migrating.clear();
+        r.importing.clear();
+        if (&n == me) {
+            for (const auto& [slot, peer] : migrating_)
+                r.migrating.push_back({slot, peer});
+            for (const auto& [slot, peer] : importing_)
+                r.importing.push_back({slot, peer});
+        }
+    });
+    c.nodes.resize(count);
+}
+
 inline void ClusterState::refresh_order() {
     if (!order_dirty_) return;
     order_.clear();
-    index_.clear();
-    index_.reserve(nodes_.size());
+    index_.reset(nodes_.size());
     for (auto& [id, n] : nodes_) {
         order_.push_back(&n);
-        index_.emplace(id, &n);
+        index_.insert(&n);
     }
     order_dirty_ = false;
 }

@@ -93,7 +93,10 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
 }
 
 inline void ClusterState::update_epochs_from_header(const Header& h, detail::Node& sender) {
-    if (h.current_epoch > current_epoch_) {
+    // No real cluster comes near 2^62 epochs (each election adds one). Adopting such a value from
+    // a hostile header would leave no room for our next increment, which would wrap to 0.
+    constexpr Epoch kMaxAdoptedEpoch = Epoch{1} << 62;
+    if (h.current_epoch > current_epoch_ && h.current_epoch < kMaxAdoptedEpoch) {
         current_epoch_ = h.current_epoch;
         mark_dirty(true);
     }
@@ -230,7 +233,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
     update_role_from_header(h, *sender);
     // Slots: a replica's header carries its master's claim.
     detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
-    if (claimant && !claimant->in_handshake() && claimant->slots != h.myslots) {
+    if (claimant && !claimant->in_handshake() && !owns_exactly(*claimant, h.myslots)) {
         if (claimant == sender)
             update_slots_from_claim(now, *sender, h.config_epoch, h.myslots, out);
         const LinkId reply = sender->link.valid() ? sender->link : link;

@@ -15,7 +15,7 @@ inline Header ClusterState::build_header(MessageType type) const {
     h.config_epoch = master ? master->config_epoch : me.config_epoch;
     h.offset = me.repl_offset;
     h.sender = myself_;
-    h.myslots = master ? master->slots : me.slots;
+    h.myslots = claim_bitmap(master ? *master : me);
     if (me.is_replica() && me.master) h.slaveof = *me.master;
     if (!config_.announce_ip.empty()) h.myip.assign(config_.announce_ip);
     h.pport = config_.pport;
@@ -40,6 +40,7 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
     std::size_t fresh = n >= 2 ? n - 2 : 0;
     std::size_t wanted = std::max(config_.gossip_min_entries, n / config_.gossip_divisor);
     wanted = full_view ? fresh : std::min(wanted, fresh);
+    body.gossip.reserve(std::min(n, wanted + (pfail_nodes_ > 0 ? config_.max_pfail_gossip : 0)));
     ++gossip_round_;
 
     auto eligible = [&](const detail::Node& node) {
@@ -64,16 +65,17 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
 
     // Fresh news first, so a join or a failure spreads in about log2(N) rounds instead of
     // waiting for random picks; news counts against the same budget as random entries.
-    for (auto it = nodes_.begin(); nodes_with_news_ > 0 && it != nodes_.end(); ++it) {
-        detail::Node& node = it->second;
+    // order_ lists nodes_ in the same (name) order, without walking the tree.
+    for (std::size_t k = 0; nodes_with_news_ > 0 && k < n; ++k) {
+        detail::Node& node = *order_[k];
         if (body.gossip.size() >= wanted) break;
         if (node.news == 0 || !eligible(node)) continue;
         append(node);
         if (--node.news == 0) --nodes_with_news_;
     }
     if (full_view) {
-        for (auto& [id, node] : nodes_)
-            if (eligible(node)) append(node);
+        for (detail::Node* node : order_)
+            if (eligible(*node)) append(*node);
     }
     // Random picks fill the rest, skipping nodes we cannot reach that own nothing.
     std::size_t iterations = wanted * 3;
@@ -85,8 +87,8 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
     }
     // Every node we suspect rides along, up to a cap, so reports reach a quorum quickly.
     std::size_t pfail_added = 0;
-    for (auto it = nodes_.begin(); pfail_nodes_ > 0 && it != nodes_.end(); ++it) {
-        detail::Node& node = it->second;
+    for (std::size_t k = 0; pfail_nodes_ > 0 && k < n; ++k) {
+        detail::Node& node = *order_[k];
         if (pfail_added >= config_.max_pfail_gossip) break;
         if (!node.timed_out() || node.in_handshake() || node.has(node_flag::kNoAddr)) continue;
         if (target && node.id == target->id) continue;
@@ -139,10 +141,10 @@ inline void ClusterState::push_news(Now now, Output& out) {
     if (config_.news_push_fanout == 0) return;
     refresh_order();
     std::vector<detail::Node*> candidates;
-    for (auto& [id, node] : nodes_) {
-        if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
-        if (node.flags & (node_flag::kNoAddr | node_flag::kFail | node_flag::kPfail)) continue;
-        candidates.push_back(&node);
+    for (detail::Node* node : order_) {
+        if (node->id == myself_ || node->in_handshake() || !node->link.valid()) continue;
+        if (node->flags & (node_flag::kNoAddr | node_flag::kFail | node_flag::kPfail)) continue;
+        candidates.push_back(node);
     }
     std::size_t pushes = std::min(config_.news_push_fanout, candidates.size());
     for (std::size_t i = 0; i < pushes; ++i) {

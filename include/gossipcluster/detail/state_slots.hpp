@@ -2,34 +2,89 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 
 namespace gossipcluster {
 
 inline void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
     detail::Node*& owner = slot_owner_[slot];
     if (owner == &node) return;
-    if (owner) {
-        owner->slots.clear(slot);
+    if (owner)
         --owner->slot_count;
-    } else {
+    else
         --unassigned_slots_;
-    }
     owner = &node;
-    node.slots.set(slot);
     ++node.slot_count;
+    ++slots_version_;
 }
 
 inline void ClusterState::unassign_slot(std::size_t slot) {
     detail::Node*& owner = slot_owner_[slot];
     if (!owner) return;
-    owner->slots.clear(slot);
     --owner->slot_count;
     owner = nullptr;
     ++unassigned_slots_;
+    ++slots_version_;
 }
 
 inline const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
     return slot < kSlotCount ? slot_owner_[slot] : nullptr;
+}
+
+inline SlotBitmap ClusterState::slots_of(const detail::Node& node) const {
+    SlotBitmap bits;
+    for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
+        if (slot_owner_[s] == &node) bits.set(s);
+    return bits;
+}
+
+inline const std::vector<ClusterState::OwnedRun>& ClusterState::owned_runs() const {
+    if (runs_version_ == slots_version_) return runs_;
+    runs_.clear();
+    for (std::size_t s = 0; s < kSlotCount;) {
+        const detail::Node* owner = slot_owner_[s];
+        std::size_t e = s;
+        while (e + 1 < kSlotCount && slot_owner_[e + 1] == owner)
+            ++e;
+        if (owner)
+            runs_.push_back({owner, static_cast<std::uint16_t>(s), static_cast<std::uint16_t>(e)});
+        s = e + 1;
+    }
+    std::stable_sort(runs_.begin(), runs_.end(), [](const OwnedRun& a, const OwnedRun& b) {
+        return a.owner != b.owner && a.owner->id < b.owner->id;
+    });
+    runs_version_ = slots_version_;
+    return runs_;
+}
+
+inline const SlotBitmap& ClusterState::claim_bitmap(const detail::Node& owner) const {
+    if (claim_owner_ != &owner || claim_version_ != slots_version_) {
+        claim_bits_ = slots_of(owner);
+        claim_owner_ = &owner;
+        claim_version_ = slots_version_;
+    }
+    return claim_bits_;
+}
+
+inline bool ClusterState::owns_exactly(const detail::Node& node, const SlotBitmap& claimed) const {
+    // Skips the claim eight zero bytes at a time: a claim is mostly zero bytes.
+    const auto& bytes = claimed.bytes();
+    std::size_t count = 0;
+    for (std::size_t w = 0; w < kSlotBitmapBytes; w += 8) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, bytes.data() + w, sizeof word);
+        if (word == 0) continue;
+        for (std::size_t b = w; b < w + 8; ++b) {
+            unsigned bits = bytes[b];
+            while (bits != 0) {
+                const std::size_t slot = b * 8 + static_cast<std::size_t>(__builtin_ctz(bits));
+                if (slot_owner_[slot] != &node) return false;
+                ++count;
+                bits &= bits - 1;
+            }
+        }
+    }
+    return count == node.slot_count;
 }
 
 inline void ClusterState::set_role_master(detail::Node& node) {
@@ -104,7 +159,7 @@ inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::
         // The sender claims a slot a newer configuration gave to someone else: tell it.
         Message update;
         update.header = build_header(MessageType::Update);
-        update.body = UpdateBody{owner->config_epoch, owner->id, owner->slots};
+        update.body = UpdateBody{owner->config_epoch, owner->id, slots_of(*owner)};
         send_on_link(link, std::move(update), out);
         (void)now;
         return;

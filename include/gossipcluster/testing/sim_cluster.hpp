@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +15,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -84,6 +88,9 @@ class SimCluster {
         slot->config = std::move(config);
         slot->clock = clock_;
         nodes_.push_back(std::move(slot));
+        deadline_.push_back(kNever);
+        paused_until_.push_back(0);
+        stale_.push_back(0);
         endpoints_[endpoint_key(nodes_[i]->ip, nodes_[i]->config.bus_port())] = i;
         start(i, std::nullopt);
         return i;
@@ -92,10 +99,12 @@ class SimCluster {
     // Fault knobs may change while the simulation runs.
     SimOptions& options() { return options_; }
     std::size_t size() const { return nodes_.size(); }
-    bool paused(std::size_t i) const { return nodes_.at(i)->paused_until > now().ms; }
+    bool paused(std::size_t i) const { return paused_until_.at(i) > now().ms; }
     bool alive(std::size_t i) const { return nodes_.at(i)->core != nullptr; }
+    // The caller may run commands on it: its deadline is read again before the next step.
     SimCore& core(std::size_t i) {
         if (!alive(i)) throw std::logic_error(fmt::format("sim node {} is down", i));
+        mark_stale(i);
         return *nodes_[i]->core;
     }
     const std::string& ip(std::size_t i) const { return nodes_.at(i)->ip; }
@@ -117,6 +126,9 @@ class SimCluster {
     const std::vector<std::string>& codec_errors() const { return codec_errors_; }
     // Messages dropped because their link already had link_capacity messages in flight.
     std::uint64_t dropped_full() const { return dropped_full_; }
+    // Bytes of messages on the simulated wire now, and the most there ever were at once.
+    std::uint64_t in_flight_bytes() const { return in_flight_bytes_; }
+    std::uint64_t peak_in_flight_bytes() const { return peak_in_flight_bytes_; }
 
     // Node i meets node j (CLUSTER MEET j's address on i).
     CommandResult meet(std::size_t i, std::size_t j) {
@@ -130,6 +142,7 @@ class SimCluster {
         if (!n.core) return;
         n.storage = n.core->storage();
         n.core.reset();
+        deadline_[i] = kNever;
         ++n.incarnation;
         reset_connections_of(i, "connection reset by peer");
         trace(0xC1, i, 0, 0, 0);
@@ -142,7 +155,7 @@ class SimCluster {
     }
     // The process stops running (SIGSTOP) for `d`: its sockets stay open and the kernel still
     // accepts connections, but nothing is processed until it resumes.
-    void pause(std::size_t i, Duration d) { nodes_.at(i)->paused_until = now().ms + d.count(); }
+    void pause(std::size_t i, Duration d) { paused_until_.at(i) = now().ms + d.count(); }
 
     // Messages and connects from `from` to `to` are lost (one direction).
     void block(std::size_t from, std::size_t to) { blocked_.insert({from, to}); }
@@ -157,31 +170,7 @@ class SimCluster {
     void heal() { blocked_.clear(); }
 
     // Advances simulated time to the next event or deadline and processes everything due then.
-    void step() {
-        std::int64_t next = std::numeric_limits<std::int64_t>::max();
-        if (!queue_.empty()) next = queue_.top().time;
-        for (const auto& n : nodes_) {
-            if (!n->core) continue;
-            if (n->paused_until > now().ms)
-                next = std::min(next, n->paused_until);
-            else
-                next = std::min(next, n->core->next_deadline().ms);
-        }
-        if (next == std::numeric_limits<std::int64_t>::max()) return;
-        if (next > now().ms) clock_.set(Instant{next});
-        ++steps_;
-        while (!queue_.empty() && queue_.top().time <= now().ms) {
-            QueuedEvent ev = queue_.top();
-            queue_.pop();
-            dispatch(ev);
-        }
-        for (std::size_t i = 0; i < nodes_.size(); ++i) {
-            SimNode& n = *nodes_[i];
-            if (!n.core || n.paused_until > now().ms) continue;
-            if (n.core->next_deadline().ms <= now().ms) n.core->tick();
-        }
-        if (step_hook_) step_hook_();
-    }
+    void step() { step_at(next_time()); }
 
     void run_for(Duration d) {
         const std::int64_t end = now().ms + d.count();
@@ -209,6 +198,8 @@ class SimCluster {
   private:
     friend class SimTransport;
 
+    static constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+
     struct SimNode {
         std::string ip;
         Config config;
@@ -216,7 +207,6 @@ class SimCluster {
         std::optional<MemoryStorage> storage;
         std::unique_ptr<SimCore> core;
         std::uint64_t incarnation = 0;
-        std::int64_t paused_until = 0;
         SimNodeStats stats;
     };
 
@@ -229,7 +219,7 @@ class SimCluster {
         std::size_t node;
         std::uint64_t incarnation;
         LinkId link;
-        std::uint64_t payload;  // key into payloads_ for Deliver / Accept / LinkDown
+        std::uint64_t payload;  // 1 + index into payloads_ for Deliver / Accept / LinkDown
         friend bool operator<(const QueuedEvent& a, const QueuedEvent& b) {
             // priority_queue pops the largest: invert for earliest time, then lowest sequence.
             return a.time != b.time ? a.time > b.time : a.seq > b.seq;
@@ -237,9 +227,10 @@ class SimCluster {
     };
 
     struct Payload {
-        std::vector<std::uint8_t> bytes;  // codec round trip
-        std::optional<Message> message;   // without round trip
-        std::string text;                 // peer ip for Accept, reason for LinkDown
+        std::vector<std::uint8_t> bytes;   // codec round trip
+        std::unique_ptr<Message> message;  // without round trip (a Message is 2.4 KB)
+        std::string text;                  // peer ip for Accept, reason for LinkDown
+        std::size_t size = 0;              // wire bytes, for in_flight_bytes()
     };
 
     struct Connection {
@@ -259,6 +250,64 @@ class SimCluster {
         n.core->set_event_handler([this, i](const Event& e) {
             if (observer_) observer_(i, now(), e);
         });
+        deadline_[i] = n.core->next_deadline().ms;
+    }
+
+    // Deadlines are kept in a flat array so that finding the next one does not visit every
+    // core. Each core call made here refreshes its entry; core(i) marks it stale because the
+    // caller may run a command that moves it.
+    void mark_stale(std::size_t i) {
+        if (stale_[i]) return;
+        stale_[i] = 1;
+        stale_list_.push_back(i);
+    }
+    void refresh_deadline(std::size_t i) {
+        const SimNode& n = *nodes_[i];
+        deadline_[i] = n.core ? n.core->next_deadline().ms : kNever;
+    }
+    void refresh_stale() {
+        for (std::size_t i : stale_list_) {
+            stale_[i] = 0;
+            refresh_deadline(i);
+        }
+        stale_list_.clear();
+    }
+    std::int64_t effective_deadline(std::size_t i) const {
+        if (deadline_[i] == kNever) return kNever;
+        return paused_until_[i] > now().ms ? paused_until_[i] : deadline_[i];
+    }
+    // The earliest event or deadline.
+    std::int64_t next_time() {
+        refresh_stale();
+        std::int64_t next = queue_.empty() ? kNever : queue_.top().time;
+        for (std::size_t i = 0; i < deadline_.size(); ++i)
+            next = std::min(next, effective_deadline(i));
+        return next;
+    }
+
+    // Moves the clock to `next` and processes everything due then: events in time and sequence
+    // order, then the ticks of due nodes in index order.
+    void step_at(std::int64_t next) {
+        if (next == kNever) return;
+        if (next > now().ms) clock_.set(Instant{next});
+        ++steps_;
+        while (!queue_.empty() && queue_.top().time <= now().ms) {
+            QueuedEvent ev = queue_.top();
+            queue_.pop();
+            dispatch(ev);
+        }
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            if (stale_[i]) {
+                stale_[i] = 0;
+                refresh_deadline(i);
+            }
+            if (deadline_[i] > now().ms || paused_until_[i] > now().ms) continue;
+            SimNode& n = *nodes_[i];
+            n.core->tick();
+            refresh_deadline(i);
+        }
+        std::erase_if(stale_list_, [&](std::size_t i) { return !stale_[i]; });
+        if (step_hook_) step_hook_();
     }
 
     static std::string endpoint_key(const std::string& ip, std::uint16_t port) {
@@ -269,14 +318,53 @@ class SimCluster {
         return prng_.between(options_.min_delay.count(), options_.max_delay.count());
     }
 
-    void schedule(std::int64_t time, Kind kind, std::size_t node, LinkId link,
-                  std::optional<Payload> p) {
-        std::uint64_t key = 0;
-        if (p) {
-            key = ++payload_seq_;
-            payloads_.emplace(key, std::move(*p));
+    // Payloads live in a pool whose entries keep their buffers: a message in flight costs no
+    // allocation once the pool has grown to the peak.
+    std::uint64_t new_payload() {
+        if (free_payloads_.empty()) {
+            payloads_.emplace_back();
+            return payloads_.size();
         }
-        queue_.push(QueuedEvent{time, ++seq_, kind, node, nodes_[node]->incarnation, link, key});
+        std::uint64_t key = free_payloads_.back();
+        free_payloads_.pop_back();
+        Payload& p = payloads_[key - 1];
+        pooled_bytes_ -= p.bytes.capacity();
+        p.bytes.clear();
+        p.message.reset();
+        p.text.clear();
+        p.size = 0;
+        return key;
+    }
+    std::uint64_t text_payload(std::string text) {
+        std::uint64_t key = new_payload();
+        payloads_[key - 1].text = std::move(text);
+        return key;
+    }
+    void release_payload(std::uint64_t key) {
+        if (key == 0) return;
+        Payload& p = payloads_[key - 1];
+        in_flight_bytes_ -= p.size;
+        p.size = 0;
+        // Keep buffers for steady traffic only: a formation burst can put hundreds of thousands
+        // of messages in flight at once, and their buffers must not stay allocated after it.
+        static constexpr std::size_t kKeptBytes = 32u << 20;
+        if (pooled_bytes_ + p.bytes.capacity() > kKeptBytes)
+            std::vector<std::uint8_t>().swap(p.bytes);
+        else
+            pooled_bytes_ += p.bytes.capacity();
+        p.message.reset();
+        free_payloads_.push_back(key);
+    }
+
+    void schedule(std::int64_t time, Kind kind, std::size_t node, LinkId link,
+                  std::uint64_t payload) {
+        if (payload != 0) {
+            const std::size_t size = payloads_[payload - 1].size;
+            in_flight_bytes_ += size;
+            peak_in_flight_bytes_ = std::max(peak_in_flight_bytes_, in_flight_bytes_);
+        }
+        queue_.push(
+            QueuedEvent{time, ++seq_, kind, node, nodes_[node]->incarnation, link, payload});
     }
 
     bool is_blocked(std::size_t from, std::size_t to) const {
@@ -287,13 +375,13 @@ class SimCluster {
         auto it = endpoints_.find(endpoint_key(to.ip, to.port));
         const std::int64_t t = now().ms;
         if (it == endpoints_.end() || !nodes_[it->second]->core) {
-            schedule(t + delay(), Kind::LinkDown, a, link, Payload{{}, {}, "connection refused"});
+            schedule(t + delay(), Kind::LinkDown, a, link, text_payload("connection refused"));
             return;
         }
         std::size_t b = it->second;
         if (is_blocked(a, b) || is_blocked(b, a)) {
             schedule(t + options_.connect_timeout.count(), Kind::LinkDown, a, link,
-                     Payload{{}, {}, "connect timeout"});
+                     text_payload("connect timeout"));
             return;
         }
         Connection c;
@@ -309,8 +397,8 @@ class SimCluster {
         connections_.push_back(c);
         ends_[{a, link.value}] = idx;
         ends_[{b, c.b_link.value}] = idx;
-        schedule(accept_at, Kind::Accept, b, c.b_link, Payload{{}, {}, nodes_[a]->ip});
-        schedule(up_at, Kind::LinkUp, a, link, std::nullopt);
+        schedule(accept_at, Kind::Accept, b, c.b_link, text_payload(nodes_[a]->ip));
+        schedule(up_at, Kind::LinkUp, a, link, 0);
     }
 
     void do_send(std::size_t from, LinkId link, const Message& msg) {
@@ -323,14 +411,10 @@ class SimCluster {
         const LinkId to_link = forward ? c.b_link : c.a_link;
         SimNodeStats& st = nodes_[from]->stats;
         ++st.messages_sent;
-        Payload p;
-        if (options_.codec_roundtrip) {
-            encode(msg, p.bytes);
-            st.bytes_sent += p.bytes.size();
-        } else {
-            st.bytes_sent += encoded_size(msg);
-            p.message = msg;
-        }
+        // Sizes are counted for every message sent, even one the network then loses; it is
+        // encoded only when it will be delivered.
+        const std::size_t size = encoded_size(msg);
+        st.bytes_sent += size;
         if (is_blocked(from, to) || (options_.loss > 0 && prng_.chance(options_.loss))) return;
         std::size_t& in_flight = forward ? c.in_flight_to_b : c.in_flight_to_a;
         if (in_flight >= options_.link_capacity) {
@@ -342,12 +426,18 @@ class SimCluster {
         if (!options_.reorder) at = std::max(at, watermark);
         watermark = at;
         const bool dup = options_.duplicate > 0 && prng_.chance(options_.duplicate);
-        if (dup) {
+        const int copies = dup ? 2 : 1;
+        for (int k = 0; k < copies; ++k) {
+            const std::uint64_t key = new_payload();
+            Payload& p = payloads_[key - 1];
+            if (options_.codec_roundtrip)
+                encode(msg, p.bytes);
+            else
+                p.message = std::make_unique<Message>(msg);
+            p.size = size;
             ++in_flight;
-            schedule(at, Kind::Deliver, to, to_link, p);
+            schedule(at, Kind::Deliver, to, to_link, key);
         }
-        ++in_flight;
-        schedule(at, Kind::Deliver, to, to_link, std::move(p));
     }
 
     void do_close(std::size_t from, LinkId link) {
@@ -362,7 +452,7 @@ class SimCluster {
         const LinkId to_link = forward ? c.b_link : c.a_link;
         std::int64_t& watermark = forward ? c.last_to_b : c.last_to_a;
         const std::int64_t at = std::max(now().ms + delay(), watermark);
-        schedule(at, Kind::LinkDown, to, to_link, Payload{{}, {}, "connection closed by peer"});
+        schedule(at, Kind::LinkDown, to, to_link, text_payload("connection closed by peer"));
     }
 
     void reset_connections_of(std::size_t i, const char* reason) {
@@ -374,27 +464,30 @@ class SimCluster {
             const LinkId other_link = i_is_a ? c.b_link : c.a_link;
             ends_.erase({c.a, c.a_link.value});
             ends_.erase({c.b, c.b_link.value});
-            schedule(now().ms + delay(), Kind::LinkDown, other, other_link,
-                     Payload{{}, {}, reason});
+            schedule(now().ms + delay(), Kind::LinkDown, other, other_link, text_payload(reason));
         }
     }
 
-    void dispatch(QueuedEvent ev) {
+    void dispatch(const QueuedEvent& ev) {
         SimNode& n = *nodes_[ev.node];
-        std::optional<Payload> payload;
-        if (ev.payload != 0) {
-            auto it = payloads_.find(ev.payload);
-            if (it != payloads_.end()) {
-                payload = std::move(it->second);
-                payloads_.erase(it);
-            }
-        }
-        if (!n.core || ev.incarnation != n.incarnation) return;
-        if (n.paused_until > now().ms) {
-            // The kernel holds it until the process runs again.
-            schedule(n.paused_until, ev.kind, ev.node, ev.link, std::move(payload));
+        if (!n.core || ev.incarnation != n.incarnation) {
+            release_payload(ev.payload);
             return;
         }
+        if (paused_until_[ev.node] > now().ms) {
+            // The kernel holds it until the process runs again.
+            if (ev.payload != 0) in_flight_bytes_ -= payloads_[ev.payload - 1].size;
+            schedule(paused_until_[ev.node], ev.kind, ev.node, ev.link, ev.payload);
+            return;
+        }
+        deliver(ev, n);
+        release_payload(ev.payload);
+        if (n.core) refresh_deadline(ev.node);
+    }
+
+    void deliver(const QueuedEvent& ev, SimNode& n) {
+        // The pool is a deque: entries stay put while the core's sends add new ones.
+        Payload* payload = ev.payload != 0 ? &payloads_[ev.payload - 1] : nullptr;
         switch (ev.kind) {
             case Kind::Accept:
                 trace(0xA1, ev.node, ev.link.value, 0, 0);
@@ -440,24 +533,18 @@ class SimCluster {
     }
 
     void step_until(std::int64_t end) {
-        std::int64_t next = std::numeric_limits<std::int64_t>::max();
-        if (!queue_.empty()) next = queue_.top().time;
-        for (const auto& n : nodes_) {
-            if (!n->core) continue;
-            next = std::min(
-                next, n->paused_until > now().ms ? n->paused_until : n->core->next_deadline().ms);
-        }
+        const std::int64_t next = next_time();
         if (next > end) {
             clock_.set(Instant{end});
             return;
         }
-        step();
+        step_at(next);
     }
 
-    bool any_deadline_before(std::int64_t end) const {
-        for (const auto& n : nodes_)
-            if (n->core && n->core->next_deadline().ms <= end) return true;
-        return false;
+    bool any_deadline_before(std::int64_t end) {
+        refresh_stale();
+        return std::any_of(deadline_.begin(), deadline_.end(),
+                           [&](std::int64_t d) { return d <= end; });
     }
 
     void trace(std::uint64_t kind, std::size_t node, std::uint64_t link, std::uint64_t a,
@@ -477,12 +564,28 @@ class SimCluster {
     std::vector<std::unique_ptr<SimNode>> nodes_;
     std::map<std::string, std::size_t> endpoints_;
     std::vector<Connection> connections_;
-    std::map<std::pair<std::size_t, std::uint64_t>, std::size_t> ends_;
+    struct EndHash {
+        std::size_t operator()(const std::pair<std::size_t, std::uint64_t>& k) const noexcept {
+            std::uint64_t h =
+                (static_cast<std::uint64_t>(k.first) * 0x9e3779b97f4a7c15ull) ^ k.second;
+            h *= 0xff51afd7ed558ccdull;
+            return static_cast<std::size_t>(h ^ (h >> 32));
+        }
+    };
+    // Looked up on every delivery; never iterated, so hashing does not affect the replay.
+    std::unordered_map<std::pair<std::size_t, std::uint64_t>, std::size_t, EndHash> ends_;
     std::set<std::pair<std::size_t, std::size_t>> blocked_;
     std::priority_queue<QueuedEvent> queue_;
-    std::unordered_map<std::uint64_t, Payload> payloads_;
+    std::deque<Payload> payloads_;
+    std::vector<std::uint64_t> free_payloads_;
+    std::size_t pooled_bytes_ = 0;  // buffer capacity held by free pool entries
+    std::uint64_t in_flight_bytes_ = 0;
+    std::uint64_t peak_in_flight_bytes_ = 0;
+    std::vector<std::int64_t> deadline_;      // kNever while the node is down
+    std::vector<std::int64_t> paused_until_;  // monotonic ms
+    std::vector<std::uint8_t> stale_;
+    std::vector<std::size_t> stale_list_;
     std::uint64_t seq_ = 0;
-    std::uint64_t payload_seq_ = 0;
     std::uint64_t inbound_seq_ = 0;
     std::uint64_t steps_ = 0;
     std::uint64_t trace_ = 1469598103934665603ull;

@@ -1,0 +1,77 @@
+// NodeIndex: node name -> Node*, an open-addressing table rebuilt whenever membership changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "gossipcluster/detail/node.hpp"
+#include "gossipcluster/types.hpp"
+
+namespace gossipcluster::detail {
+
+// Every gossip entry is looked up by name, so lookups dominate a large view's work. One flat
+// array probed linearly costs one cache miss before the node itself; a node-based hash map
+// costs a bucket, a chain node and rehashing while walking the chain.
+class NodeIndex {
+  public:
+    // Empties the table and sizes it for `n` entries at most half full.
+    void reset(std::size_t n) {
+        std::size_t cap = 16;
+        while (cap < 2 * n)
+            cap *= 2;
+        slots_.assign(cap, Slot{});
+        mask_ = cap - 1;
+        size_ = 0;
+    }
+
+    // `node->id` must not be in the table yet.
+    void insert(Node* node) {
+        if (2 * (size_ + 1) > slots_.size()) grow();
+        place(hash(node->id), node);
+        ++size_;
+    }
+
+    Node* find(const NodeId& id) const {
+        if (slots_.empty()) return nullptr;
+        const std::uint64_t h = hash(id);
+        for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+            const Slot& s = slots_[i];
+            if (!s.node) return nullptr;
+            if (s.hash == h && s.node->id == id) return s.node;
+        }
+    }
+
+    std::size_t size() const { return size_; }
+    std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
+
+  private:
+    struct Slot {
+        std::uint64_t hash = 0;
+        Node* node = nullptr;
+    };
+
+    static std::uint64_t hash(const NodeId& id) { return std::hash<NodeId>{}(id); }
+
+    void place(std::uint64_t h, Node* node) {
+        std::size_t i = h & mask_;
+        while (slots_[i].node)
+            i = (i + 1) & mask_;
+        slots_[i] = Slot{h, node};
+    }
+
+    void grow() {
+        std::vector<Slot> old = std::move(slots_);
+        slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+        mask_ = slots_.size() - 1;
+        for (const Slot& s : old)
+            if (s.node) place(s.hash, s.node);
+    }
+
+    std::vector<Slot> slots_;
+    std::size_t mask_ = 0;
+    std::size_t size_ = 0;
+};
+
+}  // namespace gossipcluster::detail
