@@ -48,7 +48,7 @@ struct ClusterSubcommand {
     std::string_view summary;
 };
 
-inline constexpr std::array<ClusterSubcommand, 24> kClusterSubcommands{{
+inline constexpr std::array<ClusterSubcommand, 25> kClusterSubcommands{{
     {"addslots", -3, "ADDSLOTS <slot> [<slot> ...]", "Assign slots to this node."},
     {"addslotsrange", -4, "ADDSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
      "Assign slot ranges to this node."},
@@ -77,6 +77,9 @@ inline constexpr std::array<ClusterSubcommand, 24> kClusterSubcommands{{
      "<pong-received> <epoch> <link-state> <slot> ..."},
     {"replicas", 3, "REPLICAS <node-id>", "The CLUSTER NODES lines of the replicas of <node-id>."},
     {"replicate", 3, "REPLICATE <node-id>", "Make this node a replica of the master <node-id>."},
+    {"reset", -2, "RESET [HARD|SOFT]",
+     "Forget every other node and every slot and become an empty master (default: soft); HARD "
+     "also takes a new node id and sets the epochs to 0."},
     {"set-config-epoch", 3, "SET-CONFIG-EPOCH <epoch>",
      "Set this node's config epoch (only while it knows no other node)."},
     {"setslot", -4,

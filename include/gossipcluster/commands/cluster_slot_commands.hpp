@@ -26,6 +26,8 @@ struct ClusterHostKeys {
     std::function<std::size_t(std::uint16_t)> count_in_slot;  // COUNTKEYSINSLOT, SETSLOT NODE
     // Up to `limit` key names in a slot (GETKEYSINSLOT).
     std::function<std::vector<std::string>(std::uint16_t, std::size_t)> keys_in_slot;
+    // Drops every key: a replica's copy of its master's data on CLUSTER RESET.
+    std::function<void()> flush;
 
     std::size_t total_keys() const { return total ? total() : 0; }
     std::size_t keys_in(std::uint16_t slot) const {
@@ -148,6 +150,31 @@ RespValue cluster_failover(Core& core, std::span<const std::string_view> args) {
         [&](ClusterState& s, Now now, Output& out) { return s.failover(now, mode, out); }));
 }
 
+// RESET [HARD|SOFT]: a master must hold no keys; a replica turns master and drops its data.
+template <typename Core>
+RespValue cluster_reset(Core& core, std::span<const std::string_view> args,
+                        const ClusterHostKeys& keys) {
+    if (args.size() > 2)
+        return RespValue::error(fmt::format(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+            args[0]));
+    bool hard = false;
+    if (args.size() == 2) {
+        if (equals_ignore_case(args[1], "hard"))
+            hard = true;
+        else if (!equals_ignore_case(args[1], "soft"))
+            return RespValue::error("ERR syntax error");
+    }
+    const bool was_replica = core.state().myself().is_replica();
+    if (!was_replica && keys.total_keys() != 0)
+        return RespValue::error(
+            "ERR CLUSTER RESET can't be called with master nodes containing keys");
+    RespValue reply = from_result(core.command(
+        [&](ClusterState& s, Now now, Output& out) { return s.reset(now, hard, out); }));
+    if (was_replica && keys.flush) keys.flush();
+    return reply;
+}
+
 // GETKEYSINSLOT <slot> <count>
 inline RespValue cluster_getkeysinslot(std::span<const std::string_view> args,
                                        const ClusterHostKeys& keys) {
@@ -202,6 +229,7 @@ std::optional<RespValue> cluster_slot_subcommand(Core& core, std::string_view na
             fmt::format("{} {}", bumped ? "BUMPED" : "STILL", core.state().myself().config_epoch));
     }
     if (name == "failover") return cluster_failover(core, args);
+    if (name == "reset") return cluster_reset(core, args, keys);
     if (name == "countkeysinslot") {
         auto slot = parse_slot_arg(args[1]);
         if (!slot) return RespValue::error("ERR Invalid slot");

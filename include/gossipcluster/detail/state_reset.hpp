@@ -1,0 +1,60 @@
+// ClusterState, part 10: CLUSTER RESET, soft and hard.
+#pragma once
+
+#include <vector>
+
+namespace gossipcluster {
+
+// Redis 7.0's reset: a replica turns master (the host stops replicating on RoleChanged), open
+// migrations, the manual failover and every slot are dropped, and every other node is forgotten
+// with its links. HARD also renames the node and zeroes currentEpoch, configEpoch and
+// lastVoteEpoch, so it can join another cluster as a stranger. The blacklist is kept, as in
+// Redis: a node forgotten on purpose must not come back through this one's gossip.
+inline CommandResult ClusterState::reset(Now now, bool hard, Output& out) {
+    // While still in the old role: a master releases writes a manual failover paused.
+    reset_manual_failover(out);
+    reset_election();
+    stale_reported_ = false;
+    orphaned_since_ = 0;
+
+    detail::Node& me = nodes_.at(myself_);
+    if (me.is_replica()) {
+        set_role_master(me);
+        out.events.push_back(event::RoleChanged{true, NodeId{}, false});
+    }
+    importing_.clear();
+    migrating_.clear();
+    for (std::size_t s = 0; s < kSlotCount; ++s)
+        unassign_slot(s);
+
+    std::vector<NodeId> others;
+    for (const auto& [id, node] : nodes_)
+        if (id != myself_) others.push_back(id);
+    for (const auto& id : others) {
+        delete_node(id, out);
+        out.events.push_back(event::NodeForgotten{id, false});
+    }
+    // Inbound links no node claimed yet belong to peers we no longer know either.
+    std::vector<LinkId> unbound;
+    for (const auto& [link, info] : links_)
+        unbound.push_back(link);
+    for (auto link : unbound)
+        close_link(link, out);
+    pfail_nodes_ = 0;
+
+    if (hard) {
+        current_epoch_ = 0;
+        last_vote_epoch_ = 0;
+        me.config_epoch = 0;
+        const NodeId fresh = random_name();
+        rename_node(myself_, fresh);
+        myself_ = fresh;
+        shard_id_ = random_name();
+    }
+    update_cluster_state(now);
+    mark_dirty(true);
+    finish(now, out);
+    return CommandResult::success();
+}
+
+}  // namespace gossipcluster
