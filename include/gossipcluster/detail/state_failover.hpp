@@ -5,6 +5,15 @@
 
 namespace gossipcluster {
 
+namespace detail {
+
+// How long an election collects votes (Redis: twice the node timeout, at least 2 s).
+inline std::int64_t election_auth_timeout(std::int64_t node_timeout_ms) {
+    return std::max<std::int64_t>(2 * node_timeout_ms, 2000);
+}
+
+}  // namespace detail
+
 // Rank among the replicas of the same master: how many of them are ahead of us (greater
 // replication offset, or the same offset and a smaller name). NOFAILOVER replicas never compete.
 // Unique ranks keep two replicas of one master from asking for votes at the same time.
@@ -58,7 +67,7 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
         return;
     }
 
-    const std::int64_t auth_timeout = std::max<std::int64_t>(2 * timeout, 2000);
+    const std::int64_t auth_timeout = detail::election_auth_timeout(timeout);
     const std::int64_t auth_retry = 2 * auth_timeout;
     if (election_time_ == 0 || t - election_time_ > auth_retry) {
         // Schedule: the best replica first, the next one a rank delay later.
@@ -75,6 +84,15 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
         next_deadline_ = std::min(next_deadline_, election_time_);
         return;
     }
+    if (t - election_time_ > auth_timeout) {
+        // Over: reported once, and votes that still arrive no longer count (as in Redis, which
+        // never wins an expired election). A new attempt is scheduled after the retry time.
+        if (election_sent_) {
+            out.events.push_back(event::ElectionFailed{election_epoch_, election_voters_.size()});
+            election_sent_ = false;
+        }
+        return;
+    }
     if (!election_sent_ && !manual) {
         // Others may have reported a better offset since we scheduled: step back if so.
         std::size_t rank = replica_rank();
@@ -87,11 +105,6 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
     if (t < election_time_) {
         next_deadline_ = std::min(next_deadline_, election_time_);
         return;
-    }
-    if (t - election_time_ > auth_timeout) {
-        if (election_sent_)
-            out.events.push_back(event::ElectionFailed{election_epoch_, election_voters_.size()});
-        return;  // a new attempt is scheduled after the retry time
     }
     if (!election_sent_) {
         ++current_epoch_;
@@ -142,6 +155,9 @@ inline void ClusterState::process_auth_request(Now now, detail::Node* sender, co
 inline void ClusterState::process_auth_ack(Now now, detail::Node* sender, const Header& h,
                                            Output& out) {
     if (!sender || !election_sent_) return;
+    // Expired, even if the election step has not noticed yet.
+    if (now.mono.ms - election_time_ > detail::election_auth_timeout(config_.node_timeout.count()))
+        return;
     if (!sender->is_master() || sender->slot_count == 0) return;
     if (h.current_epoch < election_epoch_) return;
     // A duplicated or replayed ACK must not count twice.
