@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake g++ clang libclang-rt-14-dev clang-format libasio-dev libfmt-dev
-    catch2 libbenchmark-dev libpcap-dev redis-server redis-tools python3 python3-redis tcpdump
-    procps iproute2)
+    libssl-dev openssl catch2 libbenchmark-dev libpcap-dev redis-server redis-tools python3
+    python3-redis tcpdump procps iproute2)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -99,11 +99,16 @@ struct AsioTcpStats {
     std::uint64_t connects_requested = 0;  // connect() calls
     std::uint64_t connects_deferred = 0;   // of those, held back by the backoff first
     std::uint64_t connects_attempted = 0;  // real TCP connection attempts
-    std::uint64_t connects_succeeded = 0;
+    std::uint64_t connects_succeeded = 0;  // links up (over TLS: once the handshake is done)
     std::uint64_t connects_failed = 0;
     std::uint64_t inbound_accepted = 0;
     std::uint64_t inbound_refused = 0;  // over max_inbound_links
     std::uint64_t accept_errors = 0;
+    // Stream handshakes (TLS), both directions. A failed inbound one is never reported to the
+    // core; a failed outbound one counts in connects_failed as well.
+    std::uint64_t handshakes_succeeded = 0;
+    std::uint64_t handshakes_failed = 0;
+    std::uint64_t handshakes_timed_out = 0;  // of those failed
 
     std::uint64_t dropped(DecodeError e) const {
         return frames_dropped[static_cast<std::size_t>(e)];
@@ -121,21 +126,28 @@ struct AsioTcpHandler {
 
 }  // namespace gossipcluster
 
+#include "gossipcluster/transport/detail/asio_plain_stream.hpp"
 #include "gossipcluster/transport/detail/asio_tcp_impl.hpp"
 
 namespace gossipcluster {
 
-// The Transport policy over TCP. A cheap handle: copies share one implementation, so the copy
-// ClusterCore keeps and the one its owner keeps act on the same sockets.
+// The Transport policy over Asio streams: AsioTcpTransport (plain TCP, below) and
+// AsioTlsTransport (gossipcluster/transport/asio_tls.hpp) are this template with different
+// stream policies. A cheap handle: copies share one implementation, so the copy ClusterCore
+// keeps and the one its owner keeps act on the same sockets.
 //
 // Threading: every call, and every handler call, happens on `executor`, which must not run two
 // handlers at once: a strand, or an io_context run by one thread (calls from any handler of that
 // io_context are then fine). Completion handlers keep the implementation alive, so a transport
 // can be dropped while operations are pending; stop() closes every socket at once.
-class AsioTcpTransport {
+template <typename Stream>
+class AsioStreamTransport {
   public:
-    explicit AsioTcpTransport(asio::any_io_executor executor, AsioTcpOptions options = {})
-        : impl_(std::make_shared<detail::AsioTcpImpl>(std::move(executor), std::move(options))) {}
+    using Options = typename Stream::Options;
+
+    explicit AsioStreamTransport(asio::any_io_executor executor, Options options = {})
+        : impl_(std::make_shared<detail::AsioStreamImpl<Stream>>(std::move(executor),
+                                                                 std::move(options))) {}
 
     // The Transport concept. Outcomes are reported later through the handler.
     void connect(LinkId link, const Endpoint& to) { impl_->connect(link, to); }
@@ -161,20 +173,24 @@ class AsioTcpTransport {
     std::size_t queued_bytes(LinkId link) const { return impl_->queued_bytes(link); }
     std::size_t link_count() const { return impl_->link_count(); }
     std::size_t inbound_link_count() const { return impl_->inbound_link_count(); }
-    const AsioTcpOptions& options() const { return impl_->options(); }
+    const Options& options() const { return impl_->options(); }
     const asio::any_io_executor& get_executor() const { return impl_->executor(); }
 
   private:
-    std::shared_ptr<detail::AsioTcpImpl> impl_;
+    std::shared_ptr<detail::AsioStreamImpl<Stream>> impl_;
 };
+
+// The Transport policy over plain TCP.
+using AsioTcpTransport = AsioStreamTransport<detail::AsioPlainStream>;
 
 static_assert(Transport<AsioTcpTransport>);
 
 using TcpClusterCore = ClusterCore<AsioTcpTransport, SteadyClock, FileStorage>;
 
-// Runs a ClusterCore over AsioTcpTransport: the transport's reports become core inputs, one
-// steady_timer fires at core.next_deadline() (re-armed after every input), and everything that
-// touches the core runs on one strand.
+// Runs a ClusterCore over AsioTcpTransport (or another transport with its interface, such as
+// AsioTlsTransport: T): the transport's reports become core inputs, one steady_timer fires at
+// core.next_deadline() (re-armed after every input), and everything that touches the core runs
+// on one strand.
 //
 // Two ways to run it:
 // - On the application's io_context: AsioClusterNode(io, ...). The application runs the
@@ -187,22 +203,23 @@ using TcpClusterCore = ClusterCore<AsioTcpTransport, SteadyClock, FileStorage>;
 // start() and stop() are called from the io_context's thread or while it is not running (in
 // the own-thread mode: from any thread but the node's). Do not destroy a node from its own
 // handlers.
-template <Clock C = SteadyClock, Storage S = FileStorage>
+template <Clock C = SteadyClock, Storage S = FileStorage, Transport T = AsioTcpTransport>
 class AsioClusterNode {
   public:
-    using Core = ClusterCore<AsioTcpTransport, C, S>;
+    using Core = ClusterCore<T, C, S>;
+    using Options = typename T::Options;
     using Strand = asio::strand<asio::io_context::executor_type>;
     using ErrorHandler = std::function<void(std::exception_ptr)>;
 
     // On the application's io_context. Loads the storage and builds the core (may throw);
     // nothing touches the network before start().
-    AsioClusterNode(asio::io_context& io, Config config, S storage, AsioTcpOptions options = {},
+    AsioClusterNode(asio::io_context& io, Config config, S storage, Options options = {},
                     C clock = C{})
         : AsioClusterNode(nullptr, &io, std::move(config), std::move(storage), std::move(options),
                           std::move(clock)) {}
 
     // On an io_context of its own, run by a thread that start() spawns.
-    AsioClusterNode(Config config, S storage, AsioTcpOptions options = {}, C clock = C{})
+    AsioClusterNode(Config config, S storage, Options options = {}, C clock = C{})
         : AsioClusterNode(std::make_unique<asio::io_context>(1), nullptr, std::move(config),
                           std::move(storage), std::move(options), std::move(clock)) {}
 
@@ -301,7 +318,7 @@ class AsioClusterNode {
         return last_error_;
     }
 
-    AsioTcpTransport& transport() { return transport_; }
+    T& transport() { return transport_; }
     const std::vector<asio::ip::tcp::endpoint>& listen_endpoints() const {
         return transport_.listen_endpoints();
     }
@@ -316,7 +333,7 @@ class AsioClusterNode {
     };
 
     AsioClusterNode(std::unique_ptr<asio::io_context> own, asio::io_context* io, Config config,
-                    S storage, AsioTcpOptions options, C clock)
+                    S storage, Options options, C clock)
         : own_io_(std::move(own)),
           io_(own_io_ ? *own_io_ : *io),
           strand_(asio::make_strand(io_)),
@@ -339,7 +356,7 @@ class AsioClusterNode {
                                        std::move(storage));
     }
 
-    static AsioTcpOptions with_node_defaults(AsioTcpOptions options, const Config& config) {
+    static Options with_node_defaults(Options options, const Config& config) {
         if (options.port == 0) options.port = config.bus_port();
         if (options.seed == 0) options.seed = config.seed * 0x9e3779b97f4a7c15ull + 0x51ed27;
         return options;
@@ -415,7 +432,7 @@ class AsioClusterNode {
     asio::io_context& io_;
     Strand strand_;
     asio::steady_timer timer_;
-    AsioTcpTransport transport_;
+    T transport_;
     std::unique_ptr<Core> core_;
     std::shared_ptr<Life> life_ = std::make_shared<Life>();
     ErrorHandler on_error_;

@@ -1,8 +1,11 @@
-// AsioTcpImpl: the listeners, links, buffers and counters shared by copies of AsioTcpTransport.
+// AsioStreamImpl: the listeners, links, buffers and counters shared by copies of a transport.
 #pragma once
 
 // Part of gossipcluster/transport/asio_tcp.hpp, which declares the option, statistics and handler
-// types used here: include that header, not this one.
+// types used here: include that header, not this one. The implementation is generic over a stream
+// policy (detail/asio_plain_stream.hpp, detail/asio_tls_stream.hpp) so that plain TCP and TLS
+// share the framing, the buffers, the backoff and the counters; the policy only says how a socket
+// is made, whether it needs a handshake before the link counts as up, and how it is closed.
 
 #include <asio.hpp>
 
@@ -47,15 +50,17 @@ inline std::string asio_endpoint_text(const asio::ip::tcp::endpoint& ep) {
 
 // One bus connection. Shared by the link table and the completion handlers of its operations,
 // so that a handler that runs after the link was closed still finds valid memory (and `closed`).
-struct AsioTcpLink {
+template <typename Socket>
+struct AsioStreamLink {
     enum class State : std::uint8_t {
-        Waiting,     // outbound, held back by the connect backoff
-        Connecting,  // outbound, TCP handshake under way
-        Up,          // established: reading and writing
-        Failed,      // closed by the transport; the report to the core is on its way
+        Waiting,      // outbound, held back by the connect backoff
+        Connecting,   // outbound, TCP handshake under way
+        Handshaking,  // the stream's own handshake (TLS) under way; the core knows nothing yet
+        Up,           // established: reading and writing
+        Failed,       // closed by the transport; the report to the core is on its way
     };
 
-    AsioTcpLink(LinkId link, asio::ip::tcp::socket s, std::size_t max_frame, bool is_inbound)
+    AsioStreamLink(LinkId link, Socket s, std::size_t max_frame, bool is_inbound)
         : id(link),
           inbound(is_inbound),
           socket(std::move(s)),
@@ -66,11 +71,12 @@ struct AsioTcpLink {
     bool inbound;
     State state = State::Waiting;
     bool closed = false;     // the socket is closed: handlers must leave the link alone
-    bool timed_out = false;  // the connect timer fired before the handshake finished
+    bool timed_out = false;  // the connect or handshake timer fired before it finished
     asio::ip::tcp::endpoint remote;
-    std::string remote_key;  // backoff key of an outbound link's destination
-    asio::ip::tcp::socket socket;
-    asio::steady_timer timer;  // backoff wait, then connect timeout
+    asio::ip::tcp::endpoint local;  // of an inbound link, reported once it is up
+    std::string remote_key;         // backoff key of an outbound link's destination
+    Socket socket;
+    asio::steady_timer timer;  // backoff wait, then connect timeout, then handshake timeout
     std::vector<std::uint8_t> read_buf;
     FrameSplitter splitter;
     // Encoded frames not yet handed to the socket, and those the write under way holds.
@@ -84,14 +90,19 @@ struct AsioTcpLink {
     std::size_t queued_bytes() const { return pending.size() + inflight.size(); }
 };
 
-class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
+template <typename Stream>
+class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream>> {
   public:
     using tcp = asio::ip::tcp;
-    using LinkPtr = std::shared_ptr<AsioTcpLink>;
+    using Options = typename Stream::Options;
+    using Socket = typename Stream::Socket;
+    using Link = AsioStreamLink<Socket>;
+    using LinkPtr = std::shared_ptr<Link>;
 
-    AsioTcpImpl(asio::any_io_executor executor, AsioTcpOptions options)
+    AsioStreamImpl(asio::any_io_executor executor, Options options)
         : executor_(std::move(executor)),
           options_(std::move(options)),
+          stream_(options_),
           backoff_(options_.backoff_initial, options_.backoff_max, options_.seed) {
         if (options_.read_chunk_bytes == 0)
             throw std::invalid_argument("AsioTcpOptions: read_chunk_bytes must be at least 1");
@@ -104,8 +115,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         limits_.max_frame_bytes = options_.max_frame_bytes;
     }
 
-    AsioTcpImpl(const AsioTcpImpl&) = delete;
-    AsioTcpImpl& operator=(const AsioTcpImpl&) = delete;
+    AsioStreamImpl(const AsioStreamImpl&) = delete;
+    AsioStreamImpl& operator=(const AsioStreamImpl&) = delete;
 
     void set_handler(AsioTcpHandler handler) { handler_ = std::move(handler); }
 
@@ -165,8 +176,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
             erase(it);
         }
         ++stats_.connects_requested;
-        auto link = std::make_shared<AsioTcpLink>(id, tcp::socket(executor_),
-                                                  options_.max_frame_bytes, false);
+        auto link =
+            std::make_shared<Link>(id, stream_.make(executor_), options_.max_frame_bytes, false);
         links_.emplace(id, link);
         asio::error_code ec;
         const auto address = asio::ip::make_address(to.ip, ec);
@@ -184,7 +195,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         }
         ++stats_.connects_deferred;
         link->timer.expires_after(wait);
-        link->timer.async_wait([self = shared_from_this(), link](const asio::error_code& e) {
+        link->timer.async_wait([self = this->shared_from_this(), link](const asio::error_code& e) {
             if (e || link->closed || self->stopped_) return;
             self->start_connect(link);
         });
@@ -211,7 +222,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
             fail(link, fmt::format("send buffer limit of {} bytes exceeded", limit));
             return;
         }
-        if (link->state == AsioTcpLink::State::Up && !link->writing) start_write(link);
+        if (link->state == Link::State::Up && !link->writing) start_write(link);
     }
 
     void close(LinkId id) {
@@ -237,7 +248,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     }
 
     bool stopped() const { return stopped_; }
-    const AsioTcpOptions& options() const { return options_; }
+    const Options& options() const { return options_; }
     const AsioTcpStats& stats() const { return stats_; }
     const std::vector<tcp::endpoint>& listen_endpoints() const { return listen_endpoints_; }
     const asio::any_io_executor& executor() const { return executor_; }
@@ -314,7 +325,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
 
     void start_accept(const std::shared_ptr<Acceptor>& a) {
         a->acceptor.async_accept(
-            [self = shared_from_this(), a](const asio::error_code& ec, tcp::socket socket) {
+            [self = this->shared_from_this(), a](const asio::error_code& ec, tcp::socket socket) {
                 self->on_accept(a, ec, std::move(socket));
             });
     }
@@ -325,7 +336,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         if (ec) {
             ++stats_.accept_errors;
             a->retry.expires_after(kAcceptRetry);
-            a->retry.async_wait([self = shared_from_this(), a](const asio::error_code& e) {
+            a->retry.async_wait([self = this->shared_from_this(), a](const asio::error_code& e) {
                 if (e || self->stopped_) return;
                 self->start_accept(a);
             });
@@ -347,15 +358,27 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         socket.set_option(tcp::no_delay(true), ignored);
         ++stats_.inbound_accepted;
         const LinkId id = LinkId::inbound(++inbound_seq_);
-        auto link =
-            std::make_shared<AsioTcpLink>(id, std::move(socket), options_.max_frame_bytes, true);
-        link->state = AsioTcpLink::State::Up;
+        auto link = std::make_shared<Link>(id, stream_.adopt(std::move(socket)),
+                                           options_.max_frame_bytes, true);
         link->remote = remote;
+        link->local = local;
+        // A link still in its handshake counts against max_inbound_links: peers that never
+        // finish one cannot take more sockets than that.
         links_.emplace(id, link);
         ++inbound_links_;
+        if constexpr (Stream::kHandshake)
+            start_handshake(link);
+        else
+            inbound_up(link);
+    }
+
+    // The core hears of an inbound link only once it is usable, so a peer that fails the
+    // stream's handshake never reaches it.
+    void inbound_up(const LinkPtr& link) {
+        link->state = Link::State::Up;
         if (handler_.on_inbound_link)
-            handler_.on_inbound_link(id, asio_ip_text(remote.address()),
-                                     asio_ip_text(local.address()));
+            handler_.on_inbound_link(link->id, asio_ip_text(link->remote.address()),
+                                     asio_ip_text(link->local.address()));
         if (link->closed || stopped_) return;
         start_read(link);
     }
@@ -379,13 +402,14 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     }
 
     void start_connect(const LinkPtr& link) {
-        link->state = AsioTcpLink::State::Connecting;
+        link->state = Link::State::Connecting;
         ++stats_.connects_attempted;
         asio::error_code ec;
-        link->socket.open(link->remote.protocol(), ec);
+        tcp::socket& socket = Stream::tcp_layer(link->socket);
+        socket.open(link->remote.protocol(), ec);
         if (!ec) {
             if (auto source = source_for(link->remote.address()))
-                link->socket.bind(tcp::endpoint(*source, 0), ec);
+                socket.bind(tcp::endpoint(*source, 0), ec);
         }
         if (ec) {
             connect_failed(link, ec.message());
@@ -394,16 +418,17 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         if (options_.connect_timeout.count() > 0) {
             link->timer.expires_after(options_.connect_timeout);
             link->timer.async_wait([link](const asio::error_code& e) {
-                if (e || link->closed || link->state != AsioTcpLink::State::Connecting) return;
+                if (e || link->closed || link->state != Link::State::Connecting) return;
                 link->timed_out = true;
                 asio::error_code ignored;
-                link->socket.close(ignored);  // completes the connect with operation_aborted
+                // Completes the connect with operation_aborted.
+                Stream::tcp_layer(link->socket).close(ignored);
             });
         }
-        link->socket.async_connect(link->remote,
-                                   [self = shared_from_this(), link](const asio::error_code& e) {
-                                       self->on_connect(link, e);
-                                   });
+        socket.async_connect(link->remote,
+                             [self = this->shared_from_this(), link](const asio::error_code& e) {
+                                 self->on_connect(link, e);
+                             });
     }
 
     void on_connect(const LinkPtr& link, const asio::error_code& ec) {
@@ -413,14 +438,68 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
             connect_failed(link, link->timed_out ? std::string("connect timeout") : ec.message());
             return;
         }
+        asio::error_code ignored;
+        Stream::tcp_layer(link->socket).set_option(tcp::no_delay(true), ignored);
+        if constexpr (Stream::kHandshake)
+            start_handshake(link);
+        else
+            outbound_up(link);
+    }
+
+    // Frames the core queued while connecting go out only now, after any handshake.
+    void outbound_up(const LinkPtr& link) {
         backoff_.success(link->remote_key);
         ++stats_.connects_succeeded;
-        asio::error_code ignored;
-        link->socket.set_option(tcp::no_delay(true), ignored);
-        link->state = AsioTcpLink::State::Up;
+        link->state = Link::State::Up;
         if (!link->pending.empty()) start_write(link);
         start_read(link);
         if (handler_.on_link_up) handler_.on_link_up(link->id);
+    }
+
+    // --- the stream's handshake (TLS) ----------------------------------------------------
+
+    // Bounded by the policy's handshake timeout in both directions, so that a peer that stalls
+    // mid-handshake holds a socket (and an inbound slot) for that long at most.
+    void start_handshake(const LinkPtr& link) {
+        link->state = Link::State::Handshaking;
+        link->timed_out = false;
+        link->timer.expires_after(stream_.handshake_timeout());
+        link->timer.async_wait([link](const asio::error_code& e) {
+            if (e || link->closed || link->state != Link::State::Handshaking) return;
+            link->timed_out = true;
+            asio::error_code ignored;
+            Stream::tcp_layer(link->socket).close(ignored);  // fails the handshake
+        });
+        stream_.async_handshake(link->socket, link->inbound,
+                                [self = this->shared_from_this(), link](const asio::error_code& e) {
+                                    self->on_handshake(link, e);
+                                });
+    }
+
+    void on_handshake(const LinkPtr& link, const asio::error_code& ec) {
+        if (link->closed || stopped_) return;
+        link->timer.cancel();
+        if (ec) {
+            ++stats_.handshakes_failed;
+            if (link->timed_out) ++stats_.handshakes_timed_out;
+            std::string reason = link->timed_out
+                                     ? std::string("handshake timeout")
+                                     : fmt::format("handshake failed: {}", Stream::describe(ec));
+            if (!link->inbound) {
+                connect_failed(link, std::move(reason));
+                return;
+            }
+            // The core never heard of this link: drop it without a report.
+            auto it = links_.find(link->id);
+            shutdown(*link);
+            if (it != links_.end() && it->second == link) erase(it);
+            return;
+        }
+        ++stats_.handshakes_succeeded;
+        if (link->inbound)
+            inbound_up(link);
+        else
+            outbound_up(link);
     }
 
     void connect_failed(const LinkPtr& link, std::string reason) {
@@ -435,7 +514,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         if (link->read_buf.empty()) link->read_buf.resize(options_.read_chunk_bytes);
         link->socket.async_read_some(
             asio::buffer(link->read_buf),
-            [self = shared_from_this(), link](const asio::error_code& ec, std::size_t n) {
+            [self = this->shared_from_this(), link](const asio::error_code& ec, std::size_t n) {
                 self->on_read(link, ec, n);
             });
     }
@@ -443,8 +522,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     void on_read(const LinkPtr& link, const asio::error_code& ec, std::size_t n) {
         if (link->closed || stopped_) return;
         if (ec) {
-            fail(link,
-                 ec == asio::error::eof ? std::string("connection closed by peer") : ec.message());
+            fail(link, Stream::closed_by_peer(ec) ? std::string("connection closed by peer")
+                                                  : Stream::describe(ec));
             return;
         }
         link->stats.bytes_received += n;
@@ -495,7 +574,7 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
         link->inflight_messages = std::exchange(link->pending_messages, 0);
         asio::async_write(
             link->socket, asio::buffer(link->inflight),
-            [self = shared_from_this(), link](const asio::error_code& ec, std::size_t n) {
+            [self = this->shared_from_this(), link](const asio::error_code& ec, std::size_t n) {
                 self->on_write(link, ec, n);
             });
     }
@@ -522,17 +601,17 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
 
     // Closes the socket and cancels the timer; handlers still pending see `closed` and return.
     // `inflight` and `read_buf` stay: operations being cancelled may still refer to them.
-    static void shutdown(AsioTcpLink& link) {
+    static void shutdown(Link& link) {
         if (link.closed) return;
         link.closed = true;
         asio::error_code ignored;
-        link.socket.close(ignored);
+        Stream::tcp_layer(link.socket).close(ignored);
         link.timer.cancel();
         std::vector<std::uint8_t>().swap(link.pending);
         link.pending_messages = 0;
     }
 
-    void erase(std::map<LinkId, LinkPtr>::iterator it) {
+    void erase(typename std::map<LinkId, LinkPtr>::iterator it) {
         if (it->second->inbound) --inbound_links_;
         links_.erase(it);
     }
@@ -543,8 +622,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     void fail(const LinkPtr& link, std::string reason) {
         if (link->closed) return;
         shutdown(*link);
-        link->state = AsioTcpLink::State::Failed;
-        asio::post(executor_, [self = shared_from_this(), link, reason = std::move(reason)] {
+        link->state = Link::State::Failed;
+        asio::post(executor_, [self = this->shared_from_this(), link, reason = std::move(reason)] {
             auto it = self->links_.find(link->id);
             if (it == self->links_.end() || it->second != link) return;
             self->erase(it);
@@ -554,7 +633,8 @@ class AsioTcpImpl : public std::enable_shared_from_this<AsioTcpImpl> {
     }
 
     asio::any_io_executor executor_;
-    AsioTcpOptions options_;
+    Options options_;
+    Stream stream_;
     CodecLimits limits_;
     AsioTcpHandler handler_;
     ConnectBackoff backoff_;

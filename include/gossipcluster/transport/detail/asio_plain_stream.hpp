@@ -1,0 +1,39 @@
+// AsioPlainStream: the stream policy of AsioTcpTransport, a bare TCP socket with no handshake.
+#pragma once
+
+// Part of gossipcluster/transport/asio_tcp.hpp (it needs AsioTcpOptions): include that header.
+
+#include <asio.hpp>
+
+#include <string>
+#include <utility>
+
+#include "gossipcluster/time.hpp"
+
+namespace gossipcluster::detail {
+
+// What AsioStreamImpl asks of a stream policy: the options type, the socket type, how to make
+// one for an outbound link and how to wrap an accepted one, its TCP layer (for connecting,
+// closing and socket options), whether a handshake must finish before the link is up, and how
+// to read an error.
+struct AsioPlainStream {
+    using Options = AsioTcpOptions;
+    using Socket = asio::ip::tcp::socket;
+    static constexpr bool kHandshake = false;
+
+    explicit AsioPlainStream(const Options&) {}
+
+    Socket make(const asio::any_io_executor& executor) const { return Socket(executor); }
+    Socket adopt(asio::ip::tcp::socket socket) const { return socket; }
+    static asio::ip::tcp::socket& tcp_layer(Socket& socket) { return socket; }
+
+    // Never called: there is no handshake.
+    Duration handshake_timeout() const { return Duration{0}; }
+    template <typename Handler>
+    void async_handshake(Socket&, bool, Handler&&) const {}
+
+    static bool closed_by_peer(const asio::error_code& ec) { return ec == asio::error::eof; }
+    static std::string describe(const asio::error_code& ec) { return ec.message(); }
+};
+
+}  // namespace gossipcluster::detail

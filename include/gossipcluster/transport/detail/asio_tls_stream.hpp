@@ -1,0 +1,74 @@
+// AsioTlsStream: the stream policy of AsioTlsTransport, TCP under asio::ssl with a handshake.
+#pragma once
+
+// Part of gossipcluster/transport/asio_tls.hpp (it needs AsioTlsOptions): include that header.
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "gossipcluster/time.hpp"
+
+namespace gossipcluster::detail {
+
+struct AsioTlsStream {
+    using Options = AsioTlsOptions;
+    using Socket = asio::ssl::stream<asio::ip::tcp::socket>;
+    static constexpr bool kHandshake = true;
+
+    explicit AsioTlsStream(const Options& options)
+        : context_(options.context), timeout_(options.handshake_timeout) {
+        if (!context_)
+            throw std::invalid_argument(
+                "AsioTlsOptions: context is not set (see make_tls_context)");
+        // An unbounded handshake would let a peer that stalls in it hold a socket for good.
+        if (timeout_.count() <= 0)
+            throw std::invalid_argument("AsioTlsOptions: handshake_timeout must be positive");
+    }
+
+    Socket make(const asio::any_io_executor& executor) const { return Socket(executor, *context_); }
+    Socket adopt(asio::ip::tcp::socket socket) const {
+        return Socket(std::move(socket), *context_);
+    }
+    static asio::ip::tcp::socket& tcp_layer(Socket& socket) { return socket.next_layer(); }
+
+    Duration handshake_timeout() const { return timeout_; }
+
+    // The accepting side is the TLS server; both sides present and verify certificates, as the
+    // context says.
+    template <typename Handler>
+    void async_handshake(Socket& socket, bool accepted, Handler&& handler) const {
+        socket.async_handshake(
+            accepted ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+            std::forward<Handler>(handler));
+    }
+
+    // A peer that closes its socket without a TLS close_notify (as redis-server does) ends the
+    // stream with stream_truncated; for the bus that is an ordinary close.
+    static bool closed_by_peer(const asio::error_code& ec) {
+        return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+    }
+
+    // OpenSSL's messages name the failing step ("certificate verify failed"); its error codes
+    // alone say little.
+    static std::string describe(const asio::error_code& ec) {
+        if (ec.category() == asio::error::get_ssl_category()) {
+            std::string text = ec.message();
+            if (text.empty()) text = fmt::format("TLS error {}", ec.value());
+            return "TLS: " + text;
+        }
+        return ec.message();
+    }
+
+  private:
+    std::shared_ptr<asio::ssl::context> context_;
+    Duration timeout_;
+};
+
+}  // namespace gossipcluster::detail
