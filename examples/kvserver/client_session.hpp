@@ -14,6 +14,7 @@
 
 #include "command_table.hpp"
 #include "gossipcluster/commands/resp_value.hpp"
+#include "pubsub.hpp"
 #include "resp_parser.hpp"
 #include "server_context.hpp"
 
@@ -52,7 +53,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
 
-    void start() { read_more(); }
+    void start() {
+        info_.link = weak_from_this();
+        read_more();
+    }
 
     // Closes at once; replies not yet written are dropped.
     void close() override {
@@ -61,6 +65,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
         std::error_code ec;
         socket_.close(ec);
         server_.clients.erase(info_.id);
+        if (server_.pubsub) server_.pubsub->drop_client(info_.id);
         if (on_closed_) on_closed_(info_.id);
     }
 

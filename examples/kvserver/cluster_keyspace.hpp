@@ -55,6 +55,16 @@ inline std::size_t drop_keys_in_slots(ServerContext& server,
     return doomed.size();
 }
 
+// A replica reset to a master drops its copy of the old master's keys: now, and once more after
+// the posted role change has closed the replication link, since a chunk of the stream read
+// before that would otherwise be applied to the new, empty master.
+inline void flush_replica_keys(ServerContext& server, ClusterNode& cluster) {
+    const std::size_t dropped = server.keyspace.size();
+    server.keyspace.clear();
+    server.log.notice("Deleted {} keys of the former master (CLUSTER RESET)", dropped);
+    asio::post(cluster.core().transport().get_executor(), [&server] { server.keyspace.clear(); });
+}
+
 // Wires the keyspace into the cluster node: key counts for CLUSTER, and keys dropped when
 // their slots go to another master.
 inline void connect_cluster_keyspace(ServerContext& server, ClusterNode& cluster) {
@@ -64,6 +74,7 @@ inline void connect_cluster_keyspace(ServerContext& server, ClusterNode& cluster
     keys.keys_in_slot = [&server](std::uint16_t slot, std::size_t limit) {
         return keys_in_slot(server, slot, limit);
     };
+    keys.flush = [&server, &cluster] { flush_replica_keys(server, cluster); };
     cluster.set_host_keys(std::move(keys));
     cluster.add_event_listener([&server](const gossipcluster::Event& e) {
         const auto* changed = std::get_if<gossipcluster::event::SlotsChanged>(&e);

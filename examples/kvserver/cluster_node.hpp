@@ -1,4 +1,4 @@
-// ClusterNode: the cluster half of the server, the library's TCP cluster node plus its log lines.
+// ClusterNode: the cluster half of the server, the library's cluster node plus its log lines.
 #pragma once
 
 #include <asio.hpp>
@@ -18,23 +18,29 @@
 #include <variant>
 #include <vector>
 
+#include "bus_transport.hpp"
 #include "cluster_events.hpp"
 #include "gossipcluster/commands/cluster_command.hpp"
 #include "gossipcluster/commands/resp_value.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 #include "gossipcluster/transport/asio_tcp.hpp"
+#include "gossipcluster/transport/asio_tls.hpp"
 #include "logger.hpp"
 #include "options.hpp"
 
 namespace kvserver {
 
 // Everything cluster-related the server does goes through here: it owns the library's
-// TcpClusterNode (core, bus listener and links) on the server's io_context, and turns CLUSTER
-// commands into calls on the core. The core runs on the same single thread as the clients, so
-// handlers call it directly.
+// AsioClusterNode (core, bus listener and links; over TLS with tls-cluster) on the server's
+// io_context, and turns CLUSTER commands into calls on the core. The core runs on the same single
+// thread as the clients, so handlers call it directly.
 class ClusterNode {
   public:
+    using Node = gossipcluster::AsioClusterNode<gossipcluster::SteadyClock,
+                                                gossipcluster::FileStorage, BusTransport>;
+    using Core = Node::Core;
+
     // Called when the cluster side cannot go on (its config file cannot be saved, say); the
     // server then shuts down with a failure status, as redis-server exits.
     using FatalHandler = std::function<void(const std::string& why)>;
@@ -45,20 +51,25 @@ class ClusterNode {
         : log_(log), fatal_(std::move(fatal)) {
         gossipcluster::Config config;
         config.seed = random_seed();
-        config.port = options.port;
+        // In a TLS cluster the node is known by its TLS port, the plaintext one rides as pport.
+        config.port = options.cluster_client_port();
+        config.pport = options.tls_cluster ? options.port : std::uint16_t{0};
         config.cport = options.cluster_port;
         config.announce_ip = options.cluster_announce_ip;
         config.announce_hostname = options.cluster_announce_hostname;
         config.node_timeout = gossipcluster::Duration{options.cluster_node_timeout_ms};
 
-        gossipcluster::AsioTcpOptions bus;
+        BusTransport::Options bus;
         bus.bind_addresses = options.bind;
         bus.port = options.bus_port();
+        if (options.tls_cluster)
+            bus.context = gossipcluster::make_tls_context(
+                {options.tls_cert_file, options.tls_key_file, options.tls_ca_cert_file});
 
         const bool had_file = std::filesystem::exists(options.cluster_config_file);
-        node_ = std::make_unique<gossipcluster::TcpClusterNode>(
-            io, std::move(config), gossipcluster::FileStorage(options.cluster_config_file),
-            std::move(bus));
+        node_ = std::make_unique<Node>(io, std::move(config),
+                                       gossipcluster::FileStorage(options.cluster_config_file),
+                                       std::move(bus));
         node_->core().set_event_handler([this](const gossipcluster::Event& e) { on_event(e); });
         node_->set_error_handler([this](std::exception_ptr e) { fail(e); });
 
@@ -77,7 +88,8 @@ class ClusterNode {
     void start() {
         node_->start();
         for (const auto& ep : node_->listen_endpoints())
-            log_.verbose("Cluster bus listening on {}:{}", ep.address().to_string(), ep.port());
+            log_.verbose("Cluster bus listening on {}:{}{}", ep.address().to_string(), ep.port(),
+                         node_->transport().tls() ? " (TLS)" : "");
     }
 
     // Closes the bus and saves the node table one last time, so that what was learnt since the
@@ -119,7 +131,7 @@ class ClusterNode {
     // The host's key counts, for the CLUSTER subcommands that depend on them.
     void set_host_keys(gossipcluster::ClusterHostKeys keys) { keys_ = std::move(keys); }
 
-    gossipcluster::TcpClusterCore& core() { return node_->core(); }
+    Core& core() { return node_->core(); }
     const gossipcluster::ClusterState& state() const { return node_->core().state(); }
     std::size_t bus_link_count() { return node_->transport().link_count(); }
 
@@ -181,7 +193,7 @@ class ClusterNode {
     std::map<gossipcluster::NodeId, LinkErrorSeen> link_errors_;
     std::vector<EventListener> listeners_;
     gossipcluster::ClusterHostKeys keys_;
-    std::unique_ptr<gossipcluster::TcpClusterNode> node_;
+    std::unique_ptr<Node> node_;
 };
 
 }  // namespace kvserver

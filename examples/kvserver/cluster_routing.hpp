@@ -25,12 +25,19 @@ inline std::string_view address_ip(std::string_view addr) {
     return ip;
 }
 
+// The port a plaintext client reaches `node` on. In a TLS cluster a node is known by its TLS port
+// and carries its plaintext one as pport (0 otherwise); redis-server 7.0 redirects plaintext
+// clients there, and this server's clients are all plaintext.
+inline std::uint16_t plaintext_port(const gossipcluster::detail::Node& node) {
+    return node.pport != 0 ? node.pport : node.port;
+}
+
 // Where clients reach `node`: its announced address, or, while it does not know its own (a node
 // nobody has met yet), the address this client connected to, as Redis answers then.
 inline std::string client_endpoint(const gossipcluster::detail::Node& node,
                                    const ClientInfo& client) {
     const std::string_view ip = node.ip.empty() ? address_ip(client.laddr) : node.ip;
-    return fmt::format("{}:{}", ip, node.port);
+    return fmt::format("{}:{}", ip, plaintext_port(node));
 }
 
 // The keys of a request, by the command table's key positions (first, last, step).

@@ -14,6 +14,8 @@
 #include "cluster_routing.hpp"
 #include "command_context.hpp"
 #include "commands_cluster.hpp"
+#include "commands_dump.hpp"
+#include "commands_pubsub.hpp"
 #include "commands_server.hpp"
 #include "commands_strings.hpp"
 #include "gossipcluster/commands/arguments.hpp"
@@ -63,6 +65,38 @@ inline const std::vector<CommandSpec>& command_table() {
         {"readwrite", 1, {"loading", "stale", "fast"}, 0, 0, 0, cmd_readwrite},
         // Its keys are found by the command itself (KEYS form), never routed.
         {"migrate", -6, {"write", "movablekeys"}, 0, 0, 0, cmd_migrate},
+        {"dump", 2, {"readonly", "random"}, 1, 1, 1, cmd_dump},
+        {"restore", -4, {"write", "denyoom"}, 1, 1, 1, cmd_restore},
+        // MIGRATE's form: counts as ASKING + RESTORE for routing.
+        {"restore-asking", -4, {"write", "denyoom", "asking"}, 1, 1, 1, cmd_restore},
+        // Shard channels are routed like keys, by the routing Redis gives channels.
+        {"subscribe", -2, {"pubsub", "noscript", "loading", "stale"}, 0, 0, 0, cmd_subscribe},
+        {"unsubscribe", -1, {"pubsub", "noscript", "loading", "stale"}, 0, 0, 0, cmd_unsubscribe},
+        {"psubscribe", -2, {"pubsub", "noscript", "loading", "stale"}, 0, 0, 0, cmd_psubscribe},
+        {"punsubscribe", -1, {"pubsub", "noscript", "loading", "stale"}, 0, 0, 0, cmd_punsubscribe},
+        {"ssubscribe", -2, {"pubsub", "noscript", "loading", "stale"}, 1, -1, 1, cmd_ssubscribe},
+        {"sunsubscribe",
+         -1,
+         {"pubsub", "noscript", "loading", "stale"},
+         1,
+         -1,
+         1,
+         cmd_sunsubscribe},
+        {"publish",
+         3,
+         {"pubsub", "loading", "stale", "fast", "may_replicate"},
+         0,
+         0,
+         0,
+         cmd_publish},
+        {"spublish",
+         3,
+         {"pubsub", "loading", "stale", "fast", "may_replicate"},
+         1,
+         1,
+         1,
+         cmd_spublish},
+        {"pubsub", -2, {}, 0, 0, 0, cmd_pubsub},
     };
     return table;
 }
@@ -173,7 +207,7 @@ inline RespValue execute(ServerContext& server, ClientInfo& client,
     client.last_command = spec->name;
     // Container commands are named with their subcommand, as CLIENT INFO shows them.
     if ((spec->name == "client" || spec->name == "config" || spec->name == "cluster" ||
-         spec->name == "command") &&
+         spec->name == "command" || spec->name == "pubsub") &&
         args.size() > 1 && args[1].size() <= 32 &&
         std::all_of(args[1].begin(), args[1].end(), [](char ch) {
             return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-';
@@ -184,14 +218,22 @@ inline RespValue execute(ServerContext& server, ClientInfo& client,
     if (server.cluster) {
         const bool reads_only =
             std::find(spec->flags.begin(), spec->flags.end(), "readonly") != spec->flags.end();
-        auto redirect = route_request(
-            server, client, request_keys(args, spec->first_key, spec->last_key, spec->key_step),
-            reads_only);
+        const auto keys = request_keys(args, spec->first_key, spec->last_key, spec->key_step);
+        if (std::find(spec->flags.begin(), spec->flags.end(), "asking") != spec->flags.end())
+            client.asking = true;
+        const bool channels =
+            std::find(spec->flags.begin(), spec->flags.end(), "pubsub") != spec->flags.end();
+        auto redirect = channels ? route_shard_channels(server, client, keys)
+                                 : route_request(server, client, keys, reads_only);
         client.asking = false;  // ASKING covers one command
         if (redirect) return *redirect;
     }
+    if (auto refused = pubsub_mode_check(server, client, spec->name, args)) return *refused;
     CommandContext ctx{server, client, args};
-    return spec->handler(ctx);
+    RespValue reply = spec->handler(ctx);
+    // CLUSTER DELSLOTS and the like take slots away without any cluster event.
+    if (spec->name == "cluster") drop_unserved_shard_channels(server);
+    return reply;
 }
 
 }  // namespace kvserver

@@ -22,6 +22,8 @@
 
 #include "cluster_keyspace.hpp"
 #include "cluster_node.hpp"
+#include "commands_pubsub.hpp"
+#include "fd_limit.hpp"
 #include "info.hpp"
 #include "logger.hpp"
 #include "options.hpp"
@@ -44,11 +46,17 @@ constexpr std::string_view kUsage =
     "  --cluster-port <n>              bus port (default port + 10000)\n"
     "  --cluster-announce-ip <ip>      address announced to peers\n"
     "  --cluster-announce-hostname <h> hostname announced to peers\n"
+    "  --tls-cluster yes|no            cluster bus over TLS, mutual authentication (default no)\n"
+    "  --tls-port <n>                  with tls-cluster: the port announced to the cluster, the\n"
+    "                                  bus on tls-port + 10000 (clients stay on --port, plain)\n"
+    "  --tls-cert-file, --tls-key-file, --tls-ca-cert-file <file>  PEM files for the bus\n"
     "  --dir <dir>                     working directory (relative paths start there)\n"
     "  --logfile <file>                log file ('' for standard output, the default)\n"
     "  --loglevel debug|verbose|notice|warning\n"
     "  --maxclients <n>                (default 10000)\n"
     "  --client-query-buffer-limit <size>  pending request bytes per client (default 64mb)\n"
+    "  --client-output-buffer-limit pubsub <hard> <soft> <seconds>  a subscriber's pending\n"
+    "                                  output limits (default 32mb 8mb 60)\n"
     "  --daemonize no                  accepted; the server always runs in the foreground\n"
     "Accepted without effect: --save, --appendonly, --appendfsync, --protected-mode,\n"
     "--databases, --dbfilename, ... (data lives in memory only).\n";
@@ -84,6 +92,8 @@ int run(kvserver::ServerOptions options) {
         }
     }
     log.notice("gossipcluster-kvserver {} is starting, pid={}", kServerVersion, ::getpid());
+    if (auto line = raise_open_files_limit(options.maxclients); !line.empty())
+        log.notice("{}", line);
     for (const auto& ignored : options.ignored)
         log.notice("Ignoring option '{}': it has no effect in this server", ignored);
 
@@ -94,6 +104,8 @@ int run(kvserver::ServerOptions options) {
     context.executable = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     context.config_file = config_file;
 
+    PubSub pubsub(options.pubsub_output_limit, log);
+    context.pubsub = &pubsub;
     Server server(io, context);
     Replication replication(io, context);
     std::unique_ptr<ClusterNode> cluster;
@@ -121,6 +133,7 @@ int run(kvserver::ServerOptions options) {
             });
             context.cluster = cluster.get();
             connect_cluster_keyspace(context, *cluster);
+            connect_cluster_pubsub(pubsub, *cluster);
         }
         server.start();
         if (cluster) cluster->start();

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "command_context.hpp"
+#include "dump_payload.hpp"
 #include "gossipcluster/commands/arguments.hpp"
 
 namespace kvserver {
@@ -134,8 +135,9 @@ inline void append_command(std::string& out, const std::vector<std::string_view>
 }  // namespace detail
 
 // MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]
-// [KEYS key...]. Each key travels as ASKING + SET (with its remaining time to live), so the
-// target accepts it while its slot is importing; SET NX stands for RESTORE's busy-key check.
+// [KEYS key...]. Each key travels as redis-server sends it: RESTORE-ASKING (RESTORE outside a
+// cluster) with its remaining time to live and its DUMP payload, REPLACE when asked, so the target
+// accepts it while its slot is importing and answers BUSYKEY for a key it already has.
 inline RespValue cmd_migrate(CommandContext& c) {
     const auto& a = c.args;
     bool copy = false, replace = false;
@@ -187,18 +189,13 @@ inline RespValue cmd_migrate(CommandContext& c) {
     std::string request;
     const std::string db_text = std::to_string(*db);
     if (*db != 0) detail::append_command(request, {"SELECT", db_text});
-    std::vector<std::string> ttls;
-    ttls.reserve(items.size());
+    const std::string_view restore = c.server.cluster ? "RESTORE-ASKING" : "RESTORE";
     for (const auto& item : items) {
-        detail::append_command(request, {"ASKING"});
-        std::vector<std::string_view> set{"SET", item.key, item.value};
-        if (item.ttl_ms != 0) {
-            ttls.push_back(std::to_string(item.ttl_ms));
-            set.push_back("PX");
-            set.push_back(ttls.back());
-        }
-        if (!replace) set.push_back("NX");
-        detail::append_command(request, set);
+        const std::string ttl = std::to_string(item.ttl_ms);
+        const std::string payload = encode_dump_payload(item.value);
+        std::vector<std::string_view> words{restore, item.key, ttl, payload};
+        if (replace) words.push_back("REPLACE");
+        detail::append_command(request, words);
     }
 
     detail::MigrateLink link{std::chrono::milliseconds(*timeout)};
@@ -214,17 +211,13 @@ inline RespValue cmd_migrate(CommandContext& c) {
     }
     std::optional<RespValue> error;
     for (const auto& item : items) {
-        auto asking = link.read_line();  // a target outside any cluster refuses it: harmless
-        auto set = asking ? link.read_line() : std::nullopt;
-        if (!set) return RespValue::error("IOERR error or timeout reading to target instance");
-        if (*set == "+OK") {
+        auto reply = link.read_line();
+        if (!reply) return RespValue::error("IOERR error or timeout reading to target instance");
+        if (*reply == "+OK") {
             if (!copy) c.server.keyspace.erase(item.key, now);
         } else if (!error) {
-            error = RespValue::error(
-                *set == "$-1" ? std::string("ERR Target instance replied with error: BUSYKEY "
-                                            "Target key name already exists.")
-                              : "ERR Target instance replied with error: " +
-                                    (set->empty() ? std::string() : set->substr(1)));
+            error = RespValue::error("ERR Target instance replied with error: " +
+                                     (reply->empty() ? std::string() : reply->substr(1)));
         }
     }
     return error ? *error : RespValue::ok();

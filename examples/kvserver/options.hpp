@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "gossipcluster/commands/arguments.hpp"
+#include "output_limit.hpp"
 #include "split_args.hpp"
 
 namespace kvserver {
@@ -35,17 +36,30 @@ struct ServerOptions {
     std::uint16_t cluster_port = 0;  // 0: port + 10000
     std::string cluster_announce_ip;
     std::string cluster_announce_hostname;
+    // TLS, as redis-server names it. With tls-cluster the bus runs TLS with mutual
+    // authentication and the cluster knows the node by tls_port (its bus port is tls_port +
+    // 10000), with `port` as the plaintext port beside it. Clients are served in plaintext on
+    // `port` only: this server has no TLS client listener.
+    std::uint16_t tls_port = 0;
+    bool tls_cluster = false;
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string tls_ca_cert_file;
     std::string dir;      // empty: stay in the current directory
     std::string logfile;  // empty: standard output
     LogLevel loglevel = LogLevel::kNotice;
     std::size_t maxclients = 10000;
     // Unparsed request bytes a client may have pending; redis-server allows 1 GB.
     std::size_t client_query_buffer_limit = std::size_t{64} << 20;
+    OutputBufferLimit pubsub_output_limit;  // client-output-buffer-limit pubsub ...
     // Options accepted for compatibility but without effect, as "name value" for the startup log.
     std::vector<std::string> ignored;
 
+    // The port the cluster knows the node by: the TLS port in a TLS cluster, as redis-server.
+    std::uint16_t cluster_client_port() const { return tls_cluster ? tls_port : port; }
     std::uint16_t bus_port() const {
-        return cluster_port != 0 ? cluster_port : static_cast<std::uint16_t>(port + 10000);
+        return cluster_port != 0 ? cluster_port
+                                 : static_cast<std::uint16_t>(cluster_client_port() + 10000);
     }
 };
 
@@ -208,6 +222,33 @@ inline std::optional<OptionsError> apply_option(ServerOptions& o, const std::str
         if (!bytes || *bytes < (std::size_t{1} << 20) || *bytes > (std::size_t{1} << 30))
             return fail("needs a size from 1mb to 1gb");
         o.client_query_buffer_limit = *bytes;
+    } else if (name == "tls-port") {
+        auto n = integer(0, 65535);
+        if (!n) return fail("needs one port number, 0-65535 (0: none)");
+        o.tls_port = static_cast<std::uint16_t>(*n);
+    } else if (name == "tls-cluster") {
+        auto yes = one() ? parse_yes_no(*one()) : std::nullopt;
+        if (!yes) return fail("needs yes or no");
+        o.tls_cluster = *yes;
+    } else if (name == "tls-cert-file" || name == "tls-key-file" || name == "tls-ca-cert-file") {
+        if (!one()) return fail("needs one file name");
+        (name == "tls-cert-file"  ? o.tls_cert_file
+         : name == "tls-key-file" ? o.tls_key_file
+                                  : o.tls_ca_cert_file) = *one();
+    } else if (name == "tls-replication") {
+        auto yes = one() ? parse_yes_no(*one()) : std::nullopt;
+        if (!yes) return fail("needs yes or no");
+        if (*yes) return fail("'yes' is not supported: replication runs on the plaintext port");
+        o.ignored.push_back(fmt::format("{} {}", name, join(values)));
+    } else if (name == "tls-auth-clients") {
+        // Without a TLS client listener there is nothing to authenticate.
+        const bool ok = one() && (parse_yes_no(*one()) ||
+                                  gossipcluster::equals_ignore_case(*one(), "optional"));
+        if (!ok) return fail("needs yes, no or optional");
+        o.ignored.push_back(fmt::format("{} {}", name, join(values)));
+    } else if (name == "client-output-buffer-limit") {
+        if (auto why = parse_output_buffer_limits(values, parse_memory, o.pubsub_output_limit))
+            return fail(*why);
     } else if (std::find(kIgnoredOptions.begin(), kIgnoredOptions.end(), name) !=
                kIgnoredOptions.end()) {
         o.ignored.push_back(fmt::format("{} {}", name, join(values)));
@@ -274,9 +315,16 @@ inline std::variant<ServerOptions, OptionsError> parse_command_line(
             values.push_back(args[i++]);
         if (auto err = detail::apply_option(o, flag.substr(2), values, "command line")) return *err;
     }
-    if (o.cluster_enabled && o.cluster_port == 0 && o.port > 55535)
+    if (o.tls_cluster) {
+        if (o.tls_port == 0) return OptionsError{"tls-cluster yes needs a tls-port"};
+        if (o.tls_cert_file.empty() || o.tls_key_file.empty() || o.tls_ca_cert_file.empty())
+            return OptionsError{
+                "tls-cluster yes needs tls-cert-file, tls-key-file and tls-ca-cert-file"};
+    }
+    if (o.cluster_enabled && o.cluster_port == 0 && o.cluster_client_port() > 55535)
         return OptionsError{fmt::format(
-            "port {} leaves no room for the bus port (port + 10000); set --cluster-port", o.port)};
+            "port {} leaves no room for the bus port (port + 10000); set --cluster-port",
+            o.cluster_client_port())};
     return o;
 }
 

@@ -166,13 +166,15 @@ class Replication {
             return;
         }
         master_ip_ = address.to_string();
-        master_port_ = node->port;
+        // Replication runs on the client port, the plaintext one in a TLS cluster.
+        master_port_ = node->pport != 0 ? node->pport : node->port;
         link_state_ = LinkState::kConnecting;
         socket_ = std::make_shared<asio::ip::tcp::socket>(io_);
         input_.clear();
         parser_ = RequestParser{};
+        partial_bytes_ = 0;
         auto sock = socket_;
-        sock->async_connect({address, node->port}, [this, sock](std::error_code error) {
+        sock->async_connect({address, master_port_}, [this, sock](std::error_code error) {
             if (sock != socket_) return;
             if (error) {
                 ctx_.log.verbose("Replication: cannot connect to master {}:{}: {}", master_ip_,
@@ -219,15 +221,22 @@ class Replication {
         while (true) {
             const std::size_t before = pos;
             const auto result = parser_.parse(input_, pos);
-            if (result == RequestParser::Result::kNeedMore) break;
+            // The parser consumes a request split across reads piece by piece: those bytes
+            // count once the request is whole.
+            if (result == RequestParser::Result::kNeedMore) {
+                partial_bytes_ += pos - before;
+                break;
+            }
             if (result == RequestParser::Result::kError) {
                 ctx_.log.warning("Replication: bad stream from master: {}", parser_.error());
                 return false;
             }
+            const std::size_t request_bytes = partial_bytes_ + (pos - before);
+            partial_bytes_ = 0;
             const auto& args = parser_.args();
             if (link_state_ == LinkState::kOnline) {
                 apply(args);
-                offset_ += pos - before;
+                offset_ += request_bytes;
                 changed = true;
                 continue;
             }
@@ -554,16 +563,16 @@ class Replication {
     }
 
     // The core puts the offset in every header it sends, for replica ranks and manual failover.
+    // Set at once, never posted: a master that pauses for a manual failover puts its offset in
+    // the header it sends in that same step, and the replica waits for exactly that offset; a
+    // stale one (writes done but not yet reported) is one the replica has already passed.
+    // Callers run outside the core's steps (client and replication handlers, posted role
+    // changes).
     void report_offset() {
-        if (!ctx_.cluster || report_posted_) return;
-        report_posted_ = true;
-        asio::post(io_, [this] {
-            report_posted_ = false;
-            if (stopped_) return;
-            const std::uint64_t value = offset_;
-            ctx_.cluster->core().command([&](auto& st, gossipcluster::Now, gossipcluster::Output&) {
-                st.set_replication_offset(value);
-            });
+        if (!ctx_.cluster || stopped_) return;
+        const std::uint64_t value = offset_;
+        ctx_.cluster->core().command([&](auto& st, gossipcluster::Now, gossipcluster::Output&) {
+            st.set_replication_offset(value);
         });
     }
 
@@ -617,7 +626,6 @@ class Replication {
     ServerContext& ctx_;
     bool stopped_ = false;
     std::uint64_t offset_ = 0;
-    bool report_posted_ = false;
 
     // Replica side.
     std::optional<gossipcluster::NodeId> following_;
@@ -626,6 +634,7 @@ class Replication {
     std::array<char, 16384> chunk_{};
     std::string input_;
     RequestParser parser_;
+    std::size_t partial_bytes_ = 0;  // of the stream request being read, consumed so far
     std::uint64_t sync_start_ = 0;
     std::string master_ip_;
     std::uint16_t master_port_ = 0;

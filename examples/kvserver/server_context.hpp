@@ -21,6 +21,8 @@
 namespace kvserver {
 
 class ClusterNode;
+class ClientLink;
+class PubSub;
 
 // One connected client, as CLIENT and INFO describe it.
 struct ClientInfo {
@@ -39,6 +41,7 @@ struct ClientInfo {
     bool asking = false;                  // ASKING: the next command may use an importing slot
     bool readonly = false;                // READONLY: a replica serves this client's reads
     std::uint64_t repl_write_offset = 0;  // replication offset after its last write (WAIT)
+    std::weak_ptr<ClientLink> link;       // its connection, for Pub/Sub messages
 };
 
 // A client connection as a request that was held back sees it: it is answered later, or it
@@ -78,6 +81,8 @@ struct ServerContext {
     std::map<std::uint64_t, const ClientInfo*> clients;
     // The cluster side; null when cluster-enabled is no.
     ClusterNode* cluster = nullptr;
+    // Channel subscriptions; null when the server runs without Pub/Sub.
+    PubSub* pubsub = nullptr;
     // Replication's hooks (unset: every request runs at once, INFO shows a lone master). They
     // see each request before it runs, each reply after it ran, and render INFO replication.
     std::function<HoldResult(std::weak_ptr<ClientLink>, ClientInfo&,

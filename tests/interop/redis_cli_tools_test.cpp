@@ -1,5 +1,5 @@
-// Interop: redis-cli --cluster add-node as a replica, rebalance onto an empty master, and
-// redis-benchmark --cluster, against a cluster of gossipcluster-kvserver processes.
+// Interop: redis-cli --cluster add-node as a replica, rebalance onto an empty master, del-node,
+// and redis-benchmark --cluster, against a cluster of gossipcluster-kvserver processes.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -224,6 +225,136 @@ TEST_CASE("[redis-cli] add-node as replica, rebalance onto an empty master, redi
     CHECK(bench.ok());
     CHECK(bench.output.find("SET:") != std::string::npos);
     CHECK(bench.output.find("GET:") != std::string::npos);
+
+    for (auto& s : servers)
+        s->stop();
+}
+
+TEST_CASE("[redis-cli] del-node removes a replica and an empty master, each reset to itself",
+          "[interop][redis-cli]") {
+    if (::access(kRedisCliPath, X_OK) != 0) FAIL("redis-cli is not installed at " << kRedisCliPath);
+    TempDir dir("kv-redis-cli-del-node");
+    std::vector<std::unique_ptr<ClusterServer>> servers;
+    for (int i = 0; i < 5; ++i)
+        servers.push_back(std::make_unique<ClusterServer>(ServerKind::kKv, dir.path()));
+    auto logs = [&] {
+        std::string all;
+        for (auto& s : servers)
+            all += s->log_tail(15) + "\n";
+        return all;
+    };
+    std::vector<std::string> create{kRedisCliPath, "--cluster", "create"};
+    for (int i = 0; i < 3; ++i)
+        create.push_back(address(*servers[static_cast<std::size_t>(i)]));
+    create.emplace_back("--cluster-yes");
+    const ToolRun created = run_tool(create, dir.path(), "create");
+    INFO(created.show() << logs());
+    REQUIRE(created.ok());
+    REQUIRE(wait_until(kConvergeLimit, 100ms, [&] {
+        return cluster_ok(*servers[0]) && cluster_ok(*servers[1]) && cluster_ok(*servers[2]);
+    }));
+
+    ClusterServer& first = *servers[0];
+    ClusterServer& followed = *servers[1];
+    ClusterServer& replica = *servers[3];
+    ClusterServer& empty = *servers[4];
+    const std::string replica_id = node_id(replica);
+    const std::string empty_id = node_id(empty);
+    const ToolRun added_replica =
+        run_tool({kRedisCliPath, "--cluster", "add-node", address(replica), address(first),
+                  "--cluster-slave", "--cluster-master-id", node_id(followed)},
+                 dir.path(), "add-replica");
+    INFO(added_replica.show() << logs());
+    REQUIRE(added_replica.ok());
+    const ToolRun added_master =
+        run_tool({kRedisCliPath, "--cluster", "add-node", address(empty), address(first)},
+                 dir.path(), "add-master");
+    INFO(added_master.show() << logs());
+    REQUIRE(added_master.ok());
+    auto check = [&] {
+        return run_tool({kRedisCliPath, "--cluster", "check", address(first)}, dir.path(), "check");
+    };
+    ToolRun last;
+    REQUIRE(wait_until(kConvergeLimit, 200ms, [&] {
+        last = check();
+        return last.ok() && last.output.find("in 4 masters") != std::string::npos;
+    }));
+
+    // Keys on the followed master reach the replica, which must drop them when it is reset.
+    long long written = 0;
+    for (int i = 0; i < 200 && written < 20; ++i) {
+        auto r = followed.call({"SET", fmt::format("del-node:{}", i), "v"});
+        if (r && r->type == Reply::Type::kSimple) ++written;
+    }
+    REQUIRE(written == 20);
+    REQUIRE(wait_until(kConvergeLimit, 100ms, [&] {
+        auto r = replica.call({"DBSIZE"});
+        return r && r->integer == written;
+    }));
+
+    for (ClusterServer* gone : {&replica, &empty}) {
+        const std::string id = node_id(*gone);
+        const ToolRun removed = run_tool(
+            {kRedisCliPath, "--cluster", "del-node", address(first), id}, dir.path(), "del-node");
+        INFO(gone->name() << "\n" << removed.show() << logs());
+        REQUIRE(removed.ok());
+        CHECK(removed.output.find("Sending CLUSTER RESET SOFT to the deleted node.") !=
+              std::string::npos);
+        // The removed node lists only itself, as an empty master with its old name.
+        auto own = gone->call({"CLUSTER", "NODES"});
+        REQUIRE(own);
+        REQUIRE(own->is_bulk());
+        CHECK(split(own->text, '\n').size() == 2);
+        CHECK(own->text.rfind(id + " ", 0) == 0);
+        CHECK(own->text.find("myself,master - 0") != std::string::npos);
+        auto info = gone->call({"CLUSTER", "INFO"});
+        REQUIRE(info);
+        CHECK(info->text.find("cluster_known_nodes:1\r\n") != std::string::npos);
+        CHECK(info->text.find("cluster_slots_assigned:0\r\n") != std::string::npos);
+    }
+    auto replica_keys = replica.call({"DBSIZE"});
+    REQUIRE(replica_keys);
+    CHECK(replica_keys->integer == 0);
+    auto role = replica.call({"INFO", "replication"});
+    REQUIRE(role);
+    CHECK(role->text.find("role:master") != std::string::npos);
+
+    // No remaining node lists either of them, not even after some gossip rounds.
+    const auto forgotten = [&] {
+        for (int i = 0; i < 3; ++i) {
+            auto r = servers[static_cast<std::size_t>(i)]->call({"CLUSTER", "NODES"});
+            if (!r || !r->is_bulk() || r->text.find(replica_id) != std::string::npos ||
+                r->text.find(empty_id) != std::string::npos)
+                return false;
+        }
+        return true;
+    };
+    REQUIRE(wait_until(kConvergeLimit, 100ms, forgotten));
+    std::this_thread::sleep_for(2s);
+    CHECK(forgotten());
+    last = check();
+    INFO(last.show() << logs());
+    CHECK(last.ok());
+    CHECK(last.output.find("[OK] All nodes agree about slots configuration.") != std::string::npos);
+    CHECK(last.output.find("[OK] All 16384 slots covered") != std::string::npos);
+    CHECK(last.output.find("in 3 masters") != std::string::npos);
+    CHECK(last.output.find(replica_id) == std::string::npos);
+    CHECK(last.output.find(empty_id) == std::string::npos);
+    // The written keys are still served by their master.
+    auto dbsize = followed.call({"DBSIZE"});
+    REQUIRE(dbsize);
+    CHECK(dbsize->integer == written);
+
+    // HARD on the removed master: a new id, every epoch back to 0, still alone.
+    CHECK(empty.call({"CLUSTER", "RESET", "HARD"})->text == "OK");
+    const std::string renamed = node_id(empty);
+    CHECK(renamed.size() == 40);
+    CHECK(renamed != empty_id);
+    auto hard_info = empty.call({"CLUSTER", "INFO"});
+    REQUIRE(hard_info);
+    CHECK(hard_info->text.find("cluster_current_epoch:0\r\n") != std::string::npos);
+    CHECK(hard_info->text.find("cluster_my_epoch:0\r\n") != std::string::npos);
+    CHECK(hard_info->text.find("cluster_known_nodes:1\r\n") != std::string::npos);
 
     for (auto& s : servers)
         s->stop();

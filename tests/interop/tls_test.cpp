@@ -1,0 +1,284 @@
+// Interop: a cluster bus over TLS with mutual authentication, gossipcluster-kvserver alone and
+// mixed with redis-server 7.0.15 (tls-cluster yes), and peers that must be kept out.
+#ifdef GOSSIPCLUSTER_TEST_TLS
+
+#include <catch2/catch.hpp>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "process_harness.hpp"
+#include "tls_certs.hpp"
+
+using namespace gossipcluster::interop_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kNodeTimeoutMs = 1000;
+constexpr auto kConvergeLimit = 15s;
+constexpr auto kPollEvery = 50ms;
+
+// A cluster server whose bus is TLS on tls_port + 10000; clients still use port().
+struct TlsServer {
+    std::uint16_t tls_port = 0;
+    std::unique_ptr<ClusterServer> server;
+
+    ClusterServer& operator*() { return *server; }
+    ClusterServer* operator->() { return server.get(); }
+    std::uint16_t bus_port() const { return static_cast<std::uint16_t>(tls_port + 10000); }
+};
+
+std::vector<std::string> tls_arguments(std::uint16_t tls_port, const CertFiles& files,
+                                       const fs::path& ca) {
+    return {"--tls-port",         std::to_string(tls_port),
+            "--tls-cluster",      "yes",
+            "--tls-cert-file",    files.cert.string(),
+            "--tls-key-file",     files.key.string(),
+            "--tls-ca-cert-file", ca.string()};
+}
+
+TlsServer start_tls(ServerKind kind, const fs::path& dir, const CertFiles& files,
+                    const fs::path& ca) {
+    TlsServer s;
+    s.tls_port = pick_port();
+    REQUIRE(s.tls_port != 0);
+    s.server = std::make_unique<ClusterServer>(kind, dir, tls_arguments(s.tls_port, files, ca),
+                                               kNodeTimeoutMs);
+    return s;
+}
+
+// One CLUSTER NODES line, split on spaces.
+struct Line {
+    std::vector<std::string> f;
+    const std::string& id() const { return f[0]; }
+    bool has_flag(std::string_view flag) const {
+        for (const auto& w : split(f[2], ','))
+            if (w == flag) return true;
+        return false;
+    }
+    bool healthy() const {
+        return f[7] == "connected" && !has_flag("handshake") && !has_flag("fail?") &&
+               !has_flag("fail") && !has_flag("noaddr");
+    }
+};
+
+std::optional<std::vector<Line>> nodes_of(ClusterServer& s) {
+    auto r = s.call({"CLUSTER", "NODES"}, 2s);
+    if (!r || !r->is_bulk()) return std::nullopt;
+    std::vector<Line> out;
+    for (const auto& l : split(r->text, '\n')) {
+        Line line{split(l, ' ')};
+        if (line.f.size() >= 8) out.push_back(std::move(line));
+    }
+    return out;
+}
+
+const Line* find(const std::vector<Line>& lines, std::string_view id) {
+    for (const auto& l : lines)
+        if (l.id() == id) return &l;
+    return nullptr;
+}
+
+std::string my_id(ClusterServer& s) {
+    auto r = s.call({"CLUSTER", "MYID"});
+    return r && r->is_bulk() ? r->text : std::string();
+}
+
+bool meet(ClusterServer& from, const TlsServer& to) {
+    auto r = from.call({"CLUSTER", "MEET", "127.0.0.1", std::to_string(to.tls_port)});
+    return r && r->is_ok();
+}
+
+// Every server lists exactly `ids`, all of them healthy.
+bool converged(const std::vector<ClusterServer*>& servers, const std::set<std::string>& ids) {
+    for (auto* s : servers) {
+        auto lines = nodes_of(*s);
+        if (!lines || lines->size() != ids.size()) return false;
+        for (const auto& l : *lines)
+            if (ids.count(l.id()) == 0 || !l.healthy()) return false;
+    }
+    return true;
+}
+
+std::string dump(const std::vector<ClusterServer*>& servers) {
+    std::string out;
+    for (auto* s : servers) {
+        std::string nodes = "(no reply)";
+        if (auto r = s->call({"CLUSTER", "NODES"}, 2s)) nodes = r->show();
+        out += fmt::format("=== {} CLUSTER NODES:\n{}\n{}\n", s->name(), nodes, s->log_tail(20));
+    }
+    return out;
+}
+
+std::set<std::string> ids_of(const std::vector<ClusterServer*>& servers) {
+    std::set<std::string> ids;
+    for (auto* s : servers)
+        ids.insert(my_id(*s));
+    return ids;
+}
+
+// `ok`, with the servers' views and logs printed when it is false.
+bool explained(bool ok, const std::vector<ClusterServer*>& servers) {
+    if (!ok) WARN(dump(servers));
+    return ok;
+}
+
+bool marked_fail(ClusterServer& observer, const std::string& id) {
+    auto lines = nodes_of(observer);
+    const Line* l = lines ? find(*lines, id) : nullptr;
+    return l && l->has_flag("fail");
+}
+
+}  // namespace
+
+TEST_CASE("[tls] three kvservers form a TLS cluster and converge", "[interop][tls]") {
+    TempDir dir("gc-tls-kv");
+    TestCertificates certs(dir.path());
+    std::vector<TlsServer> kv;
+    for (int i = 0; i < 3; ++i)
+        kv.push_back(start_tls(ServerKind::kKv, dir.path(), certs.issue(fmt::format("kv{}", i)),
+                               certs.ca()));
+    std::vector<ClusterServer*> all;
+    for (auto& s : kv)
+        all.push_back(s.server.get());
+    const auto ids = ids_of(all);
+    REQUIRE(ids.size() == 3);
+
+    REQUIRE(meet(*kv[0], kv[1]));
+    REQUIRE(meet(*kv[0], kv[2]));
+    REQUIRE(explained(wait_until(kConvergeLimit, kPollEvery, [&] { return converged(all, ids); }),
+                      all));
+    // Everyone knows everyone by the TLS port's bus port.
+    for (auto* s : all) {
+        auto lines = nodes_of(*s);
+        REQUIRE(lines);
+        for (auto& peer : kv) {
+            const Line* l = find(*lines, my_id(*peer));
+            REQUIRE(l);
+            CHECK(l->f[1].find(fmt::format("@{}", peer.bus_port())) != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("[tls] redis-server and kvserver nodes share a TLS bus and see each other fail",
+          "[interop][tls][mixed]") {
+    TempDir dir("gc-tls-mixed");
+    TestCertificates certs(dir.path());
+    auto r0 = start_tls(ServerKind::kRedis, dir.path(), certs.issue("r0"), certs.ca());
+    auto r1 = start_tls(ServerKind::kRedis, dir.path(), certs.issue("r1"), certs.ca());
+    auto k0 = start_tls(ServerKind::kKv, dir.path(), certs.issue("k0"), certs.ca());
+    auto k1 = start_tls(ServerKind::kKv, dir.path(), certs.issue("k1"), certs.ca());
+    std::vector<ClusterServer*> all{r0.server.get(), r1.server.get(), k0.server.get(),
+                                    k1.server.get()};
+    const auto ids = ids_of(all);
+    REQUIRE(ids.size() == 4);
+
+    // Introductions across kinds only.
+    REQUIRE(meet(*k0, r0));
+    REQUIRE(meet(*r0, k1));
+    REQUIRE(meet(*r1, k0));
+    REQUIRE(explained(wait_until(kConvergeLimit, kPollEvery, [&] { return converged(all, ids); }),
+                      all));
+
+    // redis-server 7.0 shows a plaintext client each node's plaintext port (pport) and the bus
+    // port next to it: the kvservers announce both as redis-server does.
+    auto seen_by_redis = nodes_of(*r0);
+    REQUIRE(seen_by_redis);
+    for (auto* peer : {&r1, &k0, &k1}) {
+        const Line* l = find(*seen_by_redis, my_id(**peer));
+        REQUIRE(l);
+        CHECK(l->f[1] == fmt::format("127.0.0.1:{}@{}", (*peer)->port(), peer->bus_port()));
+    }
+
+    // A redis-server crashes: both kvservers mark it FAIL.
+    const std::string r1_id = my_id(*r1);
+    r1->kill();
+    CHECK(explained(wait_until(10s, kPollEvery,
+                               [&] { return marked_fail(*k0, r1_id) && marked_fail(*k1, r1_id); }),
+                    {k0.server.get(), k1.server.get()}));
+
+    // A kvserver crashes: the remaining redis-server marks it FAIL.
+    const std::string k1_id = my_id(*k1);
+    k1->kill();
+    CHECK(explained(wait_until(10s, kPollEvery, [&] { return marked_fail(*r0, k1_id); }),
+                    {r0.server.get(), k0.server.get()}));
+}
+
+TEST_CASE("[tls] peers without a certificate from the cluster's CA never join",
+          "[interop][tls][mixed]") {
+    TempDir dir("gc-tls-strangers");
+    TestCertificates certs(dir.path());
+    auto k0 = start_tls(ServerKind::kKv, dir.path(), certs.issue("k0"), certs.ca());
+    auto k1 = start_tls(ServerKind::kKv, dir.path(), certs.issue("k1"), certs.ca());
+    auto r0 = start_tls(ServerKind::kRedis, dir.path(), certs.issue("r0"), certs.ca());
+    std::vector<ClusterServer*> good{k0.server.get(), k1.server.get(), r0.server.get()};
+    const auto ids = ids_of(good);
+    REQUIRE(meet(*k0, k1));
+    REQUIRE(meet(*k0, r0));
+    REQUIRE(explained(wait_until(kConvergeLimit, kPollEvery, [&] { return converged(good, ids); }),
+                      good));
+
+    // A kvserver and a redis-server with certificates from another CA (trusting only it), and
+    // a kvserver whose bus is plain TCP, all ask to join.
+    auto bad_kv =
+        start_tls(ServerKind::kKv, dir.path(), certs.issue("bad-kv", true), certs.wrong_ca());
+    auto bad_redis =
+        start_tls(ServerKind::kRedis, dir.path(), certs.issue("bad-redis", true), certs.wrong_ca());
+    ClusterServer plain_kv(ServerKind::kKv, dir.path(), {}, kNodeTimeoutMs);
+    REQUIRE(meet(*bad_kv, k0));
+    REQUIRE(meet(*bad_redis, k1));
+    REQUIRE(meet(*bad_redis, r0));
+    REQUIRE(meet(plain_kv, k1));
+    REQUIRE(meet(plain_kv, r0));
+
+    // A TLS client without a certificate sends a MEET frame to each good bus port.
+    const std::string frame_text =
+        read_file(GOSSIPCLUSTER_VECTORS_DIR "/bin/pair-meet-ping-pong-0-MEET.bin");
+    asio::io_context io;
+    asio::ssl::context bare(asio::ssl::context::tls_client);
+    bare.set_verify_mode(asio::ssl::verify_none);
+    std::vector<std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket>>> anonymous;
+    for (const auto* s : {&k0, &k1, &r0}) {
+        auto c = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(io, bare);
+        c->next_layer().connect({asio::ip::make_address("127.0.0.1"), s->bus_port()});
+        c->async_handshake(asio::ssl::stream_base::client, [&, c = c.get()](auto ec) {
+            if (!ec) asio::async_write(*c, asio::buffer(frame_text), [](auto, auto) {});
+        });
+        anonymous.push_back(std::move(c));
+    }
+    io.run_for(2s);
+
+    // Several retries later, the cluster is still its three nodes, all healthy, and serving.
+    std::this_thread::sleep_for(1500ms);
+    CHECK(explained(converged(good, ids), good));
+    for (auto* s : good) {
+        auto pong = s->call({"PING"});
+        REQUIRE(pong);
+        CHECK(pong->text == "PONG");
+    }
+    // The strangers never got past the handshake either: none of them lists a good node as
+    // anything but a node it is still trying to reach.
+    for (auto* s : {bad_kv.server.get(), bad_redis.server.get(), &plain_kv}) {
+        auto lines = nodes_of(*s);
+        REQUIRE(lines);
+        for (const auto& l : *lines)
+            CHECK((l.has_flag("myself") || l.has_flag("handshake")));
+    }
+}
+
+#endif  // GOSSIPCLUSTER_TEST_TLS
