@@ -10,8 +10,11 @@
 #include <gossipcluster/testing/sim_cluster.hpp>
 #include <gossipcluster/testing/swarm.hpp>
 
+#include "bytes_svg.hpp"
 #include "options.hpp"
+#include "scale_table.hpp"
 #include "svg_plot.hpp"
+#include "timeline_svg.hpp"
 
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
@@ -31,15 +34,7 @@ struct Report {
     std::size_t codec_errors = 0;
 };
 
-// Redis's idle wire cost at N nodes: each node pings every peer once per node_timeout/2 and gets
-// a PONG back, each message a 2256-byte header plus max(3, N/10) gossip entries of 104 bytes.
-double redis_model_bytes(std::size_t n, std::int64_t timeout_ms) {
-    double entries =
-        std::min<double>(std::max<double>(3, std::floor(double(n) / 10.0)), double(n) - 2);
-    double msg = 2256 + 104 * std::max(0.0, entries);
-    double pings_per_s = double(n - 1) / (double(timeout_ms) / 2000.0);
-    return 2 * pings_per_s * msg;
-}
+using sim::redis_model_bytes;
 
 Config node_config(const sim::Options& o) {
     Config c;
@@ -70,7 +65,8 @@ void measure_idle(SimCluster& s, const sim::Options& o, Report& r) {
     r.redis_model_bytes_per_node_s = redis_model_bytes(s.size(), o.node_timeout_ms);
 }
 
-Report run_scenario(SimCluster& s, const sim::Options& o) {
+Report run_scenario(SimCluster& s, const sim::Options& o,
+                    sim::FailoverRecorder* timeline = nullptr) {
     Report r;
     if (o.scenario == "meet-chain" || o.scenario == "meet-star") {
         r.form_ms = form(s, o, o.scenario == "meet-chain");
@@ -130,6 +126,7 @@ Report run_scenario(SimCluster& s, const sim::Options& o) {
             }
             const NodeId id = s.core(victim).state().myself_id();
             const auto crash = s.now();
+            if (timeline) timeline->crashed(s, victim);
             s.crash(victim);
             if (!s.run_until([&] { return failed_by(s, id) == live_count(s); },
                              Duration{o.node_timeout_ms * 10}))
@@ -152,6 +149,7 @@ Report run_scenario(SimCluster& s, const sim::Options& o) {
                 },
                 Duration{o.node_timeout_ms * 20});
             if (!ok) return r;
+            if (timeline) timeline->ended(s.now());
             r.failover_ms.push_back((s.now() - crash).count());
             s.restart(victim);
             if (!s.run_until([&] { return cluster_converged(s); },
@@ -200,10 +198,47 @@ int run_swarm_seeds(const sim::Options& o) {
 
 Report run(const sim::Options& o) {
     SimCluster s({.seed = o.seed});
-    Report r = run_scenario(s, o);
+    sim::FailoverRecorder timeline;
+    if (!o.timeline_svg.empty()) s.set_observer(timeline.observer());
+    Report r = run_scenario(s, o, o.timeline_svg.empty() ? nullptr : &timeline);
+    if (!o.timeline_svg.empty()) {
+        if (!timeline.complete())
+            throw std::runtime_error("--timeline-svg needs --scenario=failover to complete");
+        std::ofstream(o.timeline_svg) << sim::timeline_svg(
+            fmt::format("Failover after kill -9 of a master: {} nodes, node timeout {} ms, seed {}",
+                        o.nodes, o.node_timeout_ms, o.seed),
+            timeline.rows(),
+            {{timeline.end_ms(), fmt::format("every node ok: {:.0f} ms", timeline.end_ms())}});
+    }
     r.trace_hash = s.trace_hash();
     r.codec_errors = s.codec_errors().size();
     return r;
+}
+
+// Idle bytes per node for each of --sizes at node timeouts 15000 and 3000 ms, as a table and SVG.
+int write_bytes_svg(const sim::Options& o) {
+    std::vector<sim::BytesCurve> curves{{15000, "#1f77b4", {}}, {3000, "#d62728", {}}};
+    fmt::print(
+        "| N | timeout | bytes/node/s (simulated) | Redis model bytes/node/s | ratio |\n"
+        "|---:|---:|---:|---:|---:|\n");
+    for (auto& c : curves)
+        for (std::size_t n : o.sizes) {
+            const double ours = sim::measure_idle_bytes(n, c.node_timeout_ms, o.seed,
+                                                        std::chrono::seconds(o.duration_s));
+            if (ours < 0) {
+                fmt::print(stderr, "gossipcluster-sim: {} nodes did not converge\n", n);
+                return 1;
+            }
+            const double model = redis_model_bytes(n, c.node_timeout_ms);
+            c.points.push_back({n, ours, model});
+            fmt::print("| {} | {} | {:.0f} | {:.0f} | {:.2f} |\n", n, c.node_timeout_ms, ours,
+                       model, ours / model);
+            std::fflush(stdout);
+        }
+    std::ofstream(o.bytes_svg) << sim::bytes_svg(
+        fmt::format("Idle bus bytes per node vs N ({} s per point, seed {})", o.duration_s, o.seed),
+        curves);
+    return 0;
 }
 
 }  // namespace
@@ -218,6 +253,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (o.scenario == "swarm") return run_swarm_seeds(o);
+    if (o.scenario == "scale" || o.scenario == "scale-table") return sim::run_scale(o);
+    if (!o.bytes_svg.empty()) return write_bytes_svg(o);
     Report r;
     try {
         r = run(o);

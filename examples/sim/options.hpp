@@ -1,10 +1,12 @@
 // Command-line options of gossipcluster-sim.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -20,14 +22,21 @@ struct Options {
     bool json = false;
     std::string csv;
     std::string svg;
+    std::string timeline_svg;  // failover: the first failover, per node
+    std::string bytes_svg;     // idle bytes per node vs N (runs its own sims)
+    std::vector<std::size_t> sizes{10, 30, 100, 300};  // N values of --bytes-svg
 };
 
 inline std::string usage() {
     return "usage: gossipcluster-sim [--seed=N] [--nodes=N] "
-           "[--scenario=meet-chain|meet-star|join-one|kill-master|failover|swarm]\n"
+           "[--scenario=meet-chain|meet-star|join-one|kill-master|failover|swarm|scale|\n"
+           "                                     scale-table (one row per --sizes)]\n"
            "                         [--node-timeout=MS] [--duration=S] [--runs=K] [--json] "
            "[--csv=FILE] "
-           "[--svg=FILE]\n";
+           "[--svg=FILE]\n"
+           "                         [--timeline-svg=FILE (with --scenario=failover)]\n"
+           "                         [--bytes-svg=FILE [--sizes=10,30,100,300]] (idle bytes vs N "
+           "at timeouts 15000 and 3000 ms, --duration s each)\n";
 }
 
 // Accepts both --name=value and --name value.
@@ -83,7 +92,21 @@ inline Options parse_options(int argc, char** argv) {
             o.csv = need();
         else if (arg == "--svg")
             o.svg = need();
-        else if (arg == "--help" || arg == "-h")
+        else if (arg == "--timeline-svg")
+            o.timeline_svg = need();
+        else if (arg == "--bytes-svg")
+            o.bytes_svg = need();
+        else if (arg == "--sizes") {
+            o.sizes.clear();
+            std::string list = need();
+            for (std::size_t at = 0; at <= list.size();) {
+                std::size_t comma = std::min(list.find(',', at), list.size());
+                value = list.substr(at, comma - at);
+                o.sizes.push_back(static_cast<std::size_t>(number(2, 5000)));
+                at = comma + 1;
+            }
+            if (o.sizes.size() > 20) throw std::invalid_argument("--sizes takes at most 20 values");
+        } else if (arg == "--help" || arg == "-h")
             throw std::invalid_argument("");
         else
             throw std::invalid_argument(fmt::format("unknown option {}", arg));
