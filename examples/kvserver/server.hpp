@@ -24,6 +24,9 @@ class Server {
     // Keys the expiry timer may delete per tick, so that a mass expiry cannot stall clients.
     static constexpr std::size_t kExpireBudget = 1000;
     static constexpr std::chrono::milliseconds kExpirePeriod{100};
+    // With no key carrying a TTL the timer only looks again once a second: an idle server wakes
+    // up less, and a key given a TTL meanwhile is still expired lazily on access.
+    static constexpr std::chrono::milliseconds kIdleExpirePeriod{1000};
 
     Server(asio::io_context& io, ServerContext& context)
         : io_(io), ctx_(context), expire_timer_(io) {}
@@ -120,7 +123,8 @@ class Server {
     }
 
     void schedule_expiry() {
-        expire_timer_.expires_after(kExpirePeriod);
+        expire_timer_.expires_after(ctx_.keyspace.expires_count() == 0 ? kIdleExpirePeriod
+                                                                       : kExpirePeriod);
         expire_timer_.async_wait([this](std::error_code ec) {
             if (ec) return;
             ctx_.keyspace.expire_some(ServerContext::now_ms(), kExpireBudget);
