@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake g++ clang libclang-rt-14-dev clang-format libasio-dev libfmt-dev
     libssl-dev openssl catch2 libbenchmark-dev libpcap-dev redis-server redis-tools python3
-    python3-redis tcpdump procps iproute2)
+    python3-redis tcpdump procps iproute2 nftables)
 
 missing=()
 for p in "${packages[@]}"; do

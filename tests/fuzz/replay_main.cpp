@@ -2,8 +2,13 @@
 //
 // usage: gossipcluster_fuzz_replay_<name> [--mutations N] [--seed S] PATH...
 // A PATH is a file or a directory (its regular files, sorted by name). Mutations are drawn from
-// a fixed-seed generator, so a failing run reproduces exactly; the target aborts on a violation.
+// a fixed-seed generator, so a failing run reproduces exactly; the target aborts on a violation,
+// and the input it was running is then written to ./replay-crash-input for a direct replay.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -100,6 +105,35 @@ Bytes mutate(const Bytes& in, const std::vector<Bytes>& corpus, Rng& rng) {
     return b;
 }
 
+// The input being run, for the abort handler.
+const Bytes* g_current = nullptr;
+
+extern "C" void save_current_input(int sig) {
+    // Only async-signal-safe calls here.
+    if (g_current != nullptr) {
+        const int fd = ::open("replay-crash-input", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            std::size_t done = 0;
+            while (done < g_current->size()) {
+                const ssize_t n = ::write(fd, g_current->data() + done, g_current->size() - done);
+                if (n <= 0) break;
+                done += static_cast<std::size_t>(n);
+            }
+            ::close(fd);
+            static const char msg[] = "the failing input is in ./replay-crash-input\n";
+            (void)!::write(2, msg, sizeof msg - 1);
+        }
+    }
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+void run_one(const Bytes& b) {
+    g_current = &b;
+    LLVMFuzzerTestOneInput(b.data(), b.size());
+    g_current = nullptr;
+}
+
 bool read_file(const std::filesystem::path& p, Bytes& out) {
     std::ifstream in(p, std::ios::binary);
     if (!in) return false;
@@ -151,16 +185,18 @@ int main(int argc, char** argv) {
         corpus.push_back(std::move(b));
     }
 
+    std::signal(SIGABRT, save_current_input);
+    std::signal(SIGSEGV, save_current_input);
     std::size_t runs = 0;
     for (const auto& b : corpus) {
-        LLVMFuzzerTestOneInput(b.data(), b.size());
+        run_one(b);
         ++runs;
     }
     Rng rng{seed};
     for (std::size_t i = 0; i < corpus.size(); ++i) {
         for (std::size_t k = 0; k < mutations; ++k) {
             const Bytes m = mutate(corpus[i], corpus, rng);
-            LLVMFuzzerTestOneInput(m.data(), m.size());
+            run_one(m);
             ++runs;
         }
     }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer binary of a GOSSIPCLUSTER_FUZZ=ON Clang build for SECONDS each, seeded
-# with the captured vectors. Exits non-zero when any fuzzer finds a crash or cannot run.
+# with the captured vectors, or with tests/fuzz/corpus/<name>/ when the target has its own seeds
+# (gossipcluster_fuzz_sim reads programs, not frames). Exits non-zero when any fuzzer finds a
+# crash or cannot run.
 #
 # usage: tests/fuzz/run_fuzzers.sh BUILD_DIR SECONDS
 # The seeds are copied into a temporary corpus (the vectors are never written to); crash
@@ -44,8 +46,14 @@ for fuzzer in "${fuzzers[@]}"; do
     corpus=$work/$name
     artifacts=$build/fuzz-artifacts/$name
     mkdir -p "$corpus" "$artifacts"
-    cp "${seeds[@]}" "$corpus"/
-    echo "== $name: ${seconds}s, seeds: ${#seeds[@]} vectors"
+    own=("$here/corpus/${name#gossipcluster_fuzz_}"/*)
+    if [ ${#own[@]} -gt 0 ]; then
+        cp "${own[@]}" "$corpus"/
+        echo "== $name: ${seconds}s, seeds: ${#own[@]} files of tests/fuzz/corpus/${name#gossipcluster_fuzz_}"
+    else
+        cp "${seeds[@]}" "$corpus"/
+        echo "== $name: ${seconds}s, seeds: ${#seeds[@]} vectors"
+    fi
     "$fuzzer" -max_total_time="$seconds" -max_len=70000 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$work/$name.log" 2>&1
     rc=$?
