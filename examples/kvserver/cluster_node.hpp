@@ -48,7 +48,7 @@ class ClusterNode {
     // Loads (or creates) the cluster config file and builds the core. Throws on a bad config,
     // an unreadable or locked file. Nothing listens before start().
     ClusterNode(asio::io_context& io, const ServerOptions& options, Logger& log, FatalHandler fatal)
-        : log_(log), fatal_(std::move(fatal)) {
+        : log_(log), fatal_(std::move(fatal)), tls_cluster_(options.tls_cluster) {
         gossipcluster::Config config;
         config.seed = random_seed();
         // In a TLS cluster the node is known by its TLS port, the plaintext one rides as pport.
@@ -112,6 +112,9 @@ class ClusterNode {
     gossipcluster::RespValue command(std::span<const std::string_view> args) {
         gossipcluster::ClusterInfoExtras extras;
         extras.links_buffer_limit_exceeded = node_->transport().stats().links_dropped_send_buffer;
+        // Clients are served on the plaintext port only.
+        extras.tls_cluster = tls_cluster_;
+        extras.plaintext_client = true;
         try {
             auto reply = gossipcluster::cluster_command(node_->core(), args, extras, keys_);
             // A MEET wants its connection now, not at the next timer tick.
@@ -190,6 +193,7 @@ class ClusterNode {
 
     Logger& log_;
     FatalHandler fatal_;
+    bool tls_cluster_;
     std::map<gossipcluster::NodeId, LinkErrorSeen> link_errors_;
     std::vector<EventListener> listeners_;
     gossipcluster::ClusterHostKeys keys_;

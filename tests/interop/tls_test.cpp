@@ -204,6 +204,14 @@ TEST_CASE("[tls] redis-server and kvserver nodes share a TLS bus and see each ot
         REQUIRE(l);
         CHECK(l->f[1] == fmt::format("127.0.0.1:{}@{}", (*peer)->port(), peer->bus_port()));
     }
+    // A kvserver shows its plaintext clients the same addresses as redis-server does.
+    auto seen_by_kv = nodes_of(*k0);
+    REQUIRE(seen_by_kv);
+    for (auto* peer : {&r0, &r1, &k1}) {
+        const Line* l = find(*seen_by_kv, my_id(**peer));
+        REQUIRE(l);
+        CHECK(l->f[1] == fmt::format("127.0.0.1:{}@{}", (*peer)->port(), peer->bus_port()));
+    }
 
     // A redis-server crashes: both kvservers mark it FAIL.
     const std::string r1_id = my_id(*r1);

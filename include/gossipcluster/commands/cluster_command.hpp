@@ -176,7 +176,8 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
     const ClusterState& state = core.state();
     const std::string_view name = sub->name;
     if (name == "meet") return detail::cluster_meet(core, args);
-    if (name == "nodes") return RespValue::bulk(cluster_nodes_text(state, core.now()));
+    if (name == "nodes")
+        return RespValue::bulk(cluster_nodes_text(state, core.now(), extras.show_pport()));
     if (name == "info") return RespValue::bulk(cluster_info_text(state, extras));
     if (name == "myid") return RespValue::bulk(cluster_myid(state));
     if (name == "help") return cluster_help_reply();
@@ -185,15 +186,15 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
         CommandResult result = core.forget(args[1]);
         return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
     }
-    if (name == "slots") return cluster_slots_reply(state);
-    if (name == "shards") return cluster_shards_reply(state);
+    if (name == "slots") return cluster_slots_reply(state, extras.show_pport());
+    if (name == "shards") return cluster_shards_reply(state, extras.tls_cluster);
     if (name == "replicas" || name == "slaves") {
         auto master = NodeId::parse(args[1]);
         const detail::Node* n = master ? state.find(*master) : nullptr;
         if (!n || n->in_handshake())
             return RespValue::error(fmt::format("ERR Unknown node {}", args[1]));
         if (n->is_replica()) return RespValue::error("ERR The specified node is not a master");
-        return cluster_replicas_reply(state, core.now(), *master);
+        return cluster_replicas_reply(state, core.now(), *master, extras.show_pport());
     }
     if (auto reply = detail::cluster_slot_subcommand(core, name, args, keys)) return *reply;
     // count-failure-reports: counting also drops the reports that expired, as Redis does.

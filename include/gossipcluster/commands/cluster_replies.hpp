@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "gossipcluster/cluster_state.hpp"
+#include "gossipcluster/commands/cluster_topology_replies.hpp"
 #include "gossipcluster/storage/nodes_conf.hpp"
 
 namespace gossipcluster {
@@ -25,6 +26,12 @@ inline constexpr std::array<std::string_view, kMessageTypeCount> kClusterInfoMes
 // links closed for exceeding their send buffer limit.
 struct ClusterInfoExtras {
     std::uint64_t links_buffer_limit_exceeded = 0;
+    // The bus runs TLS, so a node's port is its TLS client port and pport its plaintext one.
+    bool tls_cluster = false;
+    // The asking client came in on the plaintext port: with tls_cluster, NODES, SLOTS and REPLICAS
+    // show it the plaintext ports, as Redis 7.0 does.
+    bool plaintext_client = false;
+    bool show_pport() const { return tls_cluster && plaintext_client; }
 };
 
 // The CLUSTER INFO bulk text: `key:value\r\n` lines in Redis's order. Per-type message counters
@@ -80,10 +87,11 @@ inline std::string cluster_info_text(const ClusterState& state,
 }
 
 // The CLUSTER NODES bulk text: one line per known node, handshakes included, each ending in '\n'.
-inline std::string cluster_nodes_text(const ClusterState& state, Now now) {
+inline std::string cluster_nodes_text(const ClusterState& state, Now now, bool show_pport = false) {
     std::string out;
     const NodeLineOptions options{NodeLineTarget::kClusterNodes};
-    for (const NodeRecord& record : state.node_records(now, true)) {
+    for (NodeRecord& record : state.node_records(now, true)) {
+        if (show_pport) detail::show_plaintext_port(state, record);
         out += render_node_line(record, options);
         out += '\n';
     }
