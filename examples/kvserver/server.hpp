@@ -27,6 +27,7 @@ class Server {
     // With no key carrying a TTL the timer only looks again once a second: an idle server wakes
     // up less, and a key given a TTL meanwhile is still expired lazily on access.
     static constexpr std::chrono::milliseconds kIdleExpirePeriod{1000};
+    static constexpr std::chrono::milliseconds kAcceptRetry{100};
 
     Server(asio::io_context& io, ServerContext& context)
         : io_(io), ctx_(context), expire_timer_(io) {}
@@ -97,8 +98,18 @@ class Server {
     void accept_next(asio::ip::tcp::acceptor& acceptor) {
         acceptor.async_accept([this, &acceptor](std::error_code ec, asio::ip::tcp::socket socket) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-            if (!ec) on_accept(std::move(socket));
-            accept_next(acceptor);
+            if (!ec) {
+                on_accept(std::move(socket));
+                accept_next(acceptor);
+                return;
+            }
+            // Out of descriptors, say: accepting again at once would fail again at full CPU, so
+            // the next attempt waits a little, as the bus acceptor does.
+            auto retry = std::make_shared<asio::steady_timer>(io_, kAcceptRetry);
+            retry->async_wait([this, &acceptor, retry](std::error_code e) {
+                if (e || !acceptor.is_open()) return;
+                accept_next(acceptor);
+            });
         });
     }
 
