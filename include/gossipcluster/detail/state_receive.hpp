@@ -382,7 +382,8 @@ inline void ClusterState::process_extensions(Now now, detail::Node& sender, cons
         } else if (const auto* human = std::get_if<HumanNodenameExt>(&ext)) {
             sender.human_nodename = human->name;
         } else if (const auto* fg = std::get_if<ForgottenNodeExt>(&ext)) {
-            if (fg->node == myself_) continue;
+            // A sender asking to forget itself is hostile: `sender` is still in use below.
+            if (fg->node == myself_ || fg->node == sender.id) continue;
             const auto& me = myself();
             if (me.master && *me.master == fg->node) continue;
             if (!lookup(fg->node)) continue;
