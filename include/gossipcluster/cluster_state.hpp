@@ -239,6 +239,10 @@ class ClusterState {
 
     // Time conversions between monotonic ms and unix ms.
     static std::uint64_t to_unix(Now now, std::int64_t mono);
+    // What a saved record (NodeRecord or CompactRecord, which share field names) takes from `n`,
+    // slots aside: one place, so nodes.conf and the compact store cannot drift apart.
+    template <typename Record>
+    void fill_record(Now now, const detail::Node& n, bool is_me, Record& r) const;
     static std::int64_t from_unix(Now now, std::uint64_t unix_ms);
 
     Config config_;

@@ -232,6 +232,39 @@ inline std::int64_t ClusterState::from_unix(Now now, std::uint64_t unix_ms) {
     return mono > 0 ? mono : 1;
 }
 
+template <typename Record>
+void ClusterState::fill_record(Now now, const detail::Node& n, bool is_me, Record& r) const {
+    r.id = n.id;
+    r.ip = n.ip;
+    r.port = n.port;
+    r.cport = n.cport;
+    r.hostname = n.hostname;
+    r.flags = n.flags & static_cast<std::uint16_t>(~(node_flag::kMeet | node_flag::kMigrateTo |
+                                                     node_flag::kExtensionsSupported));
+    r.master = n.is_replica() ? n.master : std::nullopt;
+    r.ping_sent_ms = to_unix(now, n.ping_sent);
+    if (is_me) {
+        r.pong_received_ms = now.unix_ms / 1000 * 1000;
+        r.connected = true;
+    } else {
+        r.pong_received_ms = to_unix(now, n.pong_received);
+        r.connected = n.link.valid() && n.link_up;
+    }
+    r.config_epoch = n.config_epoch;
+    if (n.is_replica() && n.master) {
+        if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
+    }
+    // Records may be reused (the compact store refills them in place).
+    r.migrating.clear();
+    r.importing.clear();
+    if (is_me) {
+        for (const auto& [slot, peer] : migrating_)
+            r.migrating.push_back({slot, peer});
+        for (const auto& [slot, peer] : importing_)
+            r.importing.push_back({slot, peer});
+    }
+}
+
 inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_handshake) const {
     std::vector<NodeRecord> out;
     out.reserve(nodes_.size());
@@ -245,34 +278,9 @@ inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_
             ++run;
         if (n.in_handshake() && !include_handshake) continue;
         NodeRecord r;
-        r.id = n.id;
-        r.ip = n.ip;
-        r.port = n.port;
-        r.cport = n.cport;
-        r.hostname = n.hostname;
-        r.flags = n.flags & static_cast<std::uint16_t>(~(node_flag::kMeet | node_flag::kMigrateTo |
-                                                         node_flag::kExtensionsSupported));
-        r.master = n.is_replica() ? n.master : std::nullopt;
-        r.ping_sent_ms = to_unix(now, n.ping_sent);
-        if (&n == me) {
-            r.pong_received_ms = now.unix_ms / 1000 * 1000;
-            r.connected = true;
-        } else {
-            r.pong_received_ms = to_unix(now, n.pong_received);
-            r.connected = n.link.valid() && n.link_up;
-        }
-        r.config_epoch = n.config_epoch;
-        if (n.is_replica() && n.master) {
-            if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
-        }
+        fill_record(now, n, &n == me, r);
         for (std::size_t k = first_run; k < run; ++k)
             r.slots.set_range(runs[k].first, runs[k].last);
-        if (&n == me) {
-            for (const auto& [slot, peer] : migrating_)
-                r.migrating.push_back({slot, peer});
-            for (const auto& [slot, peer] : importing_)
-                r.importing.push_back({slot, peer});
-        }
         out.push_back(std::move(r));
     }
     return out;
@@ -304,36 +312,9 @@ inline void ClusterState::snapshot_into(Now now, CompactState& c) const {
         if (count == c.nodes.size()) c.nodes.emplace_back();
         const auto index = static_cast<std::uint32_t>(count);
         CompactRecord& r = c.nodes[count++];
-        r.id = n.id;
-        r.ip = n.ip;
-        r.port = n.port;
-        r.cport = n.cport;
-        r.hostname = n.hostname;
-        r.flags = n.flags & static_cast<std::uint16_t>(~(node_flag::kMeet | node_flag::kMigrateTo |
-                                                         node_flag::kExtensionsSupported));
-        r.master = n.is_replica() ? n.master : std::nullopt;
-        r.ping_sent_ms = to_unix(now, n.ping_sent);
-        if (&n == me) {
-            r.pong_received_ms = now.unix_ms / 1000 * 1000;
-            r.connected = true;
-        } else {
-            r.pong_received_ms = to_unix(now, n.pong_received);
-            r.connected = n.link.valid() && n.link_up;
-        }
-        r.config_epoch = n.config_epoch;
-        if (n.is_replica() && n.master) {
-            if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
-        }
+        fill_record(now, n, &n == me, r);
         for (std::size_t k = first_run; k < run; ++k)
             c.slots.push_back({index, runs[k].first, runs[k].last});
-        r.migrating.clear();
-        r.importing.clear();
-        if (&n == me) {
-            for (const auto& [slot, peer] : migrating_)
-                r.migrating.push_back({slot, peer});
-            for (const auto& [slot, peer] : importing_)
-                r.importing.push_back({slot, peer});
-        }
     });
     c.nodes.resize(count);
 }
