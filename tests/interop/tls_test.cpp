@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "nodes_lines.hpp"
 #include "process_harness.hpp"
 #include "tls_certs.hpp"
 
@@ -60,38 +61,6 @@ TlsServer start_tls(ServerKind kind, const fs::path& dir, const CertFiles& files
     s.server = std::make_unique<ClusterServer>(kind, dir, tls_arguments(s.tls_port, files, ca),
                                                kNodeTimeoutMs);
     return s;
-}
-
-// One CLUSTER NODES line, split on spaces.
-struct Line {
-    std::vector<std::string> f;
-    const std::string& id() const { return f[0]; }
-    bool has_flag(std::string_view flag) const {
-        for (const auto& w : split(f[2], ','))
-            if (w == flag) return true;
-        return false;
-    }
-    bool healthy() const {
-        return f[7] == "connected" && !has_flag("handshake") && !has_flag("fail?") &&
-               !has_flag("fail") && !has_flag("noaddr");
-    }
-};
-
-std::optional<std::vector<Line>> nodes_of(ClusterServer& s) {
-    auto r = s.call({"CLUSTER", "NODES"}, 2s);
-    if (!r || !r->is_bulk()) return std::nullopt;
-    std::vector<Line> out;
-    for (const auto& l : split(r->text, '\n')) {
-        Line line{split(l, ' ')};
-        if (line.f.size() >= 8) out.push_back(std::move(line));
-    }
-    return out;
-}
-
-const Line* find(const std::vector<Line>& lines, std::string_view id) {
-    for (const auto& l : lines)
-        if (l.id() == id) return &l;
-    return nullptr;
 }
 
 std::string my_id(ClusterServer& s) {
