@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "asio_pump.hpp"
 #include "gossipcluster/codec.hpp"
 #include "gossipcluster/frame_splitter.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
@@ -29,31 +30,14 @@
 using namespace gossipcluster;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
+using interop_test::pump;
+using interop_test::run_until;
 
 namespace {
 
 using Node = AsioClusterNode<SteadyClock, MemoryStorage>;
 
 constexpr auto kWaitLimit = 10s;
-
-// Runs `io` for `d` of real time, even when it has nothing to do.
-void pump(asio::io_context& io, std::chrono::milliseconds d) {
-    asio::steady_timer keep(io, d);
-    keep.async_wait([](const asio::error_code&) {});
-    io.run_for(d);
-    if (io.stopped()) io.restart();
-}
-
-// Runs `io` until pred() holds or kWaitLimit of real time has passed.
-template <typename Pred>
-bool run_until(asio::io_context& io, Pred&& pred, std::chrono::milliseconds limit = kWaitLimit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        pump(io, 2ms);
-    }
-    return true;
-}
 
 // A port that was free on `ip` a moment ago (the kernel's pick for port 0).
 std::uint16_t free_port(const std::string& ip) {

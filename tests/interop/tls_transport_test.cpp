@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../common/temp_dir.hpp"
+#include "asio_pump.hpp"
 #include "gossipcluster/storage/memory_storage.hpp"
 #include "gossipcluster/transport/asio_tls.hpp"
 #include "process_harness.hpp"
@@ -27,31 +28,15 @@ using namespace gossipcluster;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
 using interop_test::CertFiles;
+using interop_test::pump;
+using interop_test::run_until;
 using interop_test::TestCertificates;
 
 namespace {
 
 using TlsNode = AsioClusterNode<SteadyClock, MemoryStorage, AsioTlsTransport>;
 
-constexpr auto kWaitLimit = 10s;
 const std::string kLoopback = "127.0.0.1";
-
-void pump(asio::io_context& io, std::chrono::milliseconds d) {
-    asio::steady_timer keep(io, d);
-    keep.async_wait([](const asio::error_code&) {});
-    io.run_for(d);
-    if (io.stopped()) io.restart();
-}
-
-template <typename Pred>
-bool run_until(asio::io_context& io, Pred&& pred, std::chrono::milliseconds limit = kWaitLimit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        pump(io, 2ms);
-    }
-    return true;
-}
 
 std::uint16_t free_port() {
     asio::io_context io;
