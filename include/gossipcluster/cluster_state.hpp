@@ -98,7 +98,7 @@ class ClusterState {
     std::size_t memory_bytes() const;
     std::size_t node_count() const { return nodes_.size(); }
     const detail::Node* find(const NodeId& id) const;
-    const detail::Node& myself() const { return nodes_.at(myself_); }
+    const detail::Node& myself() const { return order_dirty_ || !me_ ? nodes_.at(myself_) : *me_; }
     // Every node, handshakes included, in id order (CLUSTER NODES).
     std::vector<NodeRecord> node_records(Now now, bool include_handshake) const;
     // What must survive a restart (nodes.conf).
@@ -132,6 +132,11 @@ class ClusterState {
     // Membership.
     NodeId random_name();
     detail::Node* lookup(const NodeId& id);
+    // Our own node without a tree walk (hot paths ask for it on every message).
+    detail::Node& me_node() {
+        refresh_order();
+        return me_ ? *me_ : nodes_.at(myself_);
+    }
     detail::Node& add_node(detail::Node node, Output& out);
     void delete_node(const NodeId& id, Output& out);
     void rename_node(const NodeId& from, const NodeId& to);
@@ -210,6 +215,7 @@ class ClusterState {
     void clear_failure_if_needed(Now now, detail::Node& node, Output& out);
     std::size_t cluster_size() const;
     void update_cluster_state(Now now);
+    void apply_cluster_state(Now now);
 
     // Sending.
     Header build_header(MessageType type) const;
@@ -223,6 +229,11 @@ class ClusterState {
 
     // Cron.
     void cron(Now now, Output& out);
+    void scan_nodes(Now now, bool periodic, Output& out);
+    void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
+    void connect_soon(const detail::Node& node);
+    void wake_scan_at(std::int64_t t);
+    void rescan_soon();
     void random_ping(Now now, Output& out);
     void refresh_order();
     // f(node) for every node in name order: through order_ when it is current (no tree walk).
@@ -253,6 +264,7 @@ class ClusterState {
     // hot loops, and an index for O(1) lookups by name; both rebuilt when membership changes.
     std::vector<detail::Node*> order_;
     detail::NodeIndex index_;
+    detail::Node* me_ = nullptr;  // refreshed with order_
     bool order_dirty_ = true;
     std::map<LinkId, LinkInfo> links_;
     std::uint64_t next_link_ = 1;
@@ -287,6 +299,17 @@ class ClusterState {
     NodeId mf_replica_;                              // master side: who asked
     std::optional<std::uint64_t> mf_master_offset_;  // replica side: master's paused offset
     std::int64_t orphaned_since_ = 0;
+    std::int64_t last_migration_survey_ = 0;
+    // Cron's node scan: when it next has work, when it last ran, and who waits for a periodic
+    // reconnect meanwhile.
+    std::int64_t scan_due_ = 0;
+    std::int64_t last_full_scan_ = 0;
+    std::vector<NodeId> reconnects_;
+    std::vector<NodeId> connects_;  // wanted before the next scan: new nodes, dropped links
+    // The last pass over the masters: coverage verdict and whether too few are reachable.
+    bool health_ok_ = false;
+    bool health_minority_ = true;
+    std::int64_t last_health_pass_ = 0;
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t next_deadline_ = 0;

@@ -54,6 +54,7 @@ struct Node {
     bool supports_ext = false;
     std::uint32_t news = 0;          // gossip sections that should still carry this node first
     std::uint64_t gossip_round = 0;  // last outgoing section that carried it (deduplication)
+    std::uint32_t ok_replicas = 0;   // working count of the replica-migration check
 
     bool has(std::uint16_t f) const { return (flags & f) != 0; }
     bool is_master() const { return has(node_flag::kMaster); }

@@ -11,20 +11,84 @@ inline void ClusterState::tick(Now now, Output& out) {
     finish(now, out);
 }
 
+inline void ClusterState::wake_scan_at(std::int64_t t) {
+    scan_due_ = std::min(scan_due_, t);
+    next_deadline_ = std::min(next_deadline_, t);
+}
+
+inline void ClusterState::rescan_soon() {
+    wake_scan_at(last_cron_ + config_.cron_period.count());
+}
+
+inline void ClusterState::connect_soon(const detail::Node& node) {
+    connects_.push_back(node.id);
+    next_deadline_ = 0;  // the next tick, whenever the host calls it
+}
+
+// Redis walks every node on every tick. Here the walk also computes when it next has something
+// to do, and until then a tick costs O(1): in an idle cluster of N nodes that turns N x N node
+// visits per tick into a handful. Whatever makes a node due sooner than that computed time (a
+// ping sent, a PONG, a lost link, a flag cleared, a new node) wakes the walk; a walk at least
+// every ten periods bounds the cost of any wake-up that could be missed.
 inline void ClusterState::cron(Now now, Output& out) {
+    const std::int64_t t = now.mono.ms;
+    const bool periodic = t - last_cron_ >= config_.cron_period.count();
+    if (periodic) last_cron_ = t;
+    if (!connects_.empty()) {
+        // New nodes and broken links are connected at once, without waiting for a scan.
+        std::vector<NodeId> ids;
+        ids.swap(connects_);
+        connect_listed(now, ids, out);
+    }
+    const bool scan = t >= scan_due_ || t - last_full_scan_ >= 10 * config_.cron_period.count();
+    if (scan)
+        scan_nodes(now, periodic, out);
+    else if (periodic && !reconnects_.empty()) {
+        std::vector<NodeId> ids;
+        ids.swap(reconnects_);
+        connect_listed(now, ids, out);
+    }
+
+    if (t - last_random_ping_ >= config_.random_ping_period.count()) {
+        last_random_ping_ = t;
+        random_ping(now, out);
+    }
+    if (scan || t - last_health_pass_ >= 10 * config_.cron_period.count())
+        update_cluster_state(now);
+    else
+        apply_cluster_state(now);
+
+    next_deadline_ = std::min(last_cron_ + config_.cron_period.count(), std::max(scan_due_, t + 1));
+    manual_failover_cron(now, out);
+    if (myself().is_replica()) {
+        handle_replica_failover(now, out);
+        // An O(N) survey, and migration waits seconds anyway: once every ten periods.
+        if (periodic && t - last_migration_survey_ >= 10 * config_.cron_period.count()) {
+            last_migration_survey_ = t;
+            replica_migration_cron(now, out);
+        }
+    }
+}
+
+inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
     const std::int64_t t = now.mono.ms;
     const std::int64_t timeout = config_.node_timeout.count();
     const std::int64_t handshake_timeout = config_.effective_handshake_timeout().count();
+    const std::int64_t next_period = last_cron_ + config_.cron_period.count();
     std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
-    const bool periodic = t - last_cron_ >= config_.cron_period.count();
-    if (periodic) last_cron_ = t;
+    last_full_scan_ = t;
+    reconnects_.clear();
 
     // Handshakes that never completed go away.
     std::vector<NodeId> expired;
     refresh_order();
-    for (const detail::Node* node : order_)
-        if (node->in_handshake() && t - node->ctime > handshake_timeout)
+    for (const detail::Node* node : order_) {
+        if (!node->in_handshake()) continue;
+        if (t - node->ctime > handshake_timeout)
             expired.push_back(node->id);
+        else
+            earliest = std::min(earliest, node->ctime + handshake_timeout + 1);
+    }
     for (const auto& id : expired) {
         const detail::Node& n = nodes_.at(id);
         out.events.push_back(event::HandshakeTimedOut{id, n.ip, n.port});
@@ -35,41 +99,47 @@ inline void ClusterState::cron(Now now, Output& out) {
     refresh_order();
     for (detail::Node* np : order_) {
         detail::Node& node = *np;
-        const NodeId& id = node.id;
-        if (id == myself_ || node.has(node_flag::kNoAddr) || node.link.valid()) continue;
+        if (node.id == myself_ || node.has(node_flag::kNoAddr) || node.link.valid()) continue;
         if (node.ip.empty() || node.cport == 0) continue;
         // A refused reconnect is retried on the periodic tick, not on every early deadline.
-        if (!periodic && node.link_lost) continue;
+        if (!periodic && node.link_lost) {
+            reconnects_.push_back(node.id);
+            earliest = std::min(earliest, next_period);
+            continue;
+        }
         connect_node(now, node, out);
-    }
-
-    if (t - last_random_ping_ >= config_.random_ping_period.count()) {
-        last_random_ping_ = t;
-        random_ping(now, out);
     }
 
     std::size_t pfail_seen = 0;
     refresh_order();
     for (detail::Node* np : order_) {
         detail::Node& node = *np;
-        const NodeId& id = node.id;
         if (node.timed_out()) ++pfail_seen;
-        if (id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake))) continue;
+        if (node.id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
+            continue;
 
         // A link that stopped answering is rebuilt rather than trusted.
-        if (node.link.valid() && t - node.link_ctime > timeout && node.ping_sent != 0 &&
-            t - node.ping_sent > timeout / 2 && t - node.data_received > timeout / 2) {
-            free_outbound_link(node, out);
+        if (node.link.valid() && node.ping_sent != 0) {
+            const std::int64_t stale_at =
+                std::max({node.link_ctime + timeout, node.ping_sent + timeout / 2,
+                          node.data_received + timeout / 2}) +
+                1;
+            if (t >= stale_at) {
+                free_outbound_link(node, out);
+                earliest = std::min(earliest, t + 1);
+            } else {
+                earliest = std::min(earliest, stale_at);
+            }
         }
         // Ping whoever we have not heard from for half the timeout. Any message counts, not
         // only a PONG: a peer that pings us proves it is alive, so the pair needs one exchange
         // per half timeout instead of two, which halves the idle traffic of Redis's rule.
         const std::int64_t heard = std::max(node.pong_received, node.data_received);
-        if (node.link.valid() && node.ping_sent == 0 && t - heard > timeout / 2) {
-            send_ping(now, node, MessageType::Ping, out);
-        }
-        if (node.ping_sent == 0 && node.link.valid() && !node.failing()) {
-            earliest = std::min(earliest, heard + timeout / 2 + 1);
+        if (node.link.valid() && node.ping_sent == 0) {
+            if (t - heard > timeout / 2)
+                send_ping(now, node, MessageType::Ping, out);
+            else
+                earliest = std::min(earliest, heard + timeout / 2 + 1);
         }
 
         // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's
@@ -95,13 +165,16 @@ inline void ClusterState::cron(Now now, Output& out) {
         }
     }
     pfail_nodes_ = pfail_seen;
-    update_cluster_state(now);
+    scan_due_ = std::max(earliest, t + 1);
+}
 
-    next_deadline_ = std::min(last_cron_ + config_.cron_period.count(), std::max(earliest, t + 1));
-    manual_failover_cron(now, out);
-    if (myself().is_replica()) {
-        handle_replica_failover(now, out);
-        replica_migration_cron(now, out);
+inline void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids, Output& out) {
+    for (const NodeId& id : ids) {
+        detail::Node* node = lookup(id);
+        if (!node || node->id == myself_ || node->has(node_flag::kNoAddr) || node->link.valid())
+            continue;
+        if (node->ip.empty() || node->cport == 0) continue;
+        connect_node(now, *node, out);
     }
 }
 

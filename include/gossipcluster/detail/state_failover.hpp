@@ -31,7 +31,7 @@ inline std::size_t ClusterState::replica_rank() const {
 }
 
 inline void ClusterState::set_replication_offset(std::uint64_t offset) {
-    nodes_.at(myself_).repl_offset = offset;
+    me_node().repl_offset = offset;
 }
 
 inline void ClusterState::reset_election() {
@@ -42,7 +42,7 @@ inline void ClusterState::reset_election() {
 }
 
 inline void ClusterState::handle_replica_failover(Now now, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     const std::int64_t t = now.mono.ms;
     const std::int64_t timeout = config_.node_timeout.count();
     detail::Node* master = (me.is_replica() && me.master) ? lookup(*me.master) : nullptr;
@@ -170,7 +170,7 @@ inline void ClusterState::process_auth_ack(Now now, detail::Node* sender, const 
 }
 
 inline void ClusterState::win_election(Now now, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
     if (me.config_epoch < election_epoch_) me.config_epoch = election_epoch_;
     // As a Raft candidate votes for itself: the new master gives no vote in the epoch it won, so
@@ -185,7 +185,7 @@ inline void ClusterState::win_election(Now now, Output& out) {
 
 // Becomes master in place of `old_master`, claims its slots and tells everyone.
 inline void ClusterState::take_over_master(Now now, detail::Node* old_master, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kSlave) | node_flag::kMaster);
     me.master.reset();
     if (old_master) {

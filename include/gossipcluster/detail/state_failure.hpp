@@ -97,6 +97,7 @@ inline void ClusterState::clear_failure_if_needed(Now now, detail::Node& node, O
     }
     if (!clear) return;
     node.flags &= static_cast<std::uint16_t>(~node_flag::kFail);
+    rescan_soon();  // watched for PFAIL again
     out.events.push_back(event::NodeRecovered{node.id});
     note_news(node);
     update_cluster_state(now);
@@ -104,15 +105,8 @@ inline void ClusterState::clear_failure_if_needed(Now now, detail::Node& node, O
 }
 
 inline void ClusterState::update_cluster_state(Now now) {
-    const detail::Node& me = myself();
-    // A master that just started waits a little, so that it does not accept writes before it
-    // has heard about a configuration that may have moved its slots away.
-    if (me.is_master() && !cluster_ok_ &&
-        now.mono.ms - start_time_ < config_.writable_delay.count())
-        return;
-    bool ok = true;
     // Coverage: every slot assigned, and no owner FAIL (counted per master, not per slot).
-    if (config_.require_full_coverage && unassigned_slots_ != 0) ok = false;
+    bool ok = !(config_.require_full_coverage && unassigned_slots_ != 0);
     std::size_t size = 0, reachable = 0;
     refresh_order();
     for (const detail::Node* np : order_) {
@@ -122,7 +116,22 @@ inline void ClusterState::update_cluster_state(Now now) {
         if (!(n.flags & (node_flag::kFail | node_flag::kPfail))) ++reachable;
         if (config_.require_full_coverage && n.failing()) ok = false;
     }
-    if (reachable < size / 2 + 1) {
+    health_ok_ = ok;
+    health_minority_ = reachable < size / 2 + 1;
+    last_health_pass_ = now.mono.ms;
+    apply_cluster_state(now);
+}
+
+// The verdict of the last pass over the masters, with the rules that depend on time alone.
+inline void ClusterState::apply_cluster_state(Now now) {
+    const detail::Node& me = myself();
+    // A master that just started waits a little, so that it does not accept writes before it
+    // has heard about a configuration that may have moved its slots away.
+    if (me.is_master() && !cluster_ok_ &&
+        now.mono.ms - start_time_ < config_.writable_delay.count())
+        return;
+    bool ok = health_ok_;
+    if (health_minority_) {
         ok = false;
         among_minority_time_ = now.mono.ms;
     }

@@ -6,7 +6,7 @@
 namespace gossipcluster {
 
 inline CommandResult ClusterState::failover(Now now, FailoverMode mode, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (me.is_master())
         return CommandResult::failure("ERR You should send CLUSTER FAILOVER to a replica");
     detail::Node* master = me.master ? lookup(*me.master) : nullptr;
@@ -74,7 +74,7 @@ inline void ClusterState::manual_failover_cron(Now now, Output& out) {
         reset_election();
         return;
     }
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (me.is_master()) {
         // Keep the replica informed of our offset while it catches up.
         if (detail::Node* replica = lookup(mf_replica_); replica && replica->link.valid()) {
@@ -95,26 +95,31 @@ inline void ClusterState::manual_failover_cron(Now now, Output& out) {
 // the replica with the smallest name among those masters' replicas moves, once the orphan has
 // waited migration_delay and if our master keeps more than migration_barrier working replicas.
 inline void ClusterState::replica_migration_cron(Now now, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (!config_.allow_replica_migration || !me.is_replica() || !me.master || !cluster_ok_) {
         orphaned_since_ = 0;
         return;
     }
-    std::map<NodeId, std::size_t> ok_replicas;
-    for (const auto& [id, n] : nodes_) {
-        if (!n.is_replica() || !n.master || (n.flags & (node_flag::kFail | node_flag::kPfail)))
-            continue;
-        ++ok_replicas[*n.master];
-    }
+    // Counted in the flat order with O(1) master lookups: this runs on every periodic tick of
+    // every replica, and a tree walk per tick was most of an idle large cluster's cost.
+    refresh_order();
+    const auto ok_replica = [](const detail::Node& n) {
+        return n.is_replica() && n.master && !(n.flags & (node_flag::kFail | node_flag::kPfail));
+    };
+    for (detail::Node* n : order_)
+        n->ok_replicas = 0;
+    for (detail::Node* n : order_)
+        if (ok_replica(*n))
+            if (detail::Node* m = index_.find(*n->master)) ++m->ok_replicas;
     detail::Node* orphan = nullptr;
     std::size_t max_replicas = 0;
-    for (auto& [id, n] : nodes_) {
-        if (!n.is_master() || n.slot_count == 0 || n.failing()) continue;
-        const std::size_t count = ok_replicas.contains(id) ? ok_replicas[id] : 0;
-        max_replicas = std::max(max_replicas, count);
-        if (count == 0 && n.has(node_flag::kMigrateTo) && !orphan) orphan = &n;
+    for (detail::Node* n : order_) {
+        if (!n->is_master() || n->slot_count == 0 || n->failing()) continue;
+        max_replicas = std::max<std::size_t>(max_replicas, n->ok_replicas);
+        if (n->ok_replicas == 0 && n->has(node_flag::kMigrateTo) && !orphan) orphan = n;
     }
-    const std::size_t mine = ok_replicas.contains(*me.master) ? ok_replicas[*me.master] : 0;
+    const detail::Node* my_master = index_.find(*me.master);
+    const std::size_t mine = my_master ? my_master->ok_replicas : 0;
     if (!orphan || max_replicas < 2 || mine != max_replicas || mine <= config_.migration_barrier) {
         orphaned_since_ = 0;
         return;
@@ -122,11 +127,11 @@ inline void ClusterState::replica_migration_cron(Now now, Output& out) {
     if (orphaned_since_ == 0) orphaned_since_ = now.mono.ms;
     if (now.mono.ms - orphaned_since_ < config_.migration_delay.count()) return;
     // Only the smallest name among the replicas of the best-served masters moves.
-    for (const auto& [id, n] : nodes_) {
-        if (!n.is_replica() || !n.master || (n.flags & (node_flag::kFail | node_flag::kPfail)))
-            continue;
-        if (ok_replicas[*n.master] != max_replicas) continue;
-        if (id < myself_) return;
+    for (const detail::Node* n : order_) {
+        if (!ok_replica(*n)) continue;
+        const detail::Node* m = index_.find(*n->master);
+        if ((m ? m->ok_replicas : 0) != max_replicas) continue;
+        if (n->id < myself_) return;
     }
     orphaned_since_ = 0;
     become_replica_of(now, *orphan, out);

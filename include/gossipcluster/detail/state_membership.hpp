@@ -57,7 +57,7 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
         myself_ = me.id;
         nodes_.emplace(me.id, std::move(me));
     }
-    auto& me = nodes_.at(myself_);
+    auto& me = me_node();
     me.port = config_.port;
     me.cport = config_.bus_port();
     me.pport = config_.pport;
@@ -114,6 +114,9 @@ inline detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
     NodeId id = node.id;
     auto [it, inserted] = nodes_.emplace(id, std::move(node));
     order_dirty_ = true;
+    connect_soon(it->second);
+    if (it->second.in_handshake())
+        wake_scan_at(it->second.ctime + config_.effective_handshake_timeout().count() + 1);
     if (!it->second.in_handshake()) mark_dirty(false);
     return it->second;
 }
@@ -127,6 +130,7 @@ inline void ClusterState::free_outbound_link(detail::Node& node, Output& out) {
     close_link(node.link, out);
     node.link = {};
     node.link_up = false;
+    connect_soon(node);
 }
 
 inline void ClusterState::delete_node(const NodeId& id, Output& out) {
@@ -327,6 +331,7 @@ inline void ClusterState::refresh_order() {
         order_.push_back(&n);
         index_.insert(&n);
     }
+    me_ = index_.find(myself_);
     order_dirty_ = false;
 }
 
@@ -342,6 +347,7 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
     std::int64_t old_ping_sent = node.ping_sent;
     send_ping(now, node, node.has(node_flag::kMeet) ? MessageType::Meet : MessageType::Ping, out);
     if (old_ping_sent != 0) node.ping_sent = old_ping_sent;
+    wake_scan_at(std::max(node.ping_sent, node.data_received) + config_.node_timeout.count() + 1);
     node.flags &= static_cast<std::uint16_t>(~node_flag::kMeet);
 }
 
@@ -361,8 +367,13 @@ inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view re
         node->link = {};
         node->link_up = false;
         node->link_lost = true;
-        // Schedule the reconnect for the next cron tick rather than spinning here.
+        // The reconnect waits for the next periodic tick rather than spinning here; the lost
+        // link may make the node PFAIL before the next scan was due.
         (void)now;
+        reconnects_.push_back(node->id);
+        const std::int64_t last_heard =
+            node->data_received != 0 ? node->data_received : node->ctime;
+        wake_scan_at(last_heard + config_.node_timeout.count() + 1);
     }
     if (node && info.inbound && node->inbound_link == link) node->inbound_link = {};
     out.events.push_back(event::LinkError{node ? node->id : NodeId{}, std::string(reason)});

@@ -47,6 +47,7 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         // good after a partition heals.
         if (sender->timed_out()) {
             sender->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+            rescan_soon();  // watched for PFAIL again
             out.events.push_back(event::NodeRecovered{sender->id});
             note_news(*sender);
             update_cluster_state(now);
@@ -112,7 +113,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
                                                  Output& out) {
     const Header& h = msg.header;
     const auto& body = std::get<GossipBody>(msg.body);
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
 
     // Learn our own address from the socket a peer reached us on, unless one is announced.
     if (info.inbound && (h.type == MessageType::Meet || me.ip.empty()) &&
@@ -172,6 +173,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             rename_node(temp, h.sender);
             linked = lookup(h.sender);
             linked->flags &= static_cast<std::uint16_t>(~node_flag::kHandshake);
+            rescan_soon();
             linked->flags |= h.slaveof.is_null() ? node_flag::kMaster : node_flag::kSlave;
             linked->data_received = now.mono.ms;
             if (h.mflags[0] & message_flag::kExtData) linked->supports_ext = true;
@@ -219,8 +221,10 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             linked->pong_received = now.mono.ms;
             linked->ping_sent = 0;
             linked->link_up = true;
+            wake_scan_at(now.mono.ms + config_.node_timeout.count() / 2 + 1);  // its next ping
             if (linked->timed_out()) {
                 linked->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+                rescan_soon();
                 out.events.push_back(event::NodeRecovered{linked->id});
                 note_news(*linked);
             } else if (linked->failing()) {
@@ -302,7 +306,7 @@ inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
     // The node with the smaller name moves to a fresh epoch; the greatest name never moves.
     if (sender.id <= myself_) return;
     ++current_epoch_;
-    nodes_.at(myself_).config_epoch = current_epoch_;
+    me_node().config_epoch = current_epoch_;
     mark_dirty(true);
 }
 

@@ -17,7 +17,7 @@ inline CommandResult ClusterState::reset(Now now, bool hard, Output& out) {
     stale_reported_ = false;
     orphaned_since_ = 0;
 
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (me.is_replica()) {
         set_role_master(me);
         out.events.push_back(event::RoleChanged{true, NodeId{}, false});

@@ -101,7 +101,7 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
                                                   Epoch claim_epoch, const SlotBitmap& claimed,
                                                   Output& out) {
     if (claimant.id == myself_) return;
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     detail::Node* my_master = me.is_master() ? &me : (me.master ? lookup(*me.master) : nullptr);
     bool followed_changed = false;
     event::SlotsChanged change{claimant.id, {}, {}};
@@ -129,7 +129,7 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
 }
 
 inline void ClusterState::become_replica_of(Now now, detail::Node& master, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     const bool was_master = me.is_master();
     for (std::size_t s = 0; s < kSlotCount; ++s)
         if (slot_owner_[s] == &me) unassign_slot(s);
@@ -202,7 +202,7 @@ inline std::optional<CommandResult> ClusterState::check_slot_list(
 inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uint16_t>& slots,
                                              Output& out) {
     if (auto refused = check_slot_list(slots, true)) return *refused;
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     for (auto s : slots) {
         importing_.erase(s);
         assign_slot(s, me);
@@ -228,7 +228,7 @@ inline CommandResult ClusterState::del_slots(Now now, const std::vector<std::uin
 }
 
 inline CommandResult ClusterState::flush_slots(Now now, Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     for (std::size_t s = 0; s < kSlotCount; ++s)
         if (slot_owner_[s] == &me) unassign_slot(s);
     update_cluster_state(now);
@@ -240,7 +240,7 @@ inline CommandResult ClusterState::flush_slots(Now now, Output& out) {
 inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlotMode mode,
                                             std::string_view node_id, std::size_t keys_in_slot,
                                             Output& out) {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (me.is_replica()) return CommandResult::failure("ERR Please use SETSLOT only with masters.");
     if (slot >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
     detail::Node* target = nullptr;
@@ -298,7 +298,7 @@ inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlot
 }
 
 inline bool ClusterState::bump_epoch_without_consensus() {
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     Epoch max_epoch = current_epoch_;
     for (const auto& [id, n] : nodes_)
         max_epoch = std::max(max_epoch, n.config_epoch);
@@ -329,7 +329,7 @@ inline CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch,
         return CommandResult::failure(
             "ERR The user can assign a config epoch only when the node does not know any other "
             "node.");
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (me.config_epoch != 0)
         return CommandResult::failure("ERR Node config epoch is already non-zero");
     me.config_epoch = static_cast<Epoch>(epoch);
@@ -348,7 +348,7 @@ inline CommandResult ClusterState::replicate(Now now, std::string_view node_id, 
     if (target->id == myself_) return CommandResult::failure("ERR Can't replicate myself");
     if (target->is_replica())
         return CommandResult::failure("ERR I can only replicate a master, not a replica.");
-    detail::Node& me = nodes_.at(myself_);
+    detail::Node& me = me_node();
     if (me.is_master() && (me.slot_count != 0 || !host_empty))
         return CommandResult::failure(
             "ERR To set a master the node must be empty and without assigned slots.");
