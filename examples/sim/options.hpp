@@ -25,6 +25,9 @@ struct Options {
     std::string timeline_svg;  // failover: the first failover, per node
     std::string bytes_svg;     // idle bytes per node vs N (runs its own sims)
     std::vector<std::size_t> sizes{10, 30, 100, 300};  // N values of --bytes-svg
+    // How a scale row forms its cluster: "meet" (CLUSTER MEET in waves, then REPLICATE) or
+    // "restart" (every node starts from a nodes.conf listing the whole cluster).
+    std::string start = "meet";
 };
 
 inline std::string usage() {
@@ -35,6 +38,8 @@ inline std::string usage() {
            "[--csv=FILE] "
            "[--svg=FILE]\n"
            "                         [--timeline-svg=FILE (with --scenario=failover)]\n"
+           "                         [--start=meet|restart (scale rows: MEET waves, or a restart "
+           "from a full nodes.conf)]\n"
            "                         [--bytes-svg=FILE [--sizes=10,30,100,300]] (idle bytes vs N "
            "at timeouts 15000 and 3000 ms, --duration s each)\n";
 }
@@ -96,7 +101,11 @@ inline Options parse_options(int argc, char** argv) {
             o.timeline_svg = need();
         else if (arg == "--bytes-svg")
             o.bytes_svg = need();
-        else if (arg == "--sizes") {
+        else if (arg == "--start") {
+            o.start = need();
+            if (o.start != "meet" && o.start != "restart")
+                throw std::invalid_argument("--start must be meet or restart");
+        } else if (arg == "--sizes") {
             o.sizes.clear();
             std::string list = need();
             for (std::size_t at = 0; at <= list.size();) {

@@ -70,6 +70,45 @@ inline bool shape_converged(SimCluster& s, const std::vector<std::size_t>& first
     return true;
 }
 
+// Distinct names for a cluster written into nodes.conf files, from the seed.
+inline std::vector<NodeId> stored_names(std::size_t n, std::uint64_t seed) {
+    gossipcluster::detail::Prng prng(seed ^ 0x6e6f6465732e636full);
+    std::vector<NodeId> ids;
+    ids.reserve(n);
+    while (ids.size() < n) {
+        std::string hex;
+        for (std::size_t k = 0; k < kNodeNameLen; ++k)
+            hex.push_back("0123456789abcdef"[prng.below(16)]);
+        ids.push_back(*NodeId::parse(hex));
+    }
+    return ids;
+}
+
+// Node i's nodes.conf in the cluster shape of a scale row: masters [0, masters) with epochs
+// 1..masters and the slots split evenly, replicas spread over them in turn.
+inline PersistedState stored_view(std::size_t i, const std::vector<NodeId>& ids,
+                                  std::size_t masters) {
+    PersistedState ps;
+    ps.current_epoch = static_cast<Epoch>(masters);
+    ps.nodes.reserve(ids.size());
+    for (std::size_t j = 0; j < ids.size(); ++j) {
+        NodeRecord r;
+        r.id = ids[j];
+        r.ip = SimCluster::ip_for(j);
+        r.port = SimCluster::kClientPort;
+        r.cport = static_cast<std::uint16_t>(SimCluster::kClientPort + 10000);
+        const bool master = j < masters;
+        const std::size_t m = master ? j : (j - masters) % masters;
+        r.flags = static_cast<std::uint16_t>((master ? node_flag::kMaster : node_flag::kSlave) |
+                                             (j == i ? node_flag::kMyself : 0));
+        if (!master) r.master = ids[m];
+        r.config_epoch = static_cast<Epoch>(m + 1);
+        if (master) r.slots.set_range(m * kSlotCount / masters, (m + 1) * kSlotCount / masters - 1);
+        ps.nodes.push_back(std::move(r));
+    }
+    return ps;
+}
+
 inline double cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -110,40 +149,53 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
     Config config;
     config.node_timeout = Duration{o.node_timeout_ms};
     const std::size_t masters = std::max<std::size_t>(1, n / 2);
-    for (std::size_t i = 0; i < n; ++i)
-        s.add_node(config);
-
-    // Slots and epochs as redis-cli --cluster create assigns them.
     std::vector<std::size_t> first_slots;
     std::vector<NodeId> master_ids;
-    for (std::size_t m = 0; m < masters; ++m) {
-        const std::size_t first = m * kSlotCount / masters;
-        const std::size_t last = (m + 1) * kSlotCount / masters - 1;
-        std::vector<std::uint16_t> slots;
-        for (std::size_t sl = first; sl <= last; ++sl)
-            slots.push_back(static_cast<std::uint16_t>(sl));
-        auto& core = s.core(m);
-        const auto epoch = static_cast<std::int64_t>(m + 1);
-        (void)core.command(
-            [&](auto& st, Now now, Output& out) { return st.add_slots(now, slots, out); });
-        (void)core.command(
-            [&](auto& st, Now now, Output& out) { return st.set_config_epoch(now, epoch, out); });
-        first_slots.push_back(first);
-        master_ids.push_back(core.state().myself_id());
-    }
-    const auto t0 = s.now();
-    constexpr std::size_t kWave = 50;
-    for (std::size_t start = 1; start < n; start += kWave) {
-        const std::size_t end = std::min(n, start + kWave);
-        for (std::size_t i = start; i < end; ++i)
-            (void)s.meet(i, 0);
-        if (!s.run_until([&] { return members_converged(s, end); }, limit)) return finish();
-    }
-    for (std::size_t r = masters; r < n; ++r) {
-        const NodeId master = master_ids[(r - masters) % masters];
-        (void)s.core(r).command([&](auto& st, Now now, Output& out) {
-            return st.replicate(now, master.view(), true, out);
-        });
+    for (std::size_t m = 0; m < masters; ++m)
+        first_slots.push_back(m * kSlotCount / masters);
+    auto t0 = s.now();
+    if (o.start == "restart") {
+        // One node starts per simulated millisecond, as in a rolling restart: all at once would
+        // put N x N first pings in flight together.
+        const auto ids = stored_names(n, o.seed);
+        for (std::size_t i = 0; i < n; ++i) {
+            (void)s.add_node(config, stored_view(i, ids, masters));
+            s.run_for(Duration{1});
+        }
+        master_ids.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(masters));
+    } else {
+        for (std::size_t i = 0; i < n; ++i)
+            s.add_node(config);
+        // Slots and epochs as redis-cli --cluster create assigns them.
+        for (std::size_t m = 0; m < masters; ++m) {
+            const std::size_t first = first_slots[m];
+            const std::size_t last = (m + 1) * kSlotCount / masters - 1;
+            std::vector<std::uint16_t> slots;
+            for (std::size_t sl = first; sl <= last; ++sl)
+                slots.push_back(static_cast<std::uint16_t>(sl));
+            auto& core = s.core(m);
+            const auto epoch = static_cast<std::int64_t>(m + 1);
+            (void)core.command(
+                [&](auto& st, Now now, Output& out) { return st.add_slots(now, slots, out); });
+            (void)core.command([&](auto& st, Now now, Output& out) {
+                return st.set_config_epoch(now, epoch, out);
+            });
+            master_ids.push_back(core.state().myself_id());
+        }
+        t0 = s.now();
+        constexpr std::size_t kWave = 50;
+        for (std::size_t start = 1; start < n; start += kWave) {
+            const std::size_t end = std::min(n, start + kWave);
+            for (std::size_t i = start; i < end; ++i)
+                (void)s.meet(i, 0);
+            if (!s.run_until([&] { return members_converged(s, end); }, limit)) return finish();
+        }
+        for (std::size_t r = masters; r < n; ++r) {
+            const NodeId master = master_ids[(r - masters) % masters];
+            (void)s.core(r).command([&](auto& st, Now now, Output& out) {
+                return st.replicate(now, master.view(), true, out);
+            });
+        }
     }
     // The full check costs O(N x masters): look every 10 simulated ms.
     bool formed = false;

@@ -79,11 +79,15 @@ class SimCluster {
 
     // Adds and starts a node. The simulator assigns its address (127.0.x.y, port 7000, bus
     // 17000) and its seed; everything else comes from `config`.
-    std::size_t add_node(Config config = {}) {
+    std::size_t add_node(Config config = {}) { return add_node(std::move(config), std::nullopt); }
+
+    // The same, starting from `stored` as if the process restarted with that nodes.conf; the
+    // addresses in it are the simulator's (ip_for(i), port 7000, bus port 17000).
+    std::size_t add_node(Config config, std::optional<PersistedState> stored) {
         std::size_t i = nodes_.size();
         auto slot = std::make_unique<SimNode>();
-        slot->ip = fmt::format("127.0.{}.{}", i / 200, i % 200 + 1);
-        config.port = 7000;
+        slot->ip = ip_for(i);
+        config.port = kClientPort;
         config.cport = 0;
         slot->config = std::move(config);
         slot->clock = clock_;
@@ -92,8 +96,15 @@ class SimCluster {
         paused_until_.push_back(0);
         stale_.push_back(0);
         endpoints_[endpoint_key(nodes_[i]->ip, nodes_[i]->config.bus_port())] = i;
-        start(i, std::nullopt);
+        if (stored)
+            start(i, MemoryStorage(std::move(stored)));
+        else
+            start(i, std::nullopt);
         return i;
+    }
+    static constexpr std::uint16_t kClientPort = 7000;  // every node's; the bus port is +10000
+    static std::string ip_for(std::size_t i) {
+        return fmt::format("127.0.{}.{}", i / 200, i % 200 + 1);
     }
 
     // Fault knobs may change while the simulation runs.
