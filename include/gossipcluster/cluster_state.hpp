@@ -232,6 +232,7 @@ class ClusterState {
     void scan_nodes(Now now, bool periodic, Output& out);
     void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
     void connect_soon(const detail::Node& node);
+    bool ticking_needed() const;
     void wake_scan_at(std::int64_t t);
     void rescan_soon();
     void random_ping(Now now, Output& out);
@@ -310,6 +311,7 @@ class ClusterState {
     bool health_ok_ = false;
     bool health_minority_ = true;
     std::int64_t last_health_pass_ = 0;
+    bool state_change_pending_ = false;  // the verdict differs from cluster_ok_ (a delay runs)
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t next_deadline_ = 0;

@@ -25,22 +25,29 @@ inline void ClusterState::connect_soon(const detail::Node& node) {
     next_deadline_ = 0;  // the next tick, whenever the host calls it
 }
 
-// Redis walks every node on every tick. Here the walk also computes when it next has something
-// to do, and until then a tick costs O(1): in an idle cluster of N nodes that turns N x N node
-// visits per tick into a handful. Whatever makes a node due sooner than that computed time (a
-// ping sent, a PONG, a lost link, a flag cleared, a new node) wakes the walk; a walk at least
-// every ten periods bounds the cost of any wake-up that could be missed.
+// Redis wakes ten times a second and walks every node each time. Here the walk also computes when
+// it next has something to do (a ping to send, a PFAIL to declare, a handshake to expire), and the
+// core asks to be woken only then, or for the once-a-second housekeeping (the random ping, a full
+// walk and health pass that bound the cost of any missed wake-up, the replica-migration survey).
+// Whatever makes a node due sooner (a ping sent, a PONG, a lost link, a flag cleared, a new node)
+// wakes the walk. While something is in motion - an election, a manual failover, a reconnect, a
+// pending change of the cluster state, an orphaned master - the core ticks every cron_period as
+// Redis does. An idle node thus wakes about once a second instead of ten times, and a tick of an
+// idle cluster of N nodes costs O(1) instead of O(N).
 inline void ClusterState::cron(Now now, Output& out) {
     const std::int64_t t = now.mono.ms;
-    const bool periodic = t - last_cron_ >= config_.cron_period.count();
+    const std::int64_t period = config_.cron_period.count();
+    const bool periodic = t - last_cron_ >= period;
     if (periodic) last_cron_ = t;
+    const bool housekeeping = t - last_random_ping_ >= config_.random_ping_period.count();
+    if (housekeeping) last_random_ping_ = t;
     if (!connects_.empty()) {
         // New nodes and broken links are connected at once, without waiting for a scan.
         std::vector<NodeId> ids;
         ids.swap(connects_);
         connect_listed(now, ids, out);
     }
-    const bool scan = t >= scan_due_ || t - last_full_scan_ >= 10 * config_.cron_period.count();
+    const bool scan = t >= scan_due_ || housekeeping || t - last_full_scan_ >= 10 * period;
     if (scan)
         scan_nodes(now, periodic, out);
     else if (periodic && !reconnects_.empty()) {
@@ -49,25 +56,43 @@ inline void ClusterState::cron(Now now, Output& out) {
         connect_listed(now, ids, out);
     }
 
-    if (t - last_random_ping_ >= config_.random_ping_period.count()) {
-        last_random_ping_ = t;
-        random_ping(now, out);
-    }
-    if (scan || t - last_health_pass_ >= 10 * config_.cron_period.count())
+    if (housekeeping) random_ping(now, out);
+    if (scan || t - last_health_pass_ >= 10 * period)
         update_cluster_state(now);
     else
         apply_cluster_state(now);
 
-    next_deadline_ = std::min(last_cron_ + config_.cron_period.count(), std::max(scan_due_, t + 1));
+    std::int64_t next = std::min(std::max(scan_due_, t + 1),
+                                 last_random_ping_ + config_.random_ping_period.count());
+    if (ticking_needed()) next = std::min(next, last_cron_ + period);
+    next_deadline_ = next;
     manual_failover_cron(now, out);
     if (myself().is_replica()) {
         handle_replica_failover(now, out);
-        // An O(N) survey, and migration waits seconds anyway: once every ten periods.
-        if (periodic && t - last_migration_survey_ >= 10 * config_.cron_period.count()) {
+        // An O(N) survey, and migration waits seconds anyway: with the housekeeping, or every
+        // ten periods while an orphan is being watched.
+        if (housekeeping ||
+            (periodic && orphaned_since_ != 0 && t - last_migration_survey_ >= 10 * period)) {
             last_migration_survey_ = t;
             replica_migration_cron(now, out);
         }
     }
+}
+
+// Whether the cron must run every period: something time-driven is under way.
+inline bool ClusterState::ticking_needed() const {
+    if (mf_end_ != 0 || election_time_ != 0 || !reconnects_.empty() || orphaned_since_ != 0)
+        return true;
+    if (state_change_pending_) return true;
+    const detail::Node& me = myself();
+    // A master in a minority notes the time on every tick: its wait after the partition heals
+    // is counted from the last tick it spent there.
+    if (health_minority_ && me.is_master()) return true;
+    if (me.is_replica() && me.master) {
+        const detail::Node* master = find(*me.master);
+        if (master && master->failing()) return true;  // an election is to be scheduled
+    }
+    return false;
 }
 
 inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {

@@ -125,16 +125,15 @@ inline void ClusterState::update_cluster_state(Now now) {
 // The verdict of the last pass over the masters, with the rules that depend on time alone.
 inline void ClusterState::apply_cluster_state(Now now) {
     const detail::Node& me = myself();
+    bool ok = health_ok_;
+    if (health_minority_) ok = false;
+    state_change_pending_ = ok != cluster_ok_;
     // A master that just started waits a little, so that it does not accept writes before it
     // has heard about a configuration that may have moved its slots away.
     if (me.is_master() && !cluster_ok_ &&
         now.mono.ms - start_time_ < config_.writable_delay.count())
         return;
-    bool ok = health_ok_;
-    if (health_minority_) {
-        ok = false;
-        among_minority_time_ = now.mono.ms;
-    }
+    if (health_minority_) among_minority_time_ = now.mono.ms;
     if (ok == cluster_ok_) return;
     // A master back from a minority partition waits before serving again, so that the majority
     // side has time to tell it about failovers that happened meanwhile.
@@ -144,6 +143,7 @@ inline void ClusterState::apply_cluster_state(Now now) {
         now.mono.ms - among_minority_time_ < rejoin_delay)
         return;
     cluster_ok_ = ok;
+    state_change_pending_ = false;
 }
 
 }  // namespace gossipcluster
