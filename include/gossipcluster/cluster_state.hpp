@@ -314,6 +314,7 @@ class ClusterState {
     bool state_change_pending_ = false;  // the verdict differs from cluster_ok_ (a delay runs)
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
+    std::int64_t last_ping_exchange_ = 0;  // a PING or MEET sent or received
     std::int64_t next_deadline_ = 0;
     std::uint64_t gossip_round_ = 0;
     bool news_pending_ = false;

@@ -115,8 +115,10 @@ TEST_CASE("[slots] a newer configEpoch takes slots and the stale owner is correc
     sim.core(1).command([&](auto& st, Now n, Output& o) { return st.bump_epoch(n, o, bumped); });
     REQUIRE(bumped);
     sim.run_for(2s);
+    // Node 0 still claims slot 0 with its old epoch. Node 1 stays unable to reach it, so node 1's
+    // own claim cannot correct it: nodes 2..5 answer its stale claim with UPDATE and it yields.
     sim.heal();
-    // Node 0 still claims slot 0 with its old epoch; the others answer with UPDATE and it yields.
+    sim.block(1, 0);
     REQUIRE(sim.run_until(
         [&] {
             for (std::size_t i = 0; i < sim.size(); ++i)
@@ -126,6 +128,7 @@ TEST_CASE("[slots] a newer configEpoch takes slots and the stale owner is correc
         30s));
     CHECK(sim.core(0).state().counters().received[static_cast<std::size_t>(MessageType::Update)] >
           0);
+    sim.heal();
 }
 
 TEST_CASE("[epochs] equal config epochs are made unique, the smaller name moves", "[scenario]") {

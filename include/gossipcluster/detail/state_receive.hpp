@@ -148,6 +148,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
                               (sender && sender->supports_ext);
         Message pong = build_ping(now, MessageType::Pong, sender, with_ext);
         send_on_link(link, std::move(pong), out);
+        last_ping_exchange_ = now.mono.ms;
     }
 
     if (!info.inbound) {

@@ -124,6 +124,7 @@ inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType typ
     const bool with_ext = !config_.extensions_only_to_advertisers || node.supports_ext;
     Message msg = build_ping(now, type, &node, with_ext, full_view);
     if (type == MessageType::Ping || type == MessageType::Meet) {
+        last_ping_exchange_ = now.mono.ms;
         if (node.ping_sent == 0) {
             node.ping_sent = now.mono.ms;
             // A pending ping makes the node due for the stale-link and PFAIL checks.
