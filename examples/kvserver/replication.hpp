@@ -74,7 +74,6 @@ class Replication {
         if (!ctx_.cluster) return;
         ctx_.cluster->add_event_listener([this](const gossipcluster::Event& e) { on_event(e); });
         if (auto master = my_master()) follow(*master);
-        schedule_ack();
     }
 
     void stop() {
@@ -249,6 +248,7 @@ class Replication {
             } else if (gossipcluster::equals_ignore_case(args[0], "gcsyncdone")) {
                 offset_ = sync_start_;
                 link_state_ = LinkState::kOnline;
+                schedule_ack();
                 link_up_since_ = ServerContext::now_ms();
                 changed = true;
                 ctx_.log.notice("Replication: in sync with master {}:{} ({} keys, offset {})",
@@ -493,6 +493,7 @@ class Replication {
         if (*timeout > 0)
             w.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout);
         waiters_.push_back(std::move(w));
+        schedule_ack();
         asio::post(io_, [this] { check_waiters(); });
         return HoldResult::kHeld;
     }
@@ -552,13 +553,18 @@ class Replication {
 
     // ---- timers, offsets, INFO --------------------------------------------------------------
 
+    // The timer runs only while it has work: a replica online with its master acks, and a master
+    // with WAIT clients checks them. An idle master thus never wakes for it.
     void schedule_ack() {
+        if (ack_running_ || stopped_) return;
+        ack_running_ = true;
         ack_timer_.expires_after(kAckPeriod);
         ack_timer_.async_wait([this](std::error_code ec) {
+            ack_running_ = false;
             if (ec || stopped_) return;
             send_ack();
             check_waiters();
-            schedule_ack();
+            if (link_state_ == LinkState::kOnline || !waiters_.empty()) schedule_ack();
         });
     }
 
@@ -648,6 +654,7 @@ class Replication {
     std::vector<std::weak_ptr<ClientLink>> paused_clients_;
 
     asio::steady_timer ack_timer_;
+    bool ack_running_ = false;
     asio::steady_timer retry_timer_;
     asio::steady_timer pause_timer_;
 };

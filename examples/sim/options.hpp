@@ -22,8 +22,9 @@ struct Options {
     bool json = false;
     std::string csv;
     std::string svg;
-    std::string timeline_svg;  // failover: the first failover, per node
-    std::string bytes_svg;     // idle bytes per node vs N (runs its own sims)
+    std::string timeline_svg;       // failover: the first failover, per node
+    std::string bytes_svg;          // idle bytes per node vs N (runs its own sims)
+    std::string dissemination_svg;  // scale-table: who knows a newcomer vs time, per N
     std::vector<std::size_t> sizes{10, 30, 100, 300};  // N values of --bytes-svg
     // How a scale row forms its cluster: "meet" (CLUSTER MEET in waves, then REPLICATE) or
     // "restart" (every node starts from a nodes.conf listing the whole cluster).
@@ -41,7 +42,9 @@ inline std::string usage() {
            "                         [--start=meet|restart (scale rows: MEET waves, or a restart "
            "from a full nodes.conf)]\n"
            "                         [--bytes-svg=FILE [--sizes=10,30,100,300]] (idle bytes vs N "
-           "at timeouts 15000 and 3000 ms, --duration s each)\n";
+           "at timeouts 15000 and 3000 ms, --duration s each)\n"
+           "                         [--dissemination-svg=FILE (with --scenario=scale-table: "
+           "who knows a newcomer vs time, per N)]\n";
 }
 
 // Accepts both --name=value and --name value.
@@ -99,6 +102,8 @@ inline Options parse_options(int argc, char** argv) {
             o.svg = need();
         else if (arg == "--timeline-svg")
             o.timeline_svg = need();
+        else if (arg == "--dissemination-svg")
+            o.dissemination_svg = need();
         else if (arg == "--bytes-svg")
             o.bytes_svg = need();
         else if (arg == "--start") {
@@ -120,6 +125,8 @@ inline Options parse_options(int argc, char** argv) {
         else
             throw std::invalid_argument(fmt::format("unknown option {}", arg));
     }
+    if (!o.dissemination_svg.empty() && o.scenario != "scale-table")
+        throw std::invalid_argument("--dissemination-svg needs --scenario=scale-table");
     return o;
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,12 +18,20 @@
 #include <gossipcluster/testing/sim_cluster.hpp>
 
 #include "bytes_svg.hpp"
+#include "dissemination_svg.hpp"
 #include "options.hpp"
 
 namespace sim {
 
+// A point of the join's dissemination curve.
+struct JoinPoint {
+    std::int32_t ms = 0;  // since the MEET
+    float fraction = 0;   // of the live nodes that know the newcomer
+};
+
 // One row; plain data so that a child process can hand it over through a pipe.
 struct ScaleRow {
+    static constexpr std::size_t kJoinCurvePoints = 256;
     std::size_t nodes = 0;
     bool ok = false;
     std::int64_t form_ms = -1;      // MEETs (in waves) until every node agrees on the cluster
@@ -39,6 +48,9 @@ struct ScaleRow {
     long peak_rss_kb = 0;
     std::uint64_t peak_in_flight_bytes = 0;
     std::uint64_t trace_hash = 0;
+    // Sampled whenever about 1/128 more of the nodes know the newcomer, and at the end.
+    JoinPoint join_curve[kJoinCurvePoints];
+    std::size_t join_points = 0;
 };
 
 namespace scale_detail {
@@ -223,11 +235,25 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
     const NodeId newcomer_id = s.core(newcomer).state().myself_id();
     const auto join = s.now();
     (void)s.meet(static_cast<std::size_t>(o.seed % n), newcomer);
+    std::size_t last_known = 0, last_bucket = 0;
+    const auto sample = [&](std::size_t known, std::size_t live) {
+        // The last slot is kept for the final point.
+        const std::size_t bucket = known * 128 / live;
+        if (known == last_known || (bucket == last_bucket && known != live)) return;
+        if (row.join_points + 1 >= ScaleRow::kJoinCurvePoints && known != live) return;
+        last_known = known;
+        last_bucket = bucket;
+        row.join_curve[row.join_points++] = {static_cast<std::int32_t>((s.now() - join).count()),
+                                             float(double(known) / double(live))};
+    };
+    row.join_curve[row.join_points++] = {0, 0.0f};
     const bool joined = s.run_until(
         [&] {
             const std::size_t live = live_count(s);
+            const std::size_t known = known_by(s, newcomer_id);
+            sample(known, live);
             if (s.core(newcomer).state().node_count() != live) return false;
-            if (known_by(s, newcomer_id) != live) return false;
+            if (known != live) return false;
             for (std::size_t j = 0; j < s.size(); ++j)
                 if (!knows(s, newcomer, s.core(j).state().myself_id())) return false;
             return true;
@@ -342,10 +368,20 @@ inline int run_scale(const Options& o) {
         print_scale_row(r);
         ok = r.ok;
     } else {
+        std::vector<DisseminationCurve> curves;
         for (std::size_t n : o.sizes) {
             const ScaleRow r = run_scale_row_isolated(n, o);
             print_scale_row(r);
             ok = ok && r.ok;
+            DisseminationCurve c{n, {}};
+            for (std::size_t k = 0; k < r.join_points; ++k)
+                c.points.emplace_back(r.join_curve[k].ms, r.join_curve[k].fraction);
+            if (r.join_ms >= 0) curves.push_back(std::move(c));
+        }
+        if (!o.dissemination_svg.empty()) {
+            // One-way delays of the simulated network are 1-3 ms: a round trip is 4 ms on average.
+            std::ofstream(o.dissemination_svg) << dissemination_svg(curves, 4.0);
+            fmt::print("dissemination figure written to {}\n", o.dissemination_svg);
         }
     }
     return ok ? 0 : 1;

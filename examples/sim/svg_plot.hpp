@@ -19,6 +19,8 @@ struct Series {
 struct VerticalMark {
     double x;
     std::string label;
+    std::string color = "#c33";
+    int row = 0;  // labels of marks close together go on separate rows, 16 px apart
 };
 
 inline std::string svg_plot(const std::string& title, const std::string& x_label,
@@ -64,11 +66,11 @@ inline std::string svg_plot(const std::string& title, const std::string& x_label
         // Labels near the right edge go to the left of their line so they stay inside the plot.
         const bool on_left = px(m.x) > w / 2;
         out += fmt::format(
-            "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#c33\" "
-            "stroke-dasharray=\"5,4\"/>\n<text x=\"{3:.1f}\" y=\"{4}\" fill=\"#c33\" "
+            "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"{7}\" "
+            "stroke-dasharray=\"5,4\"/>\n<text x=\"{3:.1f}\" y=\"{4}\" fill=\"{7}\" "
             "text-anchor=\"{5}\">{6}</text>\n",
-            px(m.x), top, h - bottom, on_left ? px(m.x) - 4 : px(m.x) + 4, h - bottom - 10,
-            on_left ? "end" : "start", m.label);
+            px(m.x), top, h - bottom, on_left ? px(m.x) - 4 : px(m.x) + 4,
+            h - bottom - 10 - 16 * m.row, on_left ? "end" : "start", m.label, m.color);
     }
     int legend = 0;
     for (const auto& s : series) {

@@ -234,6 +234,7 @@ class ClusterState {
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
     void wake_scan_at(std::int64_t t);
+    std::int64_t on_ping_grid(std::int64_t t) const;
     void rescan_soon();
     void random_ping(Now now, Output& out);
     void refresh_order();

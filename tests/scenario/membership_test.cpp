@@ -1,6 +1,7 @@
 // Scenarios of cluster membership: MEET handshakes, gossip convergence, FORGET, restarts.
 #include <catch2/catch.hpp>
 
+#include <gossipcluster/testing/cluster_setup.hpp>
 #include <gossipcluster/testing/convergence.hpp>
 
 using namespace gossipcluster;
@@ -203,4 +204,52 @@ TEST_CASE("[simulator] a link with a small capacity drops what does not fit, gos
         REQUIRE(sim.meet(i, 0).ok);
     REQUIRE(sim.run_until([&] { return converged(sim); }, 120s));
     CHECK(sim.dropped_full() > 0);
+}
+
+namespace {
+
+// Wake-ups per node and second of an idle, formed cluster of 30 masters, and its messages.
+struct IdleCost {
+    double ticks_per_node_s = 0;
+    double msgs_per_node_s = 0;
+};
+
+IdleCost idle_cost(Duration batch_window) {
+    SimCluster sim({.seed = 41});
+    ClusterShape shape;
+    shape.masters = 30;
+    shape.replicas_per_master = 0;
+    shape.config.node_timeout = 3000ms;
+    shape.config.ping_batch_window = batch_window;
+    REQUIRE(form_cluster(sim, shape, 120s));
+    sim.run_for(10s);
+    std::uint64_t ticks0 = 0, msgs0 = 0, ticks1 = 0, msgs1 = 0;
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        ticks0 += sim.stats(i).ticks, msgs0 += sim.stats(i).messages_sent;
+    sim.run_for(30s);
+    for (std::size_t i = 0; i < sim.size(); ++i)
+        ticks1 += sim.stats(i).ticks, msgs1 += sim.stats(i).messages_sent;
+    CHECK(cluster_converged(sim));
+    const double node_seconds = 30.0 * double(sim.size());
+    return {double(ticks1 - ticks0) / node_seconds, double(msgs1 - msgs0) / node_seconds};
+}
+
+}  // namespace
+
+TEST_CASE("[cron] an idle node wakes a few times a second, its due pings batched", "[scenario]") {
+    // Redis wakes every node 10 times a second. Here a node wakes for its due pings, which wait
+    // for the next multiple of the batch window (100 ms at this timeout), and once a second for
+    // the housekeeping; without batching each peer's ping needs a wake-up of its own.
+    const IdleCost batched = idle_cost(0ms);
+    const IdleCost unbatched = idle_cost(1ms);
+    INFO("batched " << batched.ticks_per_node_s << " wake-ups/s, " << batched.msgs_per_node_s
+                    << " msgs/s; unbatched " << unbatched.ticks_per_node_s << " wake-ups/s, "
+                    << unbatched.msgs_per_node_s << " msgs/s");
+    CHECK(batched.ticks_per_node_s < 8.0);
+    CHECK(batched.ticks_per_node_s < 0.7 * unbatched.ticks_per_node_s);
+    // Batching must not add traffic: the two ends of a pair would be due in the same window,
+    // so the one with the larger name waits a window more and hears the other's ping instead.
+    CHECK(batched.msgs_per_node_s <= unbatched.msgs_per_node_s);
+    // One exchange (PING + PONG) per pair and half node timeout: 29 peers / 1.5 s per node.
+    CHECK(batched.msgs_per_node_s < 1.1 * 29.0 / 1.5);
 }

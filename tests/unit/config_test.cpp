@@ -81,6 +81,21 @@ std::vector<Case> cases() {
         {"random_ping_samples 0", [](Config& c) { c.random_ping_samples = 0; },
          "random_ping_samples"},
         {"random_ping_samples 1", [](Config& c) { c.random_ping_samples = 1; }, nullptr},
+        {"ping_batch_window negative", [](Config& c) { c.ping_batch_window = -1ms; },
+         "ping_batch_window"},
+        {"ping_batch_window over node_timeout / 4",
+         [](Config& c) {
+             c.node_timeout = 1000ms;
+             c.ping_batch_window = 251ms;
+         },
+         "ping_batch_window"},
+        {"ping_batch_window node_timeout / 4",
+         [](Config& c) {
+             c.node_timeout = 1000ms;
+             c.ping_batch_window = 250ms;
+         },
+         nullptr},
+        {"ping_batch_window 0 (derived)", [](Config& c) { c.ping_batch_window = 0ms; }, nullptr},
         {"blacklist_ttl 0", [](Config& c) { c.blacklist_ttl = 0ms; }, "blacklist_ttl"},
         {"blacklist_ttl 1 ms", [](Config& c) { c.blacklist_ttl = 1ms; }, nullptr},
         {"fail_report_validity_mult 0", [](Config& c) { c.fail_report_validity_mult = 0; },

@@ -10,6 +10,8 @@
 #include <gossipcluster/testing/cluster_setup.hpp>
 
 #include "../../examples/sim/bytes_svg.hpp"
+#include "../../examples/sim/dissemination_svg.hpp"
+#include "../../examples/sim/scale_table.hpp"
 #include "../../examples/sim/timeline_svg.hpp"
 
 using namespace gossipcluster;
@@ -168,4 +170,44 @@ TEST_CASE("[sim-svg] failover timeline of a simulated kill shows every node's ev
          {"PFAIL (own timeout)", "FAIL (own quorum)", "FAIL (from a FAIL message)", "voted",
           "won the election", "learnt the new owner", "cluster state ok", "ms since the kill"})
         CHECK(count(svg, legend) == 1);
+}
+
+TEST_CASE("[sim-svg] dissemination plot has a curve and a log2 mark per N", "[unit]") {
+    std::vector<sim::DisseminationCurve> curves{{10, {{0, 0}, {5, 0.5}, {9, 1.0}}},
+                                                {1000, {{0, 0}, {12, 0.3}, {30, 1.0}}}};
+    const std::string svg = sim::dissemination_svg(curves, 4.0);
+    INFO(svg);
+    CHECK(xml_problem(svg).empty());
+    CHECK(count(svg, "<polyline") == 2);
+    CHECK(count(svg, "N = 10<") == 1);
+    CHECK(count(svg, "N = 1000<") == 1);
+    CHECK(count(svg, "log2(10) = 3.3 round trips") == 1);
+    CHECK(count(svg, "log2(1000) = 10.0 round trips") == 1);
+    CHECK(count(svg, "stroke-dasharray") == 2);
+}
+
+TEST_CASE("[sim-svg] a scale row records the join curve from 0 to every node, either start",
+          "[unit]") {
+    for (const char* start : {"meet", "restart"}) {
+        INFO(start);
+        sim::Options o;
+        o.node_timeout_ms = 2000;
+        o.duration_s = 2;
+        o.start = start;
+        const sim::ScaleRow row = sim::run_scale_row(12, o);
+        REQUIRE(row.ok);
+        CHECK(row.form_ms >= 0);
+        // FAIL waits for the node timeout (2000 ms) counted from the last message heard.
+        CHECK(row.fail_all_ms > 1000);
+        CHECK(row.failover_ms >= row.fail_all_ms);
+        REQUIRE(row.join_points >= 2);
+        CHECK(row.join_curve[0].ms == 0);
+        CHECK(row.join_curve[0].fraction == 0.0f);
+        for (std::size_t k = 1; k < row.join_points; ++k) {
+            CHECK(row.join_curve[k].ms >= row.join_curve[k - 1].ms);
+            CHECK(row.join_curve[k].fraction > row.join_curve[k - 1].fraction);
+        }
+        CHECK(row.join_curve[row.join_points - 1].fraction == 1.0f);
+        CHECK(row.join_curve[row.join_points - 1].ms <= row.join_ms);
+    }
 }

@@ -16,6 +16,13 @@ inline void ClusterState::wake_scan_at(std::int64_t t) {
     next_deadline_ = std::min(next_deadline_, t);
 }
 
+// The first multiple of the ping batch window (counted from the start) at or after t.
+inline std::int64_t ClusterState::on_ping_grid(std::int64_t t) const {
+    const std::int64_t window = config_.effective_ping_batch_window().count();
+    if (window <= 1 || t <= start_time_) return t;
+    return start_time_ + (t - start_time_ + window - 1) / window * window;
+}
+
 inline void ClusterState::rescan_soon() {
     wake_scan_at(last_cron_ + config_.cron_period.count());
 }
@@ -39,8 +46,13 @@ inline void ClusterState::cron(Now now, Output& out) {
     const std::int64_t period = config_.cron_period.count();
     const bool periodic = t - last_cron_ >= period;
     if (periodic) last_cron_ = t;
-    const bool housekeeping = t - last_random_ping_ >= config_.random_ping_period.count();
-    if (housekeeping) last_random_ping_ = t;
+    const std::int64_t hk_period = config_.random_ping_period.count();
+    const bool housekeeping = t - last_random_ping_ >= hk_period;
+    // The schedule advances by whole periods rather than from the wake-up, which waits for the
+    // ping grid: counting from it would stretch every period by up to a batch window.
+    if (housekeeping)
+        last_random_ping_ =
+            t - last_random_ping_ < 2 * hk_period ? last_random_ping_ + hk_period : t;
     if (!connects_.empty()) {
         // New nodes and broken links are connected at once, without waiting for a scan.
         std::vector<NodeId> ids;
@@ -62,8 +74,9 @@ inline void ClusterState::cron(Now now, Output& out) {
     else
         apply_cluster_state(now);
 
-    std::int64_t next = std::min(std::max(scan_due_, t + 1),
-                                 last_random_ping_ + config_.random_ping_period.count());
+    std::int64_t next =
+        std::min(std::max(scan_due_, t + 1),
+                 on_ping_grid(last_random_ping_ + config_.random_ping_period.count()));
     if (ticking_needed()) next = std::min(next, last_cron_ + period);
     next_deadline_ = next;
     manual_failover_cron(now, out);
@@ -99,6 +112,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
     const std::int64_t t = now.mono.ms;
     const std::int64_t timeout = config_.node_timeout.count();
     const std::int64_t handshake_timeout = config_.effective_handshake_timeout().count();
+    const std::int64_t ping_window = config_.effective_ping_batch_window().count();
     const std::int64_t next_period = last_cron_ + config_.cron_period.count();
     std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
     last_full_scan_ = t;
@@ -153,18 +167,22 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
                 free_outbound_link(node, out);
                 earliest = std::min(earliest, t + 1);
             } else {
-                earliest = std::min(earliest, stale_at);
+                earliest = std::min(earliest, on_ping_grid(stale_at));
             }
         }
         // Ping whoever we have not heard from for half the timeout. Any message counts, not
         // only a PONG: a peer that pings us proves it is alive, so the pair needs one exchange
         // per half timeout instead of two, which halves the idle traffic of Redis's rule.
+        // The two ends of a pair last heard each other within a round trip, so both would be
+        // due in the same batch window and ping each other at once: the end with the larger
+        // name waits one window more and normally hears the other's ping first.
         const std::int64_t heard = std::max(node.pong_received, node.data_received);
+        const std::int64_t quiet = timeout / 2 + (myself_ > node.id ? ping_window : 0);
         if (node.link.valid() && node.ping_sent == 0) {
-            if (t - heard > timeout / 2)
+            if (t - heard > quiet)
                 send_ping(now, node, MessageType::Ping, out);
             else
-                earliest = std::min(earliest, heard + timeout / 2 + 1);
+                earliest = std::min(earliest, on_ping_grid(heard + quiet + 1));
         }
 
         // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's

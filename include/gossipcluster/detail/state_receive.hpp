@@ -222,7 +222,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             linked->pong_received = now.mono.ms;
             linked->ping_sent = 0;
             linked->link_up = true;
-            wake_scan_at(now.mono.ms + config_.node_timeout.count() / 2 + 1);  // its next ping
+            wake_scan_at(on_ping_grid(now.mono.ms + config_.node_timeout.count() / 2 + 1));
             if (linked->timed_out()) {
                 linked->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
                 rescan_soon();

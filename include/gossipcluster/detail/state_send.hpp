@@ -128,7 +128,7 @@ inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType typ
         if (node.ping_sent == 0) {
             node.ping_sent = now.mono.ms;
             // A pending ping makes the node due for the stale-link and PFAIL checks.
-            wake_scan_at(node.ping_sent + config_.node_timeout.count() / 2 + 1);
+            wake_scan_at(on_ping_grid(node.ping_sent + config_.node_timeout.count() / 2 + 1));
         }
     }
     send_on_link(node.link, std::move(msg), out);

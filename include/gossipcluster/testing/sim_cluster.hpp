@@ -64,6 +64,7 @@ struct SimNodeStats {
     std::uint64_t messages_sent = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t messages_received = 0;
+    std::uint64_t ticks = 0;  // times the core was woken for its deadline
 };
 
 class SimCluster {
@@ -314,6 +315,7 @@ class SimCluster {
             }
             if (deadline_[i] > now().ms || paused_until_[i] > now().ms) continue;
             SimNode& n = *nodes_[i];
+            ++n.stats.ticks;
             n.core->tick();
             refresh_deadline(i);
         }
