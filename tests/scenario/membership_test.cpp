@@ -214,13 +214,15 @@ struct IdleCost {
     double msgs_per_node_s = 0;
 };
 
-IdleCost idle_cost(Duration batch_window) {
+IdleCost idle_cost(Duration batch_window, std::size_t masters = 30, Duration timeout = 3000ms,
+                   std::size_t quiet_skip_max_nodes = Config{}.random_ping_quiet_skip_max_nodes) {
     SimCluster sim({.seed = 41});
     ClusterShape shape;
-    shape.masters = 30;
+    shape.masters = masters;
     shape.replicas_per_master = 0;
-    shape.config.node_timeout = 3000ms;
+    shape.config.node_timeout = timeout;
     shape.config.ping_batch_window = batch_window;
+    shape.config.random_ping_quiet_skip_max_nodes = quiet_skip_max_nodes;
     REQUIRE(form_cluster(sim, shape, 120s));
     sim.run_for(10s);
     std::uint64_t ticks0 = 0, msgs0 = 0, ticks1 = 0, msgs1 = 0;
@@ -252,4 +254,15 @@ TEST_CASE("[cron] an idle node wakes a few times a second, its due pings batched
     CHECK(batched.msgs_per_node_s <= unbatched.msgs_per_node_s);
     // One exchange (PING + PONG) per pair and half node timeout: 29 peers / 1.5 s per node.
     CHECK(batched.msgs_per_node_s < 1.1 * 29.0 / 1.5);
+}
+
+TEST_CASE("[cron] a small cluster skips the random ping after an exchange", "[scenario]") {
+    // Ten nodes at the default timeout: the once-a-second random ping is most of the traffic,
+    // and an exchange in the last second already carried gossip both ways.
+    const IdleCost skipping = idle_cost(0ms, 10, 15000ms);
+    const IdleCost always = idle_cost(0ms, 10, 15000ms, 0);
+    INFO("skipping " << skipping.msgs_per_node_s << " msgs/s, always " << always.msgs_per_node_s);
+    CHECK(skipping.msgs_per_node_s < 0.8 * always.msgs_per_node_s);
+    // Still at least one exchange per pair and half timeout: 9 peers / 7.5 s, one message each.
+    CHECK(skipping.msgs_per_node_s >= 9.0 / 7.5);
 }

@@ -222,7 +222,7 @@ inline void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids
 }
 
 inline void ClusterState::random_ping(Now now, Output& out) {
-    if (config_.random_ping_only_when_quiet &&
+    if (nodes_.size() <= config_.random_ping_quiet_skip_max_nodes &&
         now.mono.ms - last_ping_exchange_ < config_.random_ping_period.count())
         return;
     refresh_order();
