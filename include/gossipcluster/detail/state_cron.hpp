@@ -36,11 +36,13 @@ inline void ClusterState::connect_soon(const detail::Node& node) {
 // it next has something to do (a ping to send, a PFAIL to declare, a handshake to expire), and the
 // core asks to be woken only then, or for the once-a-second housekeeping (the random ping, a full
 // walk and health pass that bound the cost of any missed wake-up, the replica-migration survey).
+// Due pings wait for the next multiple of the ping batch window, so that one wake-up serves every
+// peer due within it; PFAIL deadlines are exact.
 // Whatever makes a node due sooner (a ping sent, a PONG, a lost link, a flag cleared, a new node)
 // wakes the walk. While something is in motion - an election, a manual failover, a reconnect, a
 // pending change of the cluster state, an orphaned master - the core ticks every cron_period as
-// Redis does. An idle node thus wakes about once a second instead of ten times, and a tick of an
-// idle cluster of N nodes costs O(1) instead of O(N).
+// Redis does. An idle node thus wakes a few times a second instead of ten, and a tick of an idle
+// cluster of N nodes costs O(1) instead of O(N).
 inline void ClusterState::cron(Now now, Output& out) {
     const std::int64_t t = now.mono.ms;
     const std::int64_t period = config_.cron_period.count();
