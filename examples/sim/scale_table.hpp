@@ -33,6 +33,7 @@ struct JoinPoint {
 struct ScaleRow {
     static constexpr std::size_t kJoinCurvePoints = 256;
     std::size_t nodes = 0;
+    std::int64_t duration_s = 0;  // the idle window
     bool ok = false;
     std::int64_t form_ms = -1;      // MEETs (in waves) until every node agrees on the cluster
     std::int64_t join_ms = -1;      // MEET of a newcomer until every node knows it and it them
@@ -45,6 +46,7 @@ struct ScaleRow {
     std::int64_t simulated_ms = 0;  // everything the row simulated
     double wall_s = 0;
     double cpu_s = 0;
+    double idle_cpu_s = 0;  // CPU spent simulating the idle window alone
     long peak_rss_kb = 0;
     std::uint64_t peak_in_flight_bytes = 0;
     std::uint64_t trace_hash = 0;
@@ -141,6 +143,7 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
     const double cpu0 = cpu_seconds();
     ScaleRow row;
     row.nodes = n;
+    row.duration_s = o.duration_s;
     row.redis_model_bytes = redis_model_bytes(n, o.node_timeout_ms);
     row.redis_model_msgs = 2.0 * double(n - 1) / (double(o.node_timeout_ms) / 2000.0);
 
@@ -223,7 +226,9 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
     std::uint64_t msgs0 = 0, bytes0 = 0, msgs1 = 0, bytes1 = 0;
     for (std::size_t i = 0; i < s.size(); ++i)
         msgs0 += s.stats(i).messages_sent, bytes0 += s.stats(i).bytes_sent;
+    const double idle_cpu0 = cpu_seconds();
     s.run_for(std::chrono::seconds(o.duration_s));
+    row.idle_cpu_s = cpu_seconds() - idle_cpu0;
     for (std::size_t i = 0; i < s.size(); ++i)
         msgs1 += s.stats(i).messages_sent, bytes1 += s.stats(i).bytes_sent;
     const double node_seconds = double(n) * double(o.duration_s);
@@ -314,6 +319,7 @@ inline ScaleRow run_scale_row_isolated(std::size_t n, const Options& o) {
     close(fds[1]);
     ScaleRow row;
     row.nodes = n;
+    row.duration_s = o.duration_s;
     auto* p = reinterpret_cast<char*>(&row);
     std::size_t got = 0;
     while (got < sizeof row) {
@@ -327,6 +333,7 @@ inline ScaleRow run_scale_row_isolated(std::size_t n, const Options& o) {
     if (got != sizeof row) {
         row = ScaleRow{};
         row.nodes = n;
+        row.duration_s = o.duration_s;
     }
     return row;
 }
@@ -339,18 +346,21 @@ inline void print_scale_header() {
     fmt::print(
         "| N | form ms | join converged ms | crash->FAIL all ms | crash->failover ms | "
         "msgs/node/s | bytes/node/s | Redis model msgs/node/s | Redis model bytes/node/s | "
-        "simulated s | wall s | CPU s | x real time | peak RSS MB | peak in flight MB |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        "simulated s | wall s | CPU s | x real time | idle CPU s | idle x real time | peak RSS MB "
+        "| "
+        "peak in flight MB |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 }
 
 inline void print_scale_row(const ScaleRow& r) {
     const double sim_s = double(r.simulated_ms) / 1000.0;
     fmt::print(
         "| {} | {} | {} | {} | {} | {:.1f} | {:.0f} | {:.1f} | {:.0f} | {:.1f} | {:.1f} | {:.1f} | "
-        "{:.1f} | {:.0f} | {:.0f} |{}\n",
+        "{:.1f} | {:.1f} | {:.1f} | {:.0f} | {:.0f} |{}\n",
         r.nodes, scale_ms(r.form_ms), scale_ms(r.join_ms), scale_ms(r.fail_all_ms),
         scale_ms(r.failover_ms), r.msgs_per_node_s, r.bytes_per_node_s, r.redis_model_msgs,
         r.redis_model_bytes, sim_s, r.wall_s, r.cpu_s, r.wall_s > 0 ? sim_s / r.wall_s : 0.0,
+        r.idle_cpu_s, r.idle_cpu_s > 0 ? double(r.duration_s) / r.idle_cpu_s : 0.0,
         double(r.peak_rss_kb) / 1024.0, double(r.peak_in_flight_bytes) / 1048576.0,
         r.ok ? "" : " FAILED");
     std::fflush(stdout);

@@ -12,6 +12,7 @@
 
 #include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
+#include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/node.hpp"
 #include "gossipcluster/detail/node_index.hpp"
 #include "gossipcluster/detail/prng.hpp"
@@ -180,6 +181,7 @@ class ClusterState {
     const SlotBitmap& claim_bitmap(const detail::Node& owner) const;
     // Whether `claimed` is exactly the set of slots `node` owns here.
     bool owns_exactly(const detail::Node& node, const SlotBitmap& claimed) const;
+    bool claim_matches(detail::Node& node, const SlotBitmap& claimed);
     std::optional<CommandResult> check_slot_list(const std::vector<std::uint16_t>& slots,
                                                  bool must_be_free) const;
     void assign_slot(std::size_t slot, detail::Node& node);
@@ -268,7 +270,8 @@ class ClusterState {
     detail::NodeIndex index_;
     detail::Node* me_ = nullptr;  // refreshed with order_
     bool order_dirty_ = true;
-    std::map<LinkId, LinkInfo> links_;
+    // Looked up for every message received (see detail::LinkTable).
+    detail::LinkTable<LinkInfo> links_;
     std::uint64_t next_link_ = 1;
     std::map<NodeId, std::int64_t> blacklist_;  // id -> expiry (monotonic ms)
     Epoch current_epoch_ = 0;

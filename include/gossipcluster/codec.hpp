@@ -616,9 +616,15 @@ inline void encode(const Message& m, std::vector<std::uint8_t>& out) {
     // Grow geometrically so that appending many frames to one buffer stays linear.
     if (out.capacity() - out.size() < size)
         out.reserve(std::max(out.size() + size, 2 * out.capacity()));
-    detail::WireWriter w(out);
+    const std::size_t at = out.size();
+    out.resize(at + size);
+    detail::WireWriter w(std::span<std::uint8_t>(out.data() + at, size));
     detail::encode_header(w, m.header, static_cast<std::uint32_t>(size), count, extensions);
     detail::encode_body(w, m.body);
+    if (!w.ok() || w.remaining() != 0) {
+        out.resize(at);
+        throw std::logic_error("gossipcluster: encoded length differs from encoded_size()");
+    }
 }
 
 inline std::vector<std::uint8_t> encode(const Message& m) {

@@ -53,7 +53,11 @@ class NodeId {
     }
 
     bool is_null() const {
-        return std::all_of(bytes_.begin(), bytes_.end(), [](char c) { return c == 0; });
+        // Five words rather than forty bytes: headers are asked this several times each.
+        std::uint64_t any = 0;
+        for (std::size_t i = 0; i < kNodeNameLen; i += 8)
+            any |= word(i);
+        return any == 0;
     }
     bool is_valid() const { return valid_chars(view()); }
 

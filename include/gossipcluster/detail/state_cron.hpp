@@ -120,41 +120,38 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
     last_full_scan_ = t;
     reconnects_.clear();
 
-    // Handshakes that never completed go away.
+    // One walk over the view does everything: in a large view each node visited is a cache
+    // miss, so nodes are fetched a few ahead, and the walk is made once rather than once per task.
     std::vector<NodeId> expired;
-    refresh_order();
-    for (const detail::Node* node : order_) {
-        if (!node->in_handshake()) continue;
-        if (t - node->ctime > handshake_timeout)
-            expired.push_back(node->id);
-        else
-            earliest = std::min(earliest, node->ctime + handshake_timeout + 1);
-    }
-    for (const auto& id : expired) {
-        const detail::Node& n = nodes_.at(id);
-        out.events.push_back(event::HandshakeTimedOut{id, n.ip, n.port});
-        delete_node(id, out);
-    }
-
-    // Every reachable-looking node gets an outbound link.
-    refresh_order();
-    for (detail::Node* np : order_) {
-        detail::Node& node = *np;
-        if (node.id == myself_ || node.has(node_flag::kNoAddr) || node.link.valid()) continue;
-        if (node.ip.empty() || node.cport == 0) continue;
-        // A refused reconnect is retried on the periodic tick, not on every early deadline.
-        if (!periodic && node.link_lost) {
-            reconnects_.push_back(node.id);
-            earliest = std::min(earliest, next_period);
-            continue;
-        }
-        connect_node(now, node, out);
-    }
-
     std::size_t pfail_seen = 0;
     refresh_order();
-    for (detail::Node* np : order_) {
-        detail::Node& node = *np;
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t k = 0; k < order_.size(); ++k) {
+        if (k + kAhead < order_.size()) detail::NodeIndex::prefetch_lines(order_[k + kAhead]);
+        detail::Node& node = *order_[k];
+
+        // Handshakes that never completed go away (after the walk, which must not lose its
+        // place in order_).
+        if (node.in_handshake()) {
+            if (t - node.ctime > handshake_timeout) {
+                expired.push_back(node.id);
+                continue;
+            }
+            earliest = std::min(earliest, node.ctime + handshake_timeout + 1);
+        }
+
+        // Every reachable-looking node gets an outbound link.
+        if (node.id != myself_ && !node.has(node_flag::kNoAddr) && !node.link.valid() &&
+            !node.ip.empty() && node.cport != 0) {
+            // A refused reconnect is retried on the periodic tick, not on every early deadline.
+            if (!periodic && node.link_lost) {
+                reconnects_.push_back(node.id);
+                earliest = std::min(earliest, next_period);
+            } else {
+                connect_node(now, node, out);
+            }
+        }
+
         if (node.timed_out()) ++pfail_seen;
         if (node.id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
             continue;
@@ -208,6 +205,11 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
                     std::min(earliest, std::max(node.ping_sent, node.data_received) + timeout + 1);
             if (node.link_lost) earliest = std::min(earliest, last_heard + timeout + 1);
         }
+    }
+    for (const auto& id : expired) {
+        const detail::Node& n = nodes_.at(id);
+        out.events.push_back(event::HandshakeTimedOut{id, n.ip, n.port});
+        delete_node(id, out);
     }
     pfail_nodes_ = pfail_seen;
     scan_due_ = std::max(earliest, t + 1);

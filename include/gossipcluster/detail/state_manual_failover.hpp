@@ -106,14 +106,30 @@ inline void ClusterState::replica_migration_cron(Now now, Output& out) {
     const auto ok_replica = [](const detail::Node& n) {
         return n.is_replica() && n.master && !(n.flags & (node_flag::kFail | node_flag::kPfail));
     };
-    for (detail::Node* n : order_)
-        n->ok_replicas = 0;
-    for (detail::Node* n : order_)
+    // Nodes are fetched a few ahead of each walk: in a large view each one is a cache miss.
+    constexpr std::size_t kAhead = 8;
+    const std::size_t count = order_.size();
+    const auto fetch_ahead = [&](std::size_t k) {
+        if (k + kAhead >= count) return;
+        const char* node = reinterpret_cast<const char*>(order_[k + kAhead]);
+        for (std::size_t line = 0; line < 4; ++line)
+            __builtin_prefetch(node + 64 * line);
+    };
+    for (std::size_t k = 0; k < count; ++k) {
+        fetch_ahead(k);
+        order_[k]->ok_replicas = 0;
+    }
+    for (std::size_t k = 0; k < count; ++k) {
+        fetch_ahead(k);
+        const detail::Node* n = order_[k];
         if (ok_replica(*n))
             if (detail::Node* m = index_.find(*n->master)) ++m->ok_replicas;
+    }
     detail::Node* orphan = nullptr;
     std::size_t max_replicas = 0;
-    for (detail::Node* n : order_) {
+    for (std::size_t k = 0; k < count; ++k) {
+        fetch_ahead(k);
+        detail::Node* n = order_[k];
         if (!n->is_master() || n->slot_count == 0 || n->failing()) continue;
         max_replicas = std::max<std::size_t>(max_replicas, n->ok_replicas);
         if (n->ok_replicas == 0 && n->has(node_flag::kMigrateTo) && !orphan) orphan = n;

@@ -123,7 +123,7 @@ inline detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
 
 inline void ClusterState::close_link(LinkId link, Output& out) {
     if (!link.valid()) return;
-    if (links_.erase(link) != 0) out.actions.push_back(action::Close{link});
+    if (links_.erase(link)) out.actions.push_back(action::Close{link});
 }
 
 inline void ClusterState::free_outbound_link(detail::Node& node, Output& out) {
@@ -352,16 +352,16 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
 }
 
 inline void ClusterState::on_link_up(Now, LinkId link, Output&) {
-    auto it = links_.find(link);
-    if (it == links_.end() || it->second.inbound) return;
-    if (auto* node = lookup(it->second.node); node && node->link == link) node->link_up = true;
+    const LinkInfo* info = links_.find(link);
+    if (!info || info->inbound) return;
+    if (auto* node = lookup(info->node); node && node->link == link) node->link_up = true;
 }
 
 inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view reason, Output& out) {
-    auto it = links_.find(link);
-    if (it == links_.end()) return;
-    LinkInfo info = it->second;
-    links_.erase(it);
+    const LinkInfo* found = links_.find(link);
+    if (!found) return;
+    LinkInfo info = *found;
+    links_.erase(link);
     detail::Node* node = info.node.is_null() ? nullptr : lookup(info.node);
     if (node && !info.inbound && node->link == link) {
         node->link = {};
@@ -381,6 +381,7 @@ inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view re
 
 inline void ClusterState::on_inbound_link(Now, LinkId link, std::string peer_ip,
                                           std::string local_ip, Output&) {
+    if (!link.valid()) return;  // id 0 means "no link" throughout
     auto norm = detail::normalize_ip(peer_ip);
     links_[link] = LinkInfo{NodeId{}, true, norm ? *norm : std::move(peer_ip), std::move(local_ip)};
 }

@@ -29,9 +29,10 @@ inline std::size_t ClusterState::memory_bytes() const {
     }
     b += order_.capacity() * sizeof(detail::Node*);
     b += index_.memory_bytes();
-    for (const auto& [link, info] : links_)
-        b += detail::kTreeNodeOverhead + sizeof(std::pair<const LinkId, LinkInfo>) +
-             heap_bytes(info.peer_ip) + heap_bytes(info.local_ip);
+    b += links_.memory_bytes();
+    links_.for_each([&](LinkId, const LinkInfo& info) {
+        b += heap_bytes(info.peer_ip) + heap_bytes(info.local_ip);
+    });
     b += blacklist_.size() * (detail::kTreeNodeOverhead + sizeof(std::pair<NodeId, std::int64_t>));
     b += (importing_.size() + migrating_.size()) *
          (detail::kTreeNodeOverhead + sizeof(std::pair<std::uint16_t, NodeId>));

@@ -6,9 +6,9 @@
 namespace gossipcluster {
 
 inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, Output& out) {
-    auto lit = links_.find(link);
-    if (lit == links_.end()) return;  // closed meanwhile
-    LinkInfo& info = lit->second;
+    LinkInfo* found = links_.find(link);
+    if (!found) return;  // closed meanwhile
+    LinkInfo& info = *found;
     const Header& h = msg.header;
     auto type_index = static_cast<std::size_t>(h.type);
     if (type_index < kMessageTypeCount) ++counters_.received[type_index];
@@ -238,7 +238,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
     update_role_from_header(h, *sender);
     // Slots: a replica's header carries its master's claim.
     detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
-    if (claimant && !claimant->in_handshake() && !owns_exactly(*claimant, h.myslots)) {
+    if (claimant && !claimant->in_handshake() && !claim_matches(*claimant, h.myslots)) {
         if (claimant == sender)
             update_slots_from_claim(now, *sender, h.config_epoch, h.myslots, out);
         const LinkId reply = sender->link.valid() ? sender->link : link;
@@ -314,9 +314,24 @@ inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
 inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
                                                  const GossipBody& body, Output& out) {
     const bool reporter_counts = sender && sender->is_master() && sender->slot_count > 0;
-    for (const GossipEntry& g : body.gossip) {
+    constexpr std::size_t kPrefetchChunk = 16;
+    std::uint64_t hashes[kPrefetchChunk];
+    for (std::size_t k = 0; k < body.gossip.size(); ++k) {
+        if (k % kPrefetchChunk == 0) {
+            // A large view misses the cache on every entry; see NodeIndex::prefetch_slot.
+            refresh_order();
+            const std::size_t end = std::min(body.gossip.size(), k + kPrefetchChunk);
+            for (std::size_t j = k; j < end; ++j) {
+                hashes[j - k] = detail::NodeIndex::hash_of(body.gossip[j].node);
+                index_.prefetch_slot(hashes[j - k]);
+            }
+            for (std::size_t j = k; j < end; ++j)
+                (void)0;
+        }
+        const GossipEntry& g = body.gossip[k];
         if (g.node == myself_) continue;
-        detail::Node* node = lookup(g.node);
+        refresh_order();  // a stranger added above changed the membership
+        detail::Node* node = index_.find(g.node, hashes[k % kPrefetchChunk]);
         const std::uint16_t gflags = g.flags;
         if (node) {
             if (node->in_handshake()) continue;

@@ -1,6 +1,7 @@
 // ClusterState, part 10: CLUSTER RESET, soft and hard.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 namespace gossipcluster {
@@ -36,8 +37,8 @@ inline CommandResult ClusterState::reset(Now now, bool hard, Output& out) {
     }
     // Inbound links no node claimed yet belong to peers we no longer know either.
     std::vector<LinkId> unbound;
-    for (const auto& [link, info] : links_)
-        unbound.push_back(link);
+    links_.for_each([&](LinkId link, const LinkInfo&) { unbound.push_back(link); });
+    std::sort(unbound.begin(), unbound.end());
     for (auto link : unbound)
         close_link(link, out);
     pfail_nodes_ = 0;

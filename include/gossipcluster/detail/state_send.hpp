@@ -43,8 +43,9 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
     body.gossip.reserve(std::min(n, wanted + (pfail_nodes_ > 0 ? config_.max_pfail_gossip : 0)));
     ++gossip_round_;
 
+    const detail::Node* self = &myself();
     auto eligible = [&](const detail::Node& node) {
-        if (node.id == myself_ || (target && node.id == target->id)) return false;
+        if (&node == self || &node == target) return false;
         if (node.flags & (node_flag::kHandshake | node_flag::kNoAddr | node_flag::kPfail))
             return false;
         return node.gossip_round != gossip_round_;
@@ -77,13 +78,26 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
         for (detail::Node* node : order_)
             if (eligible(*node)) append(*node);
     }
-    // Random picks fill the rest, skipping nodes we cannot reach that own nothing.
+    // Random picks fill the rest, skipping nodes we cannot reach that own nothing. Each pick
+    // touches a random node, a cache miss in a large view, so the picks are drawn a batch at a
+    // time and their nodes fetched together. A batch never holds more picks than entries still
+    // wanted, so the draws (and the result) are the same as drawing one at a time.
     std::size_t iterations = wanted * 3;
-    while (body.gossip.size() < wanted && iterations-- > 0 && n > 0) {
-        detail::Node& node = *order_[prng_.below(n)];
-        if (!eligible(node)) continue;
-        if (!node.link.valid() && node.slot_count == 0) continue;
-        append(node);
+    constexpr std::size_t kPickBatch = 16;
+    detail::Node* picks[kPickBatch];
+    while (body.gossip.size() < wanted && iterations > 0 && n > 0) {
+        const std::size_t batch = std::min({kPickBatch, wanted - body.gossip.size(), iterations});
+        for (std::size_t b = 0; b < batch; ++b) {
+            picks[b] = order_[prng_.below(n)];
+            detail::NodeIndex::prefetch_lines(picks[b]);
+        }
+        iterations -= batch;
+        for (std::size_t b = 0; b < batch; ++b) {
+            detail::Node& node = *picks[b];
+            if (!eligible(node)) continue;
+            if (!node.link.valid() && node.slot_count == 0) continue;
+            append(node);
+        }
     }
     // Every node we suspect rides along, up to a cap, so reports reach a quorum quickly.
     std::size_t pfail_added = 0;

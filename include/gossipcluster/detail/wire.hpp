@@ -1,4 +1,4 @@
-// Big-endian field access for the cluster bus: a bounds-checked reader and an appending writer.
+// Big-endian field access for the cluster bus: a bounds-checked reader and a bounds-checked writer.
 #pragma once
 
 #include <cstddef>
@@ -66,37 +66,64 @@ class WireReader {
     bool ok_ = true;
 };
 
-// Appends big-endian fields to a byte vector, most significant byte first.
+// Writes big-endian fields, most significant byte first, into a region sized beforehand (the
+// encoder computes a frame's exact length first). Writing byte by byte into a growing vector cost
+// a capacity check per byte; here each field is one bounds check and a few stores. A write that
+// would overrun the region is dropped and marks the writer failed, so a size computation that
+// disagrees with the encoder shows up as an error instead of a buffer overflow.
 class WireWriter {
   public:
-    explicit WireWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+    explicit WireWriter(std::span<std::uint8_t> region)
+        : p_(region.data()), end_(region.data() + region.size()) {}
 
-    void u8(std::uint8_t v) { out_.push_back(v); }
+    bool ok() const { return ok_; }
+    std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+
+    void u8(std::uint8_t v) {
+        if (std::uint8_t* at = take(1)) at[0] = v;
+    }
     void u16(std::uint16_t v) {
-        out_.push_back(static_cast<std::uint8_t>(v >> 8));
-        out_.push_back(static_cast<std::uint8_t>(v));
+        if (std::uint8_t* at = take(2)) {
+            at[0] = static_cast<std::uint8_t>(v >> 8);
+            at[1] = static_cast<std::uint8_t>(v);
+        }
     }
     void u32(std::uint32_t v) {
-        for (int shift = 24; shift >= 0; shift -= 8)
-            out_.push_back(static_cast<std::uint8_t>(v >> shift));
+        if (std::uint8_t* at = take(4))
+            for (int i = 0; i < 4; ++i)
+                at[i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
     }
     void u64(std::uint64_t v) {
-        for (int shift = 56; shift >= 0; shift -= 8)
-            out_.push_back(static_cast<std::uint8_t>(v >> shift));
+        if (std::uint8_t* at = take(8))
+            for (int i = 0; i < 8; ++i)
+                at[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
     }
     // Raw bytes (uint8_t or char) copied as they are.
     template <typename In>
     void bytes(const In* data, std::size_t n) {
         static_assert(sizeof(In) == 1);
         if (n == 0) return;
-        const std::size_t at = out_.size();
-        out_.resize(at + n);
-        std::memcpy(out_.data() + at, data, n);
+        if (std::uint8_t* at = take(n)) std::memcpy(at, data, n);
     }
-    void zeros(std::size_t n) { out_.insert(out_.end(), n, std::uint8_t{0}); }
+    void zeros(std::size_t n) {
+        if (n == 0) return;
+        if (std::uint8_t* at = take(n)) std::memset(at, 0, n);
+    }
 
   private:
-    std::vector<std::uint8_t>& out_;
+    std::uint8_t* take(std::size_t n) {
+        if (n > remaining()) {
+            ok_ = false;
+            return nullptr;
+        }
+        std::uint8_t* at = p_;
+        p_ += n;
+        return at;
+    }
+
+    std::uint8_t* p_;
+    std::uint8_t* end_;
+    bool ok_ = true;
 };
 
 }  // namespace gossipcluster::detail

@@ -408,16 +408,16 @@ class SimCluster {
         c.last_to_a = accept_at;
         std::size_t idx = connections_.size();
         connections_.push_back(c);
-        ends_[{a, link.value}] = idx;
-        ends_[{b, c.b_link.value}] = idx;
+        ends_.set(a, link, idx);
+        ends_.set(b, c.b_link, idx);
         schedule(accept_at, Kind::Accept, b, c.b_link, text_payload(nodes_[a]->ip));
         schedule(up_at, Kind::LinkUp, a, link, 0);
     }
 
     void do_send(std::size_t from, LinkId link, const Message& msg) {
-        auto it = ends_.find({from, link.value});
-        if (it == ends_.end()) return;
-        Connection& c = connections_[it->second];
+        const std::size_t conn = ends_.find(from, link);
+        if (conn == EndTable::kNone) return;
+        Connection& c = connections_[conn];
         if (!c.open) return;
         const bool forward = c.a == from;
         const std::size_t to = forward ? c.b : c.a;
@@ -454,10 +454,10 @@ class SimCluster {
     }
 
     void do_close(std::size_t from, LinkId link) {
-        auto it = ends_.find({from, link.value});
-        if (it == ends_.end()) return;
-        Connection& c = connections_[it->second];
-        ends_.erase(it);
+        const std::size_t conn = ends_.find(from, link);
+        if (conn == EndTable::kNone) return;
+        Connection& c = connections_[conn];
+        ends_.erase(from, link);
         if (!c.open) return;
         c.open = false;
         const bool forward = c.a == from;
@@ -475,8 +475,8 @@ class SimCluster {
             const bool i_is_a = c.a == i;
             const std::size_t other = i_is_a ? c.b : c.a;
             const LinkId other_link = i_is_a ? c.b_link : c.a_link;
-            ends_.erase({c.a, c.a_link.value});
-            ends_.erase({c.b, c.b_link.value});
+            ends_.erase(c.a, c.a_link);
+            ends_.erase(c.b, c.b_link);
             schedule(now().ms + delay(), Kind::LinkDown, other, other_link, text_payload(reason));
         }
     }
@@ -507,23 +507,24 @@ class SimCluster {
                 n.core->on_inbound_link(ev.link, payload ? payload->text : std::string{}, n.ip);
                 break;
             case Kind::LinkUp:
-                if (!ends_.contains({ev.node, ev.link.value})) return;
+                if (!ends_.contains(ev.node, ev.link)) return;
                 trace(0xA2, ev.node, ev.link.value, 0, 0);
                 n.core->on_link_up(ev.link);
                 break;
             case Kind::LinkDown:
-                ends_.erase({ev.node, ev.link.value});
+                ends_.erase(ev.node, ev.link);
                 trace(0xA3, ev.node, ev.link.value, 0, 0);
                 n.core->on_link_down(ev.link, payload ? payload->text : std::string{});
                 break;
             case Kind::Deliver: {
-                if (auto it = ends_.find({ev.node, ev.link.value}); it != ends_.end()) {
-                    Connection& c = connections_[it->second];
+                if (const std::size_t conn = ends_.find(ev.node, ev.link);
+                    conn != EndTable::kNone) {
+                    Connection& c = connections_[conn];
                     std::size_t& in_flight =
                         c.b == ev.node && c.b_link == ev.link ? c.in_flight_to_b : c.in_flight_to_a;
                     if (in_flight > 0) --in_flight;
                 }
-                if (!ends_.contains({ev.node, ev.link.value}) || !payload) return;
+                if (!ends_.contains(ev.node, ev.link) || !payload) return;
                 ++n.stats.messages_received;
                 if (payload->message) {
                     trace(0xD1, ev.node, ev.link.value,
@@ -577,16 +578,49 @@ class SimCluster {
     std::vector<std::unique_ptr<SimNode>> nodes_;
     std::map<std::string, std::size_t> endpoints_;
     std::vector<Connection> connections_;
-    struct EndHash {
-        std::size_t operator()(const std::pair<std::size_t, std::uint64_t>& k) const noexcept {
-            std::uint64_t h =
-                (static_cast<std::uint64_t>(k.first) * 0x9e3779b97f4a7c15ull) ^ k.second;
-            h *= 0xff51afd7ed558ccdull;
-            return static_cast<std::size_t>(h ^ (h >> 32));
+    // Which connection a (node, link) end belongs to; looked up on every send and delivery.
+    // Both kinds of link id are small counters - outbound ones count per core, inbound ones are
+    // numbered here - so plain arrays indexed by them replace a hash map and its cache misses.
+    class EndTable {
+      public:
+        static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+
+        void set(std::size_t node, LinkId link, std::size_t conn) {
+            *locate(node, link, true) = conn;
         }
+        std::size_t find(std::size_t node, LinkId link) {
+            const std::size_t* at = locate(node, link, false);
+            return at ? *at : kNone;
+        }
+        bool contains(std::size_t node, LinkId link) { return find(node, link) != kNone; }
+        void erase(std::size_t node, LinkId link) {
+            if (std::size_t* at = locate(node, link, false)) *at = kNone;
+        }
+
+      private:
+        // Inbound ids are numbered across the whole simulation, so one names its end alone;
+        // outbound ids restart with every core, so they are kept per node.
+        std::size_t* locate(std::size_t node, LinkId link, bool grow) {
+            const std::uint64_t n = link.value & ~LinkId::kInboundBit;
+            std::vector<std::size_t>* table = &inbound_;
+            if (!link.is_inbound()) {
+                if (node >= outbound_.size()) {
+                    if (!grow) return nullptr;
+                    outbound_.resize(node + 1);
+                }
+                table = &outbound_[node];
+            }
+            if (n >= table->size()) {
+                if (!grow) return nullptr;
+                table->resize(std::max<std::size_t>(n + 1, 2 * table->size()), kNone);
+            }
+            return &(*table)[n];
+        }
+
+        std::vector<std::vector<std::size_t>> outbound_;  // [node][link id]
+        std::vector<std::size_t> inbound_;                // [inbound sequence number]
     };
-    // Looked up on every delivery; never iterated, so hashing does not affect the replay.
-    std::unordered_map<std::pair<std::size_t, std::uint64_t>, std::size_t, EndHash> ends_;
+    EndTable ends_;
     std::set<std::pair<std::size_t, std::size_t>> blocked_;
     std::priority_queue<QueuedEvent> queue_;
     std::deque<Payload> payloads_;
