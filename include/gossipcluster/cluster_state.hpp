@@ -280,6 +280,7 @@ class ClusterState {
     bool cluster_ok_ = false;
     bool reported_ok_ = false;  // the state last announced with ClusterStateChanged
     std::int64_t start_time_ = 0;
+    std::int64_t wall_offset_ = 0;  // unix ms minus monotonic ms, for the ping grid
     std::int64_t among_minority_time_ = 0;
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
     std::size_t unassigned_slots_ = kSlotCount;

@@ -212,10 +212,13 @@ namespace {
 struct IdleCost {
     double ticks_per_node_s = 0;
     double msgs_per_node_s = 0;
+    double wakeups_per_node_s = 0;  // deadlines and deliveries, one per busy millisecond
 };
 
+// With `skew_clocks`, each node's wall clock is set a different part of a 100 ms window off.
 IdleCost idle_cost(Duration batch_window, std::size_t masters = 30, Duration timeout = 3000ms,
-                   std::size_t quiet_skip_max_nodes = Config{}.random_ping_quiet_skip_max_nodes) {
+                   std::size_t quiet_skip_max_nodes = Config{}.random_ping_quiet_skip_max_nodes,
+                   bool skew_clocks = false) {
     SimCluster sim({.seed = 41});
     ClusterShape shape;
     shape.masters = masters;
@@ -224,16 +227,24 @@ IdleCost idle_cost(Duration batch_window, std::size_t masters = 30, Duration tim
     shape.config.ping_batch_window = batch_window;
     shape.config.random_ping_quiet_skip_max_nodes = quiet_skip_max_nodes;
     REQUIRE(form_cluster(sim, shape, 120s));
+    if (skew_clocks)
+        for (std::size_t i = 0; i < sim.size(); ++i)
+            sim.core(i).clock().set_wall_skew(static_cast<std::int64_t>(i * 37 % 100));
     sim.run_for(10s);
-    std::uint64_t ticks0 = 0, msgs0 = 0, ticks1 = 0, msgs1 = 0;
-    for (std::size_t i = 0; i < sim.size(); ++i)
+    std::uint64_t ticks0 = 0, msgs0 = 0, wakeups0 = 0, ticks1 = 0, msgs1 = 0, wakeups1 = 0;
+    for (std::size_t i = 0; i < sim.size(); ++i) {
         ticks0 += sim.stats(i).ticks, msgs0 += sim.stats(i).messages_sent;
+        wakeups0 += sim.stats(i).wakeups;
+    }
     sim.run_for(30s);
-    for (std::size_t i = 0; i < sim.size(); ++i)
+    for (std::size_t i = 0; i < sim.size(); ++i) {
         ticks1 += sim.stats(i).ticks, msgs1 += sim.stats(i).messages_sent;
+        wakeups1 += sim.stats(i).wakeups;
+    }
     CHECK(cluster_converged(sim));
     const double node_seconds = 30.0 * double(sim.size());
-    return {double(ticks1 - ticks0) / node_seconds, double(msgs1 - msgs0) / node_seconds};
+    return {double(ticks1 - ticks0) / node_seconds, double(msgs1 - msgs0) / node_seconds,
+            double(wakeups1 - wakeups0) / node_seconds};
 }
 
 }  // namespace
@@ -254,6 +265,20 @@ TEST_CASE("[cron] an idle node wakes a few times a second, its due pings batched
     CHECK(batched.msgs_per_node_s <= unbatched.msgs_per_node_s);
     // One exchange (PING + PONG) per pair and half node timeout: 29 peers / 1.5 s per node.
     CHECK(batched.msgs_per_node_s < 1.1 * 29.0 / 1.5);
+}
+
+TEST_CASE("[cron] nodes whose wall clocks agree ping on one grid and wake together", "[scenario]") {
+    // The batch grid is the instants when the wall clock reads a multiple of the window: with
+    // clocks in sync every node pings at the same instants, so PINGs and PONGs arrive in bursts
+    // and one wake-up handles several. Clocks spread over the window undo that.
+    const IdleCost synced = idle_cost(0ms);
+    const IdleCost skewed =
+        idle_cost(0ms, 30, 3000ms, Config{}.random_ping_quiet_skip_max_nodes, true);
+    INFO("in sync " << synced.wakeups_per_node_s << " wake-ups/s, " << synced.msgs_per_node_s
+                    << " msgs/s; skewed " << skewed.wakeups_per_node_s << " wake-ups/s, "
+                    << skewed.msgs_per_node_s << " msgs/s");
+    CHECK(synced.wakeups_per_node_s < 0.75 * skewed.wakeups_per_node_s);
+    CHECK(synced.msgs_per_node_s < 1.05 * skewed.msgs_per_node_s);
 }
 
 TEST_CASE("[cron] a small cluster skips the random ping after an exchange", "[scenario]") {

@@ -68,6 +68,7 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
     shard_id_ = random_name();
     last_cron_ = now.mono.ms;
     start_time_ = now.mono.ms;
+    wall_offset_ = static_cast<std::int64_t>(now.unix_ms) - now.mono.ms;
     last_random_ping_ = now.mono.ms;
     next_deadline_ = now.mono.ms + config_.cron_period.count();
 }

@@ -65,6 +65,10 @@ struct SimNodeStats {
     std::uint64_t bytes_sent = 0;
     std::uint64_t messages_received = 0;
     std::uint64_t ticks = 0;  // times the core was woken for its deadline
+    // Simulated milliseconds in which the node had anything to do (a message, a link event or
+    // its deadline): a process's wake-ups, counting what arrives together as one.
+    std::uint64_t wakeups = 0;
+    std::int64_t last_busy_ms = -1;
 };
 
 class SimCluster {
@@ -316,6 +320,7 @@ class SimCluster {
             if (deadline_[i] > now().ms || paused_until_[i] > now().ms) continue;
             SimNode& n = *nodes_[i];
             ++n.stats.ticks;
+            note_busy(n);
             n.core->tick();
             refresh_deadline(i);
         }
@@ -493,9 +498,16 @@ class SimCluster {
             schedule(paused_until_[ev.node], ev.kind, ev.node, ev.link, ev.payload);
             return;
         }
+        note_busy(n);
         deliver(ev, n);
         release_payload(ev.payload);
         if (n.core) refresh_deadline(ev.node);
+    }
+
+    void note_busy(SimNode& n) {
+        if (n.stats.last_busy_ms == now().ms) return;
+        n.stats.last_busy_ms = now().ms;
+        ++n.stats.wakeups;
     }
 
     void deliver(const QueuedEvent& ev, SimNode& n) {

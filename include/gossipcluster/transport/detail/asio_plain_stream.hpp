@@ -20,6 +20,8 @@ struct AsioPlainStream {
     using Options = AsioTcpOptions;
     using Socket = asio::ip::tcp::socket;
     static constexpr bool kHandshake = false;
+    // Frames may be handed to the socket directly (AsioStreamImpl::write_now).
+    static constexpr bool kDirectWrite = true;
 
     explicit AsioPlainStream(const Options&) {}
 

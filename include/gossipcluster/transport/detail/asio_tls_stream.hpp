@@ -21,6 +21,8 @@ struct AsioTlsStream {
     using Options = AsioTlsOptions;
     using Socket = asio::ssl::stream<asio::ip::tcp::socket>;
     static constexpr bool kHandshake = true;
+    // Writes go through the TLS engine, asynchronously.
+    static constexpr bool kDirectWrite = false;
 
     explicit AsioTlsStream(const Options& options)
         : context_(options.context), timeout_(options.handshake_timeout) {
