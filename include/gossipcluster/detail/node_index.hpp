@@ -44,24 +44,13 @@ class NodeIndex {
         }
     }
 
-    // Lookups of a whole gossip section, one after the other, would wait for one cache miss (the
-    // slot, then the node) at a time. Announcing them first lets the misses overlap: touch the
-    // slots of every name, then the nodes those slots name, then look up as usual. Both are hints
-    // only; nothing is read through them.
+    // Lookups of a whole gossip section, one after the other, would wait for one cache miss at a
+    // time. Touching the slots of every name first lets those misses overlap. (Touching the nodes
+    // the slots name as well made no measurable difference: it must wait for the slots first.)
+    // A hint only.
     static std::uint64_t hash_of(const NodeId& id) { return hash(id); }
     void prefetch_slot(std::uint64_t h) const {
         if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
-    }
-    void prefetch_node(std::uint64_t h) const {
-        if (slots_.empty()) return;
-        for (std::size_t i = h & mask_, probes = 0; probes < 4; i = (i + 1) & mask_, ++probes) {
-            const Slot& s = slots_[i];
-            if (!s.node) return;
-            if (s.hash == h) {
-                prefetch_lines(s.node);
-                return;
-            }
-        }
     }
     // A node's first two cache lines hold what the gossip paths read.
     static void prefetch_lines(const Node* node) {

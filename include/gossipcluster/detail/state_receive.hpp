@@ -325,8 +325,6 @@ inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
                 hashes[j - k] = detail::NodeIndex::hash_of(body.gossip[j].node);
                 index_.prefetch_slot(hashes[j - k]);
             }
-            for (std::size_t j = k; j < end; ++j)
-                (void)0;
         }
         const GossipEntry& g = body.gossip[k];
         if (g.node == myself_) continue;
