@@ -52,10 +52,12 @@ class NodeIndex {
     void prefetch_slot(std::uint64_t h) const {
         if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
     }
-    // A node's first two cache lines hold what the gossip paths read.
-    static void prefetch_lines(const Node* node) {
-        __builtin_prefetch(node);
-        __builtin_prefetch(reinterpret_cast<const char*>(node) + 64);
+    // A node's first two cache lines hold what the gossip paths read; the next two, the address
+    // and what the replica-migration survey reads.
+    static void prefetch_lines(const Node* node, std::size_t lines = 2) {
+        const char* at = reinterpret_cast<const char*>(node);
+        for (std::size_t line = 0; line < lines; ++line)
+            __builtin_prefetch(at + 64 * line);
     }
 
     std::size_t size() const { return size_; }

@@ -110,10 +110,7 @@ inline void ClusterState::replica_migration_cron(Now now, Output& out) {
     constexpr std::size_t kAhead = 8;
     const std::size_t count = order_.size();
     const auto fetch_ahead = [&](std::size_t k) {
-        if (k + kAhead >= count) return;
-        const char* node = reinterpret_cast<const char*>(order_[k + kAhead]);
-        for (std::size_t line = 0; line < 4; ++line)
-            __builtin_prefetch(node + 64 * line);
+        if (k + kAhead < count) detail::NodeIndex::prefetch_lines(order_[k + kAhead], 4);
     };
     for (std::size_t k = 0; k < count; ++k) {
         fetch_ahead(k);

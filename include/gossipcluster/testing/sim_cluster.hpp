@@ -12,7 +12,6 @@
 #include <set>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,7 +67,6 @@ struct SimNodeStats {
     // Simulated milliseconds in which the node had anything to do (a message, a link event or
     // its deadline): a process's wake-ups, counting what arrives together as one.
     std::uint64_t wakeups = 0;
-    std::int64_t last_busy_ms = -1;
 };
 
 class SimCluster {
@@ -224,6 +222,7 @@ class SimCluster {
         std::unique_ptr<SimCore> core;
         std::uint64_t incarnation = 0;
         SimNodeStats stats;
+        std::int64_t last_busy_ms = -1;  // for stats.wakeups
     };
 
     enum class Kind : std::uint8_t { Deliver, Accept, LinkUp, LinkDown };
@@ -505,8 +504,8 @@ class SimCluster {
     }
 
     void note_busy(SimNode& n) {
-        if (n.stats.last_busy_ms == now().ms) return;
-        n.stats.last_busy_ms = now().ms;
+        if (n.last_busy_ms == now().ms) return;
+        n.last_busy_ms = now().ms;
         ++n.stats.wakeups;
     }
 
