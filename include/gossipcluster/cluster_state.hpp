@@ -190,6 +190,8 @@ class ClusterState {
                                  const SlotBitmap& claimed, Output& out);
     void check_stale_claim(Now now, LinkId link, const detail::Node& sender, Epoch claim_epoch,
                            const SlotBitmap& claimed, Output& out);
+    void note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
+                             const SlotBitmap& claimed);
     void become_replica_of(Now now, detail::Node& master, Output& out);
     bool bump_epoch_without_consensus();
 
@@ -284,6 +286,9 @@ class ClusterState {
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
     std::size_t unassigned_slots_ = kSlotCount;
     std::uint64_t slots_version_ = 0;  // bumped on every change of slot_owner_
+    // Slots whose owner here said, in its latest claim, that it no longer serves them: the next
+    // claimant takes them whatever its epoch (cleared whenever the slot's owner changes).
+    SlotBitmap disowned_;
     mutable std::vector<OwnedRun> runs_;
     mutable std::uint64_t runs_version_ = ~std::uint64_t{0};
     mutable SlotBitmap claim_bits_;

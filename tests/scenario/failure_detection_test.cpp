@@ -131,6 +131,59 @@ TEST_CASE("[slots] a newer configEpoch takes slots and the stale owner is correc
     sim.heal();
 }
 
+TEST_CASE("[slots] a slot its owner stopped claiming goes to the next claimant whatever the epochs",
+          "[scenario]") {
+    // Node 5 misses two takeovers: node 3 takes shard 0 from node 0, then node 0 takes shard 1
+    // with a still newer epoch. Node 5 then learns node 0's newer epoch while still crediting it
+    // with shard 0, so node 3's claim (older epoch) can only win because node 0 no longer claims
+    // shard 0 itself.
+    SimCluster sim({.seed = 29});
+    REQUIRE(form_cluster(sim, shape_with_timeout(2000ms), 60s));
+    const std::size_t observer = 5;
+    sim.partition({observer}, {0, 1, 2, 3, 4});
+    auto takeover = [&](std::size_t node) {
+        return sim.core(node)
+            .command([&](auto& st, Now n, Output& o) {
+                return st.failover(n, ClusterState::FailoverMode::Takeover, o);
+            })
+            .ok;
+    };
+    const NodeId n0 = sim.core(0).state().myself_id();
+    const NodeId n3 = sim.core(3).state().myself_id();
+    const NodeId n1 = sim.core(1).state().myself_id();
+    REQUIRE(takeover(3));
+    REQUIRE(sim.run_until([&] { return sim.core(0).state().myself().is_replica(); }, 10s));
+    REQUIRE(sim.core(0)
+                .command(
+                    [&](auto& st, Now n, Output& o) { return st.replicate(n, n1.view(), true, o); })
+                .ok);
+    REQUIRE(sim.run_until([&] { return !sim.core(4).state().find(n0)->is_master(); }, 10s));
+    REQUIRE(takeover(0));
+    REQUIRE(sim.run_until(
+        [&] {
+            for (std::size_t i = 0; i < observer; ++i)
+                if (sim.core(i).state().slot_owner(6000)->id != n0) return false;
+            return true;
+        },
+        10s));
+    const Epoch newest = sim.core(0).state().myself().config_epoch;
+    REQUIRE(newest > sim.core(3).state().myself().config_epoch);
+
+    // The observer hears from everyone but node 3 first.
+    sim.heal();
+    sim.partition({observer}, {3});
+    const auto& view = sim.core(observer).state();
+    REQUIRE(sim.run_until([&] { return view.find(n0)->config_epoch == newest; }, 10s));
+    CHECK(view.slot_owner(6000)->id == n0);
+    sim.run_for(3s);
+    // The trap: without the owner's own word, its newer epoch would keep shard 0 forever.
+    CHECK(view.slot_owner(0)->id == n0);
+
+    sim.heal();
+    REQUIRE(sim.run_until([&] { return view.slot_owner(0)->id == n3; }, 10s));
+    REQUIRE(sim.run_until([&] { return cluster_converged(sim); }, 20s));
+}
+
 TEST_CASE("[epochs] equal config epochs are made unique, the smaller name moves", "[scenario]") {
     SimCluster sim({.seed = 23});
     for (int i = 0; i < 3; ++i)

@@ -26,6 +26,15 @@ TEST_CASE("[swarm] 300 seeds keep every invariant and converge after healing", "
     }
 }
 
+// Seeds that once failed, kept as regressions. 6485: a node credited a slot to its old owner,
+// whose epoch later grew through another election, so the rightful owner's older epoch lost.
+TEST_CASE("[swarm] seeds that once failed pass", "[sim]") {
+    for (std::uint64_t seed : {6485u}) {
+        CAPTURE(seed);
+        check_seed(seed);
+    }
+}
+
 TEST_CASE("[swarm] 10,000 seeds keep every invariant and converge after healing", "[sim][.long]") {
     std::size_t passed = 0;
     for (std::uint64_t seed = 1; seed <= 10000; ++seed) {

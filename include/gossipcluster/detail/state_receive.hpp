@@ -239,8 +239,10 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
     // Slots: a replica's header carries its master's claim.
     detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
     if (claimant && !claimant->in_handshake() && !claim_matches(*claimant, h.myslots)) {
-        if (claimant == sender)
+        if (claimant == sender) {
+            note_disowned_slots(*sender, h.config_epoch, h.myslots);
             update_slots_from_claim(now, *sender, h.config_epoch, h.myslots, out);
+        }
         const LinkId reply = sender->link.valid() ? sender->link : link;
         check_stale_claim(now, reply, *claimant, h.config_epoch, h.myslots, out);
     }

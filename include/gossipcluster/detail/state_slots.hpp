@@ -16,6 +16,7 @@ inline void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
     owner = &node;
     ++node.slot_count;
     ++slots_version_;
+    disowned_.clear(slot);
 }
 
 inline void ClusterState::unassign_slot(std::size_t slot) {
@@ -25,6 +26,7 @@ inline void ClusterState::unassign_slot(std::size_t slot) {
     owner = nullptr;
     ++unassigned_slots_;
     ++slots_version_;
+    disowned_.clear(slot);
 }
 
 inline const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
@@ -103,6 +105,10 @@ inline bool ClusterState::claim_matches(detail::Node& node, const SlotBitmap& cl
     if (node.claim_checked && node.claim_version == slots_version_ && node.claim_hash == h)
         return true;
     if (!owns_exactly(node, claimed)) return false;
+    // It claims every slot we credit to it again (an earlier claim arrived late).
+    if (!disowned_.empty())
+        for (std::size_t s = 0; s < kSlotCount; ++s)
+            if (slot_owner_[s] == &node) disowned_.clear(s);
     node.claim_checked = true;
     node.claim_hash = h;
     node.claim_version = slots_version_;
@@ -118,7 +124,8 @@ inline void ClusterState::set_role_master(detail::Node& node) {
 }
 
 // The rule that keeps one owner per slot: a claim wins a slot only with a greater configEpoch than
-// the current owner's. When we, or our master, lose every slot to the claimant, we follow it.
+// the current owner's, or when the owner itself stopped claiming it (see note_disowned_slots).
+// When we, or our master, lose every slot to the claimant, we follow it.
 inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claimant,
                                                   Epoch claim_epoch, const SlotBitmap& claimed,
                                                   Output& out) {
@@ -133,7 +140,7 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
         if (owner == &claimant) continue;
         if (importing_.contains(static_cast<std::uint16_t>(s)))
             continue;  // an import in progress is settled by SETSLOT, not gossip
-        if (owner && owner->config_epoch >= claim_epoch) continue;
+        if (owner && owner->config_epoch >= claim_epoch && !disowned_.test(s)) continue;
         if (owner == &me) change.lost_by_me.push_back(static_cast<std::uint16_t>(s));
         if (owner && owner == my_master) followed_changed = true;
         assign_slot(s, claimant);
@@ -170,6 +177,29 @@ inline void ClusterState::become_replica_of(Now now, detail::Node& master, Outpu
     broadcast(pong, out);
 }
 
+// A master's claim is the whole truth about its own slots at its epoch: a slot we still credit to
+// it but that it leaves out has gone elsewhere (a failover or a migration we have not heard of
+// yet) or was deleted. The owner's epoch cannot settle who has it now: the epoch belongs to the
+// node and may have grown since the slot was won (a later election for other slots), so the
+// rightful new owner's older epoch would lose against it forever. The slot stays routed to its
+// old owner (which redirects) until some claim, of any epoch, arrives for it.
+inline void ClusterState::note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
+                                              const SlotBitmap& claimed) {
+    if (master.id == myself_ || !master.is_master() || claim_epoch < master.config_epoch) return;
+    bool newly = false;
+    for (std::size_t s = 0; s < kSlotCount && master.slot_count > 0; ++s) {
+        if (slot_owner_[s] != &master) continue;
+        if (claimed.test(s)) {
+            disowned_.clear(s);
+        } else if (!disowned_.test(s)) {
+            disowned_.set(s);
+            newly = true;
+        }
+    }
+    // Claims remembered as matching must be looked at again (claim_matches clears the mark).
+    if (newly) ++slots_version_;
+}
+
 inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::Node& sender,
                                             Epoch claim_epoch, const SlotBitmap& claimed,
                                             Output& out) {
@@ -177,7 +207,7 @@ inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::
         if (!claimed.test(s)) continue;
         const detail::Node* owner = slot_owner_[s];
         if (!owner || owner == &sender) continue;
-        if (owner->config_epoch <= claim_epoch) continue;
+        if (owner->config_epoch <= claim_epoch || disowned_.test(s)) continue;
         // The sender claims a slot a newer configuration gave to someone else: tell it.
         Message update;
         update.header = build_header(MessageType::Update);
