@@ -127,6 +127,9 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
     const std::int64_t ping_window = config_.effective_ping_batch_window().count();
     const std::int64_t next_period = last_cron_ + config_.cron_period.count();
     std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
+    // Deadlines that wait for the ping grid. The grid rounds up, so the earliest of them rounded
+    // is the earliest rounded one: one rounding after the walk instead of one per node.
+    std::int64_t earliest_gridded = std::numeric_limits<std::int64_t>::max();
     last_full_scan_ = t;
     reconnects_.clear();
 
@@ -176,7 +179,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
                 free_outbound_link(node, out);
                 earliest = std::min(earliest, t + 1);
             } else {
-                earliest = std::min(earliest, on_ping_grid(stale_at));
+                earliest_gridded = std::min(earliest_gridded, stale_at);
             }
         }
         // Ping whoever we have not heard from for half the timeout. Any message counts, not
@@ -191,7 +194,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
             if (t - heard > quiet)
                 send_ping(now, node, MessageType::Ping, out);
             else
-                earliest = std::min(earliest, on_ping_grid(heard + quiet + 1));
+                earliest_gridded = std::min(earliest_gridded, heard + quiet + 1);
         }
 
         // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's
@@ -222,6 +225,8 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
         delete_node(id, out);
     }
     pfail_nodes_ = pfail_seen;
+    if (earliest_gridded != std::numeric_limits<std::int64_t>::max())
+        earliest = std::min(earliest, on_ping_grid(earliest_gridded));
     scan_due_ = std::max(earliest, t + 1);
 }
 

@@ -316,22 +316,27 @@ inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
 inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
                                                  const GossipBody& body, Output& out) {
     const bool reporter_counts = sender && sender->is_master() && sender->slot_count > 0;
-    constexpr std::size_t kPrefetchChunk = 16;
-    std::uint64_t hashes[kPrefetchChunk];
-    for (std::size_t k = 0; k < body.gossip.size(); ++k) {
-        if (k % kPrefetchChunk == 0) {
-            // A large view misses the cache on every entry; see NodeIndex::prefetch_slot.
-            refresh_order();
-            const std::size_t end = std::min(body.gossip.size(), k + kPrefetchChunk);
-            for (std::size_t j = k; j < end; ++j) {
-                hashes[j - k] = detail::NodeIndex::hash_of(body.gossip[j].node);
-                index_.prefetch_slot(hashes[j - k]);
-            }
+    // A large view misses the cache twice on every entry; see NodeIndex::prefetch_slot.
+    constexpr std::size_t kSlotAhead = 8;
+    constexpr std::size_t kNodeAhead = 4;
+    constexpr std::size_t kRing = 16;  // a power of two above kSlotAhead
+    std::uint64_t hashes[kRing];
+    const std::size_t count = body.gossip.size();
+    refresh_order();
+    for (std::size_t j = 0; j < std::min(count, kSlotAhead); ++j) {
+        hashes[j % kRing] = detail::NodeIndex::hash_of(body.gossip[j].node);
+        index_.prefetch_slot(hashes[j % kRing]);
+    }
+    for (std::size_t k = 0; k < count; ++k) {
+        refresh_order();  // a stranger added below changed the membership
+        if (const std::size_t j = k + kSlotAhead; j < count) {
+            hashes[j % kRing] = detail::NodeIndex::hash_of(body.gossip[j].node);
+            index_.prefetch_slot(hashes[j % kRing]);
         }
+        if (k + kNodeAhead < count) index_.prefetch_node(hashes[(k + kNodeAhead) % kRing]);
         const GossipEntry& g = body.gossip[k];
         if (g.node == myself_) continue;
-        refresh_order();  // a stranger added above changed the membership
-        detail::Node* node = index_.find(g.node, hashes[k % kPrefetchChunk]);
+        detail::Node* node = index_.find(g.node, hashes[k % kRing]);
         const std::uint16_t gflags = g.flags;
         if (node) {
             if (node->in_handshake()) continue;

@@ -89,7 +89,7 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
         const std::size_t batch = std::min({kPickBatch, wanted - body.gossip.size(), iterations});
         for (std::size_t b = 0; b < batch; ++b) {
             picks[b] = order_[prng_.below(n)];
-            detail::NodeIndex::prefetch_lines(picks[b]);
+            detail::NodeIndex::prefetch_lines(picks[b], 3);
         }
         iterations -= batch;
         for (std::size_t b = 0; b < batch; ++b) {
