@@ -107,6 +107,8 @@ class ClusterState {
     void snapshot_into(Now now, CompactState& out) const;
     // Number of valid failure reports about `id` (CLUSTER COUNT-FAILURE-REPORTS).
     std::size_t failure_report_count(Now now, const NodeId& id);
+    // The peers this node would send its reports about `id` to (send_reports_to_collectors).
+    std::vector<NodeId> failure_report_collectors(const NodeId& id) const;
     // The same count without expiring anything (for observers).
     std::size_t valid_failure_reports(Now now, const NodeId& id) const;
     bool cluster_ok() const { return cluster_ok_; }
@@ -193,6 +195,7 @@ class ClusterState {
     void note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
                              const SlotBitmap& claimed);
     void become_replica_of(Now now, detail::Node& master, Output& out);
+    void send_reports_to_collectors(Now now, const detail::Node& suspect, Output& out);
     bool bump_epoch_without_consensus();
 
     // Failover.

@@ -80,6 +80,10 @@ struct Config {
     std::size_t news_sends = 0;
     // On news, ping this many random peers at once instead of waiting for the next ping.
     std::size_t news_push_fanout = 3;
+    // A master that starts suspecting a node pings this many peers chosen from the suspect's
+    // name (the same peers on every node), so that the failure reports of all masters meet at
+    // a few nodes instead of trickling in with random gossip; 0 turns it off.
+    std::size_t failure_report_collectors = 3;
 
     // Only peers that advertised EXT_DATA receive extensions (pre-7.0 nodes reject them).
     bool extensions_only_to_advertisers = true;

@@ -1,6 +1,10 @@
 // Scenarios of failure detection and slot ownership: PFAIL, FAIL by quorum, undo, UPDATE.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 #include <gossipcluster/testing/cluster_setup.hpp>
 
 using namespace gossipcluster;
@@ -50,6 +54,42 @@ TEST_CASE("[failure] a crashed master is FAILed everywhere within timeout + 100 
     sim.run_for(200ms);
     for (std::size_t i = 1; i < sim.size(); ++i)
         CHECK_FALSE(sim.core(i).state().cluster_ok());
+}
+
+TEST_CASE("[failure] every node picks the same collectors for the reports about a suspect",
+          "[scenario]") {
+    auto seed = GENERATE(1, 2, 3);
+    CAPTURE(seed);
+    SimCluster sim({.seed = static_cast<std::uint64_t>(seed)});
+    ClusterShape shape = shape_with_timeout(3000ms);
+    shape.masters = 12;
+    shape.replicas_per_master = 0;
+    REQUIRE(form_cluster(sim, shape, 120s));
+    sim.run_for(6s);
+    const NodeId victim = sim.core(0).state().myself_id();
+    // A collector cannot pick itself and takes the next one instead: four names at most between
+    // all the nodes, and the nodes that are none of them pick the same three.
+    std::vector<std::vector<NodeId>> picks;
+    std::vector<NodeId> named;
+    for (std::size_t i = 1; i < sim.size(); ++i) {
+        picks.push_back(sim.core(i).state().failure_report_collectors(victim));
+        REQUIRE(picks.back().size() == 3);
+        CHECK(std::find(picks.back().begin(), picks.back().end(), victim) == picks.back().end());
+        for (const auto& id : picks.back())
+            if (std::find(named.begin(), named.end(), id) == named.end()) named.push_back(id);
+    }
+    CHECK(named.size() == 4);
+    std::optional<std::vector<NodeId>> common;
+    for (std::size_t i = 1; i < sim.size(); ++i) {
+        if (std::find(named.begin(), named.end(), sim.core(i).state().myself_id()) != named.end())
+            continue;
+        if (!common) common = picks[i - 1];
+        CHECK(picks[i - 1] == *common);
+    }
+    REQUIRE(common);
+    // Another suspect has other collectors.
+    CHECK(sim.core(1).state().failure_report_collectors(sim.core(2).state().myself_id()) !=
+          sim.core(1).state().failure_report_collectors(victim));
 }
 
 TEST_CASE("[failure] a master paused for less than the timeout is never marked FAIL",

@@ -136,6 +136,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
     // One walk over the view does everything: in a large view each node visited is a cache
     // miss, so nodes are fetched a few ahead, and the walk is made once rather than once per task.
     std::vector<NodeId> expired;
+    std::vector<NodeId> suspected;
     std::size_t pfail_seen = 0;
     refresh_order();
     constexpr std::size_t kAhead = 8;
@@ -212,6 +213,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
             out.events.push_back(event::NodePfail{node.id});
             note_news(node);
             mark_failing_if_needed(now, node, out);
+            if (node.timed_out()) suspected.push_back(node.id);
         } else {
             if (node.ping_sent != 0)
                 earliest =
@@ -225,6 +227,10 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
         delete_node(id, out);
     }
     pfail_nodes_ = pfail_seen;
+    // After the walk: the PINGs carry every suspect, which needs pfail_nodes_ counted.
+    for (const auto& id : suspected)
+        if (const detail::Node* suspect = lookup(id))
+            send_reports_to_collectors(now, *suspect, out);
     if (earliest_gridded != std::numeric_limits<std::int64_t>::max())
         earliest = std::min(earliest, on_ping_grid(earliest_gridded));
     scan_due_ = std::max(earliest, t + 1);
