@@ -94,9 +94,17 @@ inline void ClusterState::mark_failing_if_needed(Now now, detail::Node& node, Ou
 // and the first collector that also suspects the node has its quorum at once and broadcasts FAIL.
 inline std::vector<NodeId> ClusterState::failure_report_collectors(const NodeId& id) const {
     const std::size_t wanted = config_.failure_report_collectors;
-    const std::uint64_t key = detail::NodeIndex::hash_of(id);
+    // Defined on the names' characters alone (FNV-1a, then a final mix), so that nodes built for
+    // any platform pick the same collectors.
+    auto name_hash = [](const NodeId& n) {
+        std::uint64_t h = 0xcbf29ce484222325ull;
+        for (char c : n.view())
+            h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+        return h;
+    };
+    const std::uint64_t key = name_hash(id);
     auto score = [&](const NodeId& n) {
-        std::uint64_t x = detail::NodeIndex::hash_of(n) ^ key;
+        std::uint64_t x = name_hash(n) ^ key;
         x ^= x >> 33;
         x *= 0xff51afd7ed558ccdull;
         x ^= x >> 33;
