@@ -195,7 +195,7 @@ class ClusterState {
     void note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
                              const SlotBitmap& claimed);
     void become_replica_of(Now now, detail::Node& master, Output& out);
-    void send_reports_to_collectors(Now now, const detail::Node& suspect, Output& out);
+    void send_reports_to_collectors(Now now, const NodeId& suspect, Output& out);
     bool bump_epoch_without_consensus();
 
     // Failover.

@@ -52,10 +52,10 @@ class NodeIndex {
     void prefetch_slot(std::uint64_t h) const {
         if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
     }
-    void prefetch_node(std::uint64_t h, std::size_t lines = 2) const {
+    void prefetch_node(std::uint64_t h) const {
         if (slots_.empty()) return;
         const Slot& s = slots_[h & mask_];
-        if (s.node && s.hash == h) prefetch_lines(s.node, lines);
+        if (s.node && s.hash == h) prefetch_lines(s.node);
     }
     // A node's first two cache lines hold what the gossip paths read; the next two, the address
     // and what the replica-migration survey reads.

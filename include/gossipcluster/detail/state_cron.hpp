@@ -229,8 +229,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
     pfail_nodes_ = pfail_seen;
     // After the walk: the PINGs carry every suspect, which needs pfail_nodes_ counted.
     for (const auto& id : suspected)
-        if (const detail::Node* suspect = lookup(id))
-            send_reports_to_collectors(now, *suspect, out);
+        send_reports_to_collectors(now, id, out);
     if (earliest_gridded != std::numeric_limits<std::int64_t>::max())
         earliest = std::min(earliest, on_ping_grid(earliest_gridded));
     scan_due_ = std::max(earliest, t + 1);

@@ -94,6 +94,7 @@ inline void ClusterState::mark_failing_if_needed(Now now, detail::Node& node, Ou
 // and the first collector that also suspects the node has its quorum at once and broadcasts FAIL.
 inline std::vector<NodeId> ClusterState::failure_report_collectors(const NodeId& id) const {
     const std::size_t wanted = config_.failure_report_collectors;
+    if (wanted == 0) return {};
     // Defined on the names' characters alone (FNV-1a, then a final mix), so that nodes built for
     // any platform pick the same collectors.
     auto name_hash = [](const NodeId& n) {
@@ -114,7 +115,6 @@ inline std::vector<NodeId> ClusterState::failure_report_collectors(const NodeId&
     std::vector<std::pair<std::uint64_t, NodeId>> best;
     best.reserve(wanted + 1);
     for (const auto& [nid, n] : nodes_) {
-        if (wanted == 0) break;
         if (nid == myself_ || nid == id || !n.link.valid()) continue;
         if (n.flags &
             (node_flag::kHandshake | node_flag::kNoAddr | node_flag::kPfail | node_flag::kFail))
@@ -130,11 +130,10 @@ inline std::vector<NodeId> ClusterState::failure_report_collectors(const NodeId&
     return ids;
 }
 
-inline void ClusterState::send_reports_to_collectors(Now now, const detail::Node& suspect,
-                                                     Output& out) {
+inline void ClusterState::send_reports_to_collectors(Now now, const NodeId& suspect, Output& out) {
     const detail::Node& me = myself();
-    if (!me.is_master() || me.slot_count == 0 || !suspect.timed_out()) return;
-    for (const NodeId& id : failure_report_collectors(suspect.id))
+    if (!me.is_master() || me.slot_count == 0) return;
+    for (const NodeId& id : failure_report_collectors(suspect))
         if (detail::Node* collector = lookup(id))
             send_ping(now, *collector, MessageType::Ping, out);
 }

@@ -106,9 +106,7 @@ inline bool ClusterState::claim_matches(detail::Node& node, const SlotBitmap& cl
         return true;
     if (!owns_exactly(node, claimed)) return false;
     // It claims every slot we credit to it again (an earlier claim arrived late).
-    if (!disowned_.empty())
-        for (std::size_t s = 0; s < kSlotCount; ++s)
-            if (slot_owner_[s] == &node) disowned_.clear(s);
+    if (!disowned_.empty()) note_disowned_slots(node, node.config_epoch, claimed);
     node.claim_checked = true;
     node.claim_hash = h;
     node.claim_version = slots_version_;
