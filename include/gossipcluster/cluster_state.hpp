@@ -40,6 +40,14 @@ struct MessageCounters {
     std::uint64_t dropped_unknown_sender = 0;
 };
 
+// What the periodic work cost: how often the cron scanned its view, and how many nodes it looked
+// at (an idle node should look at few more than those due for a ping).
+struct ScanCounters {
+    std::uint64_t scans = 0;
+    std::uint64_t full_scans = 0;  // walks of the whole view
+    std::uint64_t node_visits = 0;
+};
+
 // No I/O, no clock, no global randomness: every input carries the time, every effect is appended
 // to the caller's Output. Containers that are iterated are ordered, so runs replay from the seed.
 class ClusterState {
@@ -94,6 +102,7 @@ class ClusterState {
     Epoch last_vote_epoch() const { return last_vote_epoch_; }
     const Config& config() const { return config_; }
     const MessageCounters& counters() const { return counters_; }
+    const ScanCounters& scan_counters() const { return scan_counters_; }
     // Approximate bytes this view occupies (the object and the containers it owns).
     std::size_t memory_bytes() const;
     std::size_t node_count() const { return nodes_.size(); }
@@ -225,8 +234,12 @@ class ClusterState {
 
     // Sending.
     Header build_header(MessageType type) const;
+    void fill_header(MessageType type, Header& h) const;
     Message build_ping(Now now, MessageType type, const detail::Node* target, bool with_ext,
                        bool full_view = false);
+    void fill_ping(Message& msg, Now now, MessageType type, const detail::Node* target,
+                   bool with_ext, bool full_view = false);
+    Message& queue_send(LinkId link, MessageType type, Output& out);
     void send_ping(Now now, detail::Node& node, MessageType type, Output& out,
                    bool full_view = false);
     void send_on_link(LinkId link, Message msg, Output& out);
@@ -235,13 +248,16 @@ class ClusterState {
 
     // Cron.
     void cron(Now now, Output& out);
-    void scan_nodes(Now now, bool periodic, Output& out);
+    struct ScanPass;
+    void scan_nodes(Now now, bool periodic, bool full, Output& out);
+    std::int64_t scan_node(Now now, detail::Node& node, ScanPass& pass, Output& out);
     void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
     void wake_scan_at(std::int64_t t);
+    void wake_node_at(const detail::Node& node, std::int64_t t);
     std::int64_t on_ping_grid(std::int64_t t) const;
-    void rescan_soon();
+    void rescan_soon(const detail::Node& node);
     void random_ping(Now now, Output& out);
     void refresh_order();
     // f(node) for every node in name order: through order_ when it is current (no tree walk).
@@ -271,6 +287,12 @@ class ClusterState {
     // The same nodes in id order as plain pointers (map nodes never move), for random picks and
     // hot loops, and an index for O(1) lookups by name; both rebuilt when membership changes.
     std::vector<detail::Node*> order_;
+    // When the cron's scan must next look at order_[k] (0: at the next scan). A scan visits only
+    // the nodes due, reading this array instead of every node; events that make a node due
+    // sooner lower its entry. Reset to 0 whenever order_ is rebuilt.
+    std::vector<std::int64_t> node_due_;
+    std::vector<std::uint32_t> visit_;  // the positions one scan visits (kept for its capacity)
+    bool dues_reset_ = true;
     detail::NodeIndex index_;
     detail::Node* me_ = nullptr;  // refreshed with order_
     bool order_dirty_ = true;
@@ -333,6 +355,7 @@ class ClusterState {
     bool dirty_ = false;
     bool dirty_fsync_ = false;
     MessageCounters counters_;
+    ScanCounters scan_counters_;
 };
 
 }  // namespace gossipcluster

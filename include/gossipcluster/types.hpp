@@ -182,7 +182,13 @@ class FixedText {
             nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - bytes_.data()) : N;
         return {bytes_.data(), len};
     }
-    bool terminated() const { return std::memchr(bytes_.data(), 0, N) != nullptr; }
+    // A plain loop: decoding checks every gossip entry's ip field, whose terminator usually
+    // comes within the first sixteen bytes, and a library call per field cost more than the scan.
+    bool terminated() const {
+        for (char c : bytes_)
+            if (c == 0) return true;
+        return false;
+    }
     bool empty() const { return bytes_[0] == 0; }
     std::array<char, N>& raw() { return bytes_; }
     const std::array<char, N>& raw() const { return bytes_; }

@@ -38,7 +38,8 @@ struct alignas(64) Node {
     // Which slots: the view's slot-to-owner table (ClusterState::slot_owner, slots_of). A bitmap
     // here cost 2 KB per known node in every view.
     std::size_t slot_count = 0;
-    std::uint32_t news = 0;  // gossip sections that should still carry this node first
+    std::uint32_t news = 0;       // gossip sections that should still carry this node first
+    std::uint32_t order_pos = 0;  // index in ClusterState::order_ while that is current
     // Set when our outbound link broke or was refused after the last data we received: a crashed
     // process closes its sockets, a paused one does not.
     bool link_lost = false;

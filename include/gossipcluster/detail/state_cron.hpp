@@ -16,6 +16,15 @@ inline void ClusterState::wake_scan_at(std::int64_t t) {
     next_deadline_ = std::min(next_deadline_, t);
 }
 
+// While order_ is stale its rebuild will make every node due anyway.
+inline void ClusterState::wake_node_at(const detail::Node& node, std::int64_t t) {
+    if (!order_dirty_ && node.order_pos < order_.size() && order_[node.order_pos] == &node) {
+        std::int64_t& due = node_due_[node.order_pos];
+        due = std::min(due, t);
+    }
+    wake_scan_at(t);
+}
+
 // The first point of the ping batch grid at or after t. In a small cluster grid points are the
 // instants when the wall clock reads a multiple of the window, the same on every node whose clock
 // is in sync: all nodes send their due pings together and the answers come back together, so a
@@ -32,8 +41,8 @@ inline std::int64_t ClusterState::on_ping_grid(std::int64_t t) const {
     return phase == 0 ? t : t + (window - phase);
 }
 
-inline void ClusterState::rescan_soon() {
-    wake_scan_at(last_cron_ + config_.cron_period.count());
+inline void ClusterState::rescan_soon(const detail::Node& node) {
+    wake_node_at(node, last_cron_ + config_.cron_period.count());
 }
 
 inline void ClusterState::connect_soon(const detail::Node& node) {
@@ -71,14 +80,17 @@ inline void ClusterState::cron(Now now, Output& out) {
         ids.swap(connects_);
         connect_listed(now, ids, out);
     }
-    const bool scan = t >= scan_due_ || housekeeping || t - last_full_scan_ >= 10 * period;
-    if (scan)
-        scan_nodes(now, periodic, out);
-    else if (periodic && !reconnects_.empty()) {
+    if (periodic && !reconnects_.empty()) {
         std::vector<NodeId> ids;
         ids.swap(reconnects_);
         connect_listed(now, ids, out);
     }
+    // A scan visits only the nodes due. Every few seconds one walks the whole view instead,
+    // which bounds what a missed wake-up could cost to a quarter of the node timeout.
+    const std::int64_t full_period = std::max(hk_period, config_.node_timeout.count() / 4);
+    const bool full = t - last_full_scan_ >= full_period;
+    const bool scan = full || housekeeping || t >= scan_due_;
+    if (scan) scan_nodes(now, periodic, full, out);
 
     if (housekeeping) random_ping(now, out);
     if (scan || t - last_health_pass_ >= 10 * period)
@@ -120,119 +132,164 @@ inline bool ClusterState::ticking_needed() const {
     return false;
 }
 
-inline void ClusterState::scan_nodes(Now now, bool periodic, Output& out) {
-    const std::int64_t t = now.mono.ms;
-    const std::int64_t timeout = config_.node_timeout.count();
-    const std::int64_t handshake_timeout = config_.effective_handshake_timeout().count();
-    const std::int64_t ping_window = config_.effective_ping_batch_window().count();
-    const std::int64_t next_period = last_cron_ + config_.cron_period.count();
-    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
-    // Deadlines that wait for the ping grid. The grid rounds up, so the earliest of them rounded
-    // is the earliest rounded one: one rounding after the walk instead of one per node.
-    std::int64_t earliest_gridded = std::numeric_limits<std::int64_t>::max();
-    last_full_scan_ = t;
-    reconnects_.clear();
-
-    // One walk over the view does everything: in a large view each node visited is a cache
-    // miss, so nodes are fetched a few ahead, and the walk is made once rather than once per task.
+// What one scan gathers from the nodes it visits.
+struct ClusterState::ScanPass {
+    std::int64_t t = 0;
+    bool periodic = false;
+    std::int64_t timeout = 0;
+    std::int64_t handshake_timeout = 0;
+    std::int64_t ping_window = 0;
+    std::int64_t next_period = 0;
     std::vector<NodeId> expired;
     std::vector<NodeId> suspected;
     std::size_t pfail_seen = 0;
+    std::size_t pfail_marked = 0;
+};
+
+inline void ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& out) {
+    ScanPass pass;
+    pass.t = now.mono.ms;
+    pass.periodic = periodic;
+    pass.timeout = config_.node_timeout.count();
+    pass.handshake_timeout = config_.effective_handshake_timeout().count();
+    pass.ping_window = config_.effective_ping_batch_window().count();
+    pass.next_period = last_cron_ + config_.cron_period.count();
     refresh_order();
+    // A rebuilt order_ has every node due: that scan is a full one.
+    full = full || dues_reset_;
+    dues_reset_ = false;
+    if (full) last_full_scan_ = pass.t;
+
+    // Reading the due times is a sequential pass over a small array; visiting a node is a cache
+    // miss in a large view, so the nodes to visit are listed first and fetched a few ahead.
+    visit_.clear();
+    for (std::size_t k = 0; k < order_.size(); ++k)
+        if (full || node_due_[k] <= pass.t) visit_.push_back(static_cast<std::uint32_t>(k));
+    ++scan_counters_.scans;
+    if (full) ++scan_counters_.full_scans;
+    scan_counters_.node_visits += visit_.size();
     constexpr std::size_t kAhead = 8;
-    for (std::size_t k = 0; k < order_.size(); ++k) {
-        if (k + kAhead < order_.size()) detail::NodeIndex::prefetch_lines(order_[k + kAhead]);
-        detail::Node& node = *order_[k];
-
-        // Handshakes that never completed go away (after the walk, which must not lose its
-        // place in order_).
-        if (node.in_handshake()) {
-            if (t - node.ctime > handshake_timeout) {
-                expired.push_back(node.id);
-                continue;
-            }
-            earliest = std::min(earliest, node.ctime + handshake_timeout + 1);
-        }
-
-        // Every reachable-looking node gets an outbound link.
-        if (node.id != myself_ && !node.has(node_flag::kNoAddr) && !node.link.valid() &&
-            !node.ip.empty() && node.cport != 0) {
-            // A refused reconnect is retried on the periodic tick, not on every early deadline.
-            if (!periodic && node.link_lost) {
-                reconnects_.push_back(node.id);
-                earliest = std::min(earliest, next_period);
-            } else {
-                connect_node(now, node, out);
-            }
-        }
-
-        if (node.timed_out()) ++pfail_seen;
-        if (node.id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
-            continue;
-
-        // A link that stopped answering is rebuilt rather than trusted.
-        if (node.link.valid() && node.ping_sent != 0) {
-            const std::int64_t stale_at =
-                std::max({node.link_ctime + timeout, node.ping_sent + timeout / 2,
-                          node.data_received + timeout / 2}) +
-                1;
-            if (t >= stale_at) {
-                free_outbound_link(node, out);
-                earliest = std::min(earliest, t + 1);
-            } else {
-                earliest_gridded = std::min(earliest_gridded, stale_at);
-            }
-        }
-        // Ping whoever we have not heard from for half the timeout. Any message counts, not
-        // only a PONG: a peer that pings us proves it is alive, so the pair needs one exchange
-        // per half timeout instead of two, which halves the idle traffic of Redis's rule.
-        // The two ends of a pair last heard each other within a round trip, so both would be
-        // due in the same batch window and ping each other at once: the end with the larger
-        // name waits one window more and normally hears the other's ping first.
-        const std::int64_t heard = std::max(node.pong_received, node.data_received);
-        const std::int64_t quiet = timeout / 2 + (myself_ > node.id ? ping_window : 0);
-        if (node.link.valid() && node.ping_sent == 0) {
-            if (t - heard > quiet)
-                send_ping(now, node, MessageType::Ping, out);
-            else
-                earliest_gridded = std::min(earliest_gridded, heard + quiet + 1);
-        }
-
-        // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's
-        // connection broke or was refused since we last heard from it, as a crashed process's
-        // does - nothing received for the timeout. A paused node keeps its connection open, so
-        // it is still judged by the ping rule and a pause shorter than the timeout is survived.
-        if (node.timed_out() || node.failing()) continue;
-        const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
-        const bool ping_overdue =
-            node.ping_sent != 0 && t - std::max(node.ping_sent, node.data_received) > timeout;
-        const bool lost_overdue = node.link_lost && t - last_heard > timeout;
-        if (ping_overdue || lost_overdue) {
-            node.flags |= node_flag::kPfail;
-            ++pfail_seen;
-            out.events.push_back(event::NodePfail{node.id});
-            note_news(node);
-            mark_failing_if_needed(now, node, out);
-            if (node.timed_out()) suspected.push_back(node.id);
-        } else {
-            if (node.ping_sent != 0)
-                earliest =
-                    std::min(earliest, std::max(node.ping_sent, node.data_received) + timeout + 1);
-            if (node.link_lost) earliest = std::min(earliest, last_heard + timeout + 1);
-        }
+    for (std::size_t i = 0; i < visit_.size(); ++i) {
+        if (i + kAhead < visit_.size())
+            detail::NodeIndex::prefetch_lines(order_[visit_[i + kAhead]]);
+        // What the visit itself schedules (a ping sent, a link opened) lowers the entry too.
+        const std::uint32_t k = visit_[i];
+        node_due_[k] = std::numeric_limits<std::int64_t>::max();
+        const std::int64_t next = scan_node(now, *order_[k], pass, out);
+        node_due_[k] = std::min(node_due_[k], next);
     }
-    for (const auto& id : expired) {
+    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
+    for (const std::int64_t due : node_due_)
+        earliest = std::min(earliest, due);
+
+    for (const auto& id : pass.expired) {
         const detail::Node& n = nodes_.at(id);
         out.events.push_back(event::HandshakeTimedOut{id, n.ip, n.port});
         delete_node(id, out);
     }
-    pfail_nodes_ = pfail_seen;
+    // A full scan counts the suspects anew; a partial one adds those it found. A count left too
+    // high by a recovery only costs build_ping a look for suspects until the next full scan.
+    pfail_nodes_ = full ? pass.pfail_seen : pfail_nodes_ + pass.pfail_marked;
     // After the walk: the PINGs carry every suspect, which needs pfail_nodes_ counted.
-    for (const auto& id : suspected)
+    for (const auto& id : pass.suspected)
         send_reports_to_collectors(now, id, out);
-    if (earliest_gridded != std::numeric_limits<std::int64_t>::max())
-        earliest = std::min(earliest, on_ping_grid(earliest_gridded));
-    scan_due_ = std::max(earliest, t + 1);
+    scan_due_ = std::max(earliest, pass.t + 1);
+}
+
+// Does what is due for one node and returns when it is next due (the maximum when nothing is
+// pending: a later event lowers it through wake_node_at).
+inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPass& pass,
+                                            Output& out) {
+    const std::int64_t t = pass.t;
+    const std::int64_t timeout = pass.timeout;
+    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
+    // Deadlines that wait for the ping grid, rounded once at the end (the grid rounds up, so
+    // the earliest of them rounded is the earliest rounded one).
+    std::int64_t earliest_gridded = std::numeric_limits<std::int64_t>::max();
+    const auto due = [&] {
+        if (earliest_gridded != std::numeric_limits<std::int64_t>::max())
+            earliest = std::min(earliest, on_ping_grid(earliest_gridded));
+        return earliest;
+    };
+
+    // Handshakes that never completed go away (after the walk, which must not lose its place
+    // in order_).
+    if (node.in_handshake()) {
+        if (t - node.ctime > pass.handshake_timeout) {
+            pass.expired.push_back(node.id);
+            return due();
+        }
+        earliest = std::min(earliest, node.ctime + pass.handshake_timeout + 1);
+    }
+
+    // Every reachable-looking node gets an outbound link.
+    if (node.id != myself_ && !node.has(node_flag::kNoAddr) && !node.link.valid() &&
+        !node.ip.empty() && node.cport != 0) {
+        // A refused reconnect is retried on the periodic tick, not on every early deadline.
+        if (!pass.periodic && node.link_lost) {
+            reconnects_.push_back(node.id);
+            earliest = std::min(earliest, pass.next_period);
+        } else {
+            connect_node(now, node, out);
+        }
+    }
+
+    if (node.timed_out()) ++pass.pfail_seen;
+    if (node.id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
+        return due();
+
+    // A link that stopped answering is rebuilt rather than trusted.
+    if (node.link.valid() && node.ping_sent != 0) {
+        const std::int64_t stale_at =
+            std::max({node.link_ctime + timeout, node.ping_sent + timeout / 2,
+                      node.data_received + timeout / 2}) +
+            1;
+        if (t >= stale_at) {
+            free_outbound_link(node, out);
+            earliest = std::min(earliest, t + 1);
+        } else {
+            earliest_gridded = std::min(earliest_gridded, stale_at);
+        }
+    }
+    // Ping whoever we have not heard from for half the timeout. Any message counts, not only a
+    // PONG: a peer that pings us proves it is alive, so the pair needs one exchange per half
+    // timeout instead of two, which halves the idle traffic of Redis's rule.
+    // The two ends of a pair last heard each other within a round trip, so both would be due in
+    // the same batch window and ping each other at once: the end with the larger name waits one
+    // window more and normally hears the other's ping first.
+    const std::int64_t heard = std::max(node.pong_received, node.data_received);
+    const std::int64_t quiet = timeout / 2 + (myself_ > node.id ? pass.ping_window : 0);
+    if (node.link.valid() && node.ping_sent == 0) {
+        if (t - heard > quiet)
+            send_ping(now, node, MessageType::Ping, out);
+        else
+            earliest_gridded = std::min(earliest_gridded, heard + quiet + 1);
+    }
+
+    // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's
+    // connection broke or was refused since we last heard from it, as a crashed process's does -
+    // nothing received for the timeout. A paused node keeps its connection open, so it is still
+    // judged by the ping rule and a pause shorter than the timeout is survived.
+    if (node.timed_out() || node.failing()) return due();
+    const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
+    const bool ping_overdue =
+        node.ping_sent != 0 && t - std::max(node.ping_sent, node.data_received) > timeout;
+    const bool lost_overdue = node.link_lost && t - last_heard > timeout;
+    if (ping_overdue || lost_overdue) {
+        node.flags |= node_flag::kPfail;
+        ++pass.pfail_seen;
+        ++pass.pfail_marked;
+        out.events.push_back(event::NodePfail{node.id});
+        note_news(node);
+        mark_failing_if_needed(now, node, out);
+        if (node.timed_out()) pass.suspected.push_back(node.id);
+    } else {
+        if (node.ping_sent != 0)
+            earliest =
+                std::min(earliest, std::max(node.ping_sent, node.data_received) + timeout + 1);
+        if (node.link_lost) earliest = std::min(earliest, last_heard + timeout + 1);
+    }
+    return due();
 }
 
 inline void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids, Output& out) {

@@ -151,7 +151,7 @@ inline void ClusterState::clear_failure_if_needed(Now now, detail::Node& node, O
     }
     if (!clear) return;
     node.flags &= static_cast<std::uint16_t>(~node_flag::kFail);
-    rescan_soon();  // watched for PFAIL again
+    rescan_soon(node);  // watched for PFAIL again
     out.events.push_back(event::NodeRecovered{node.id});
     note_news(node);
     update_cluster_state(now);

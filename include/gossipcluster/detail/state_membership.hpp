@@ -117,7 +117,8 @@ inline detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
     order_dirty_ = true;
     connect_soon(it->second);
     if (it->second.in_handshake())
-        wake_scan_at(it->second.ctime + config_.effective_handshake_timeout().count() + 1);
+        wake_node_at(it->second,
+                     it->second.ctime + config_.effective_handshake_timeout().count() + 1);
     if (!it->second.in_handshake()) mark_dirty(false);
     return it->second;
 }
@@ -329,9 +330,12 @@ inline void ClusterState::refresh_order() {
     order_.clear();
     index_.reset(nodes_.size());
     for (auto& [id, n] : nodes_) {
+        n.order_pos = static_cast<std::uint32_t>(order_.size());
         order_.push_back(&n);
         index_.insert(&n);
     }
+    node_due_.assign(order_.size(), 0);
+    dues_reset_ = true;
     me_ = index_.find(myself_);
     order_dirty_ = false;
 }
@@ -348,7 +352,8 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
     std::int64_t old_ping_sent = node.ping_sent;
     send_ping(now, node, node.has(node_flag::kMeet) ? MessageType::Meet : MessageType::Ping, out);
     if (old_ping_sent != 0) node.ping_sent = old_ping_sent;
-    wake_scan_at(std::max(node.ping_sent, node.data_received) + config_.node_timeout.count() + 1);
+    wake_node_at(node,
+                 std::max(node.ping_sent, node.data_received) + config_.node_timeout.count() + 1);
     node.flags &= static_cast<std::uint16_t>(~node_flag::kMeet);
 }
 
@@ -374,7 +379,7 @@ inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view re
         reconnects_.push_back(node->id);
         const std::int64_t last_heard =
             node->data_received != 0 ? node->data_received : node->ctime;
-        wake_scan_at(last_heard + config_.node_timeout.count() + 1);
+        wake_node_at(*node, last_heard + config_.node_timeout.count() + 1);
     }
     if (node && info.inbound && node->inbound_link == link) node->inbound_link = {};
     out.events.push_back(event::LinkError{node ? node->id : NodeId{}, std::string(reason)});

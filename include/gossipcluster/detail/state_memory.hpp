@@ -28,6 +28,7 @@ inline std::size_t ClusterState::memory_bytes() const {
         b += n.fail_reports.capacity() * sizeof(detail::FailureReport);
     }
     b += order_.capacity() * sizeof(detail::Node*);
+    b += node_due_.capacity() * sizeof(std::int64_t) + visit_.capacity() * sizeof(std::uint32_t);
     b += index_.memory_bytes();
     b += links_.memory_bytes();
     links_.for_each([&](LinkId, const LinkInfo& info) {

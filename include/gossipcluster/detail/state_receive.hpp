@@ -47,7 +47,7 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         // good after a partition heals.
         if (sender->timed_out()) {
             sender->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
-            rescan_soon();  // watched for PFAIL again
+            rescan_soon(*sender);  // watched for PFAIL again
             out.events.push_back(event::NodeRecovered{sender->id});
             note_news(*sender);
             update_cluster_state(now);
@@ -146,8 +146,8 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
         const bool with_ext = !config_.extensions_only_to_advertisers ||
                               (h.mflags[0] & message_flag::kExtData) ||
                               (sender && sender->supports_ext);
-        Message pong = build_ping(now, MessageType::Pong, sender, with_ext);
-        send_on_link(link, std::move(pong), out);
+        fill_ping(queue_send(link, MessageType::Pong, out), now, MessageType::Pong, sender,
+                  with_ext);
         last_ping_exchange_ = now.mono.ms;
     }
 
@@ -174,7 +174,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             rename_node(temp, h.sender);
             linked = lookup(h.sender);
             linked->flags &= static_cast<std::uint16_t>(~node_flag::kHandshake);
-            rescan_soon();
+            rescan_soon(*linked);
             linked->flags |= h.slaveof.is_null() ? node_flag::kMaster : node_flag::kSlave;
             linked->data_received = now.mono.ms;
             if (h.mflags[0] & message_flag::kExtData) linked->supports_ext = true;
@@ -222,10 +222,10 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             linked->pong_received = now.mono.ms;
             linked->ping_sent = 0;
             linked->link_up = true;
-            wake_scan_at(on_ping_grid(now.mono.ms + config_.node_timeout.count() / 2 + 1));
+            wake_node_at(*linked, on_ping_grid(now.mono.ms + config_.node_timeout.count() / 2 + 1));
             if (linked->timed_out()) {
                 linked->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
-                rescan_soon();
+                rescan_soon(*linked);
                 out.events.push_back(event::NodeRecovered{linked->id});
                 note_news(*linked);
             } else if (linked->failing()) {
