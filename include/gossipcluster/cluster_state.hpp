@@ -249,7 +249,7 @@ class ClusterState {
     // Cron.
     void cron(Now now, Output& out);
     struct ScanPass;
-    void scan_nodes(Now now, bool periodic, bool full, Output& out);
+    bool scan_nodes(Now now, bool periodic, bool full, Output& out);
     std::int64_t scan_node(Now now, detail::Node& node, ScanPass& pass, Output& out);
     void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
     void connect_soon(const detail::Node& node);
@@ -335,6 +335,15 @@ class ClusterState {
     std::optional<std::uint64_t> mf_master_offset_;  // replica side: master's paused offset
     std::int64_t orphaned_since_ = 0;
     std::int64_t last_migration_survey_ = 0;
+    // Bumped by every change the replica-migration survey reads (a node's news, a saved change,
+    // a membership change, a master marked as a migration target), so that a survey that found
+    // no orphan is not repeated over an unchanged view.
+    std::uint64_t view_version_ = 0;
+    std::uint64_t surveyed_view_ = ~std::uint64_t{0};
+    std::uint64_t surveyed_slots_ = ~std::uint64_t{0};
+    std::int64_t surveyed_at_ = 0;
+    std::uint64_t health_view_ = ~std::uint64_t{0};  // view_version_ at the cron's health pass
+    std::uint64_t health_slots_ = ~std::uint64_t{0};
     // Cron's node scan: when it next has work, when it last ran, and who waits for a periodic
     // reconnect meanwhile.
     std::int64_t scan_due_ = 0;

@@ -182,12 +182,26 @@ class FixedText {
             nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - bytes_.data()) : N;
         return {bytes_.data(), len};
     }
-    // A plain loop: decoding checks every gossip entry's ip field, whose terminator usually
-    // comes within the first sixteen bytes, and a library call per field cost more than the scan.
+    // Decoding checks every gossip entry's ip field: eight bytes at a time, with the classic
+    // test (w - 0x01..01) & ~w & 0x80..80, which is nonzero exactly when a byte of w is zero. A
+    // library call per field, or a byte loop, cost several times more.
     bool terminated() const {
-        for (char c : bytes_)
-            if (c == 0) return true;
-        return false;
+        if constexpr (N < 8) {
+            for (char c : bytes_)
+                if (c == 0) return true;
+            return false;
+        } else {
+            constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+            constexpr std::uint64_t kTop = 0x8080808080808080ull;
+            std::uint64_t found = 0;
+            for (std::size_t i = 0; i < N; i += 8) {
+                std::uint64_t w = 0;
+                std::memcpy(&w, bytes_.data() + std::min(i, N - 8),
+                            sizeof w);  // the last word overlaps
+                found |= (w - kOnes) & ~w & kTop;
+            }
+            return found != 0;
+        }
     }
     bool empty() const { return bytes_[0] == 0; }
     std::array<char, N>& raw() { return bytes_; }

@@ -93,3 +93,60 @@ TEST_CASE("[codec] check_prefix judges sig and totlen from the first bytes", "[u
     CHECK(check_prefix(std::span<const std::uint8_t>(b).first(8), kDefaultMaxFrameBytes, totlen) ==
           DecodeError::BadSignature);
 }
+
+// valid_name_at checks eight bytes at a time; every byte value at every position must be judged
+// as the plain rule [a-z0-9] judges it.
+TEST_CASE("a node name is valid exactly when every byte is a lowercase letter or a digit",
+          "[codec]") {
+    std::uint8_t name[kNodeNameLen];
+    for (std::size_t i = 0; i < kNodeNameLen; ++i)
+        name[i] = static_cast<std::uint8_t>("0123456789abcdefghijklmnopqrstuvwxyz"[i % 36]);
+    REQUIRE(detail::valid_name_at(name));
+    for (std::size_t pos = 0; pos < kNodeNameLen; ++pos) {
+        const std::uint8_t saved = name[pos];
+        for (unsigned b = 0; b < 256; ++b) {
+            name[pos] = static_cast<std::uint8_t>(b);
+            const bool expected = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z');
+            if (detail::valid_name_at(name) != expected) FAIL("byte " << b << " at " << pos);
+        }
+        name[pos] = saved;
+    }
+}
+
+TEST_CASE("names made of bytes next to the allowed ranges are judged as the plain rule does",
+          "[codec]") {
+    // Bytes at the edges of both ranges and of the top bit, in every lane at once; most bytes
+    // are valid ones, so that names with a single bad byte are common.
+    const std::uint8_t valid[] = {'0', '9', '5', 'a', 'z', 'm'};
+    const std::uint8_t edges[] = {'/',  ':',  '`',  '{',  0x00, 0x7f,
+                                  0x80, 0xb0, 0xd0, 0xe1, 0xfa, 0xff};
+    std::uint64_t state = 0x9e3779b97f4a7c15ull;
+    std::uint8_t name[kNodeNameLen];
+    for (int round = 0; round < 20000; ++round) {
+        bool expected = true;
+        for (std::size_t i = 0; i < kNodeNameLen; ++i) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const bool edge = (state >> 58) == 0;  // one byte in 64
+            const std::uint8_t b =
+                edge ? edges[(state >> 33) % sizeof edges] : valid[(state >> 33) % sizeof valid];
+            name[i] = b;
+            expected = expected && !edge;
+        }
+        if (detail::valid_name_at(name) != expected) FAIL("round " << round);
+    }
+}
+
+// FixedText::terminated tests eight bytes at a time (the last word overlapping); a NUL anywhere,
+// next to bytes that make the word arithmetic borrow or carry, must be found, and none invented.
+TEST_CASE("an ip field is terminated exactly when it holds a NUL byte somewhere", "[codec]") {
+    for (const char fill : {'\x01', '\x7f', '\x80', '\xff', '1'}) {
+        IpText text;
+        text.raw().fill(fill);
+        CHECK_FALSE(text.terminated());
+        for (std::size_t pos = 0; pos < kIpFieldLen; ++pos) {
+            text.raw().fill(fill);
+            text.raw()[pos] = 0;
+            if (!text.terminated()) FAIL("NUL at " << pos << " missed among bytes " << int(fill));
+        }
+    }
+}

@@ -50,17 +50,18 @@ inline void ClusterState::connect_soon(const detail::Node& node) {
     next_deadline_ = 0;  // the next tick, whenever the host calls it
 }
 
-// Redis wakes ten times a second and walks every node each time. Here the walk also computes when
-// it next has something to do (a ping to send, a PFAIL to declare, a handshake to expire), and the
-// core asks to be woken only then, or for the once-a-second housekeeping (the random ping, a full
-// walk and health pass that bound the cost of any missed wake-up, the replica-migration survey).
-// Due pings wait for the next multiple of the ping batch window, so that one wake-up serves every
-// peer due within it; PFAIL deadlines are exact.
+// Redis wakes ten times a second and walks every node each time. Here each node visited by a scan
+// tells when it next has something to do (a ping to send, a PFAIL to declare, a handshake to
+// expire); a scan visits only the nodes whose time has come, and the core asks to be woken only
+// when the first of them is due, or for the once-a-second housekeeping (the random ping, the health
+// pass, the replica-migration survey). A full walk every quarter timeout bounds the cost of any
+// missed wake-up. Due pings wait for the next multiple of the ping batch window, so that one
+// wake-up serves every peer due within it; PFAIL deadlines are exact.
 // Whatever makes a node due sooner (a ping sent, a PONG, a lost link, a flag cleared, a new node)
-// wakes the walk. While something is in motion - an election, a manual failover, a reconnect, a
-// pending change of the cluster state, an orphaned master - the core ticks every cron_period as
-// Redis does. An idle node thus wakes a few times a second instead of ten, and a tick of an idle
-// cluster of N nodes costs O(1) instead of O(N).
+// lowers its due time. While something is in motion - an election, a manual failover, a
+// reconnect, a pending change of the cluster state, an orphaned master - the core ticks every
+// cron_period as Redis does. An idle node thus wakes a few times a second instead of ten, and a
+// tick of an idle cluster of N nodes costs O(1) instead of O(N).
 inline void ClusterState::cron(Now now, Output& out) {
     const std::int64_t t = now.mono.ms;
     wall_offset_ = static_cast<std::int64_t>(now.unix_ms) - t;
@@ -90,12 +91,19 @@ inline void ClusterState::cron(Now now, Output& out) {
     const std::int64_t full_period = std::max(hk_period, config_.node_timeout.count() / 4);
     const bool full = t - last_full_scan_ >= full_period;
     const bool scan = full || housekeeping || t >= scan_due_;
-    if (scan) scan_nodes(now, periodic, full, out);
+    const bool flags_changed = scan && scan_nodes(now, periodic, full, out);
 
     if (housekeeping) random_ping(now, out);
-    if (scan || t - last_health_pass_ >= 10 * period)
+    // The health pass walks every master. Every other change of a flag or a slot runs it where it
+    // happens; the cron runs it after a scan changed flags, once a second if anything it reads
+    // may have changed, and with every full scan whatever happened.
+    const bool view_changed = view_version_ != health_view_ || slots_version_ != health_slots_;
+    if (flags_changed || full ||
+        (view_changed && (housekeeping || t - last_health_pass_ >= 10 * period))) {
+        health_view_ = view_version_;
+        health_slots_ = slots_version_;
         update_cluster_state(now);
-    else
+    } else
         apply_cluster_state(now);
 
     std::int64_t next =
@@ -146,7 +154,8 @@ struct ClusterState::ScanPass {
     std::size_t pfail_marked = 0;
 };
 
-inline void ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& out) {
+// Returns whether a node became PFAIL or went away, which the health verdict depends on.
+inline bool ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& out) {
     ScanPass pass;
     pass.t = now.mono.ms;
     pass.periodic = periodic;
@@ -194,6 +203,7 @@ inline void ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& 
     for (const auto& id : pass.suspected)
         send_reports_to_collectors(now, id, out);
     scan_due_ = std::max(earliest, pass.t + 1);
+    return pass.pfail_marked != 0 || !pass.expired.empty();
 }
 
 // Does what is due for one node and returns when it is next due (the maximum when nothing is

@@ -95,6 +95,7 @@ inline const detail::Node* ClusterState::find(const NodeId& id) const {
 }
 
 inline void ClusterState::mark_dirty(bool fsync) {
+    ++view_version_;
     dirty_ = true;
     dirty_fsync_ = dirty_fsync_ || fsync;
 }
@@ -105,6 +106,7 @@ inline void ClusterState::note_news(detail::Node& node) {
         sends = static_cast<std::size_t>(std::ceil(
                     std::log2(static_cast<double>(std::max<std::size_t>(nodes_.size(), 2))))) +
                 1;
+    ++view_version_;
     if (node.news == 0) ++nodes_with_news_;
     node.news = static_cast<std::uint32_t>(sends);
     news_pending_ = true;
@@ -335,6 +337,7 @@ inline void ClusterState::refresh_order() {
         index_.insert(&n);
     }
     node_due_.assign(order_.size(), 0);
+    ++view_version_;
     dues_reset_ = true;
     me_ = index_.find(myself_);
     order_dirty_ = false;

@@ -276,7 +276,10 @@ inline void ClusterState::update_role_from_header(const Header& h, detail::Node&
     }
     if (detail::Node* master = lookup(h.slaveof)) {
         // Masters that have had replicas are the ones replica migration may refill.
-        master->flags |= node_flag::kMigrateTo;
+        if (!master->has(node_flag::kMigrateTo)) {
+            master->flags |= node_flag::kMigrateTo;
+            ++view_version_;
+        }
         if (!sender.master || *sender.master != h.slaveof) {
             sender.master = h.slaveof;
             mark_dirty(false);
@@ -289,8 +292,12 @@ inline bool ClusterState::update_address_if_needed(detail::Node& node, LinkId li
                                                    Output& out) {
     // Never trust an address learnt over our own outbound link to that node.
     if (link.valid() && link == node.link) return false;
-    std::string ip(h.myip.view());
+    std::string_view ip = h.myip.view();
     if (ip.empty()) ip = info.peer_ip;
+    // Normalising parses and prints the address; the one we hold is already normal, and almost
+    // every PING brings it unchanged.
+    if (node.ip == ip && node.port == h.port && node.cport == h.cport && node.pport == h.pport)
+        return false;
     auto norm = detail::normalize_ip(ip);
     if (!norm) return false;
     if (node.ip == *norm && node.port == h.port && node.cport == h.cport && node.pport == h.pport)

@@ -9,6 +9,25 @@
 
 namespace gossipcluster::detail {
 
+// Big-endian loads and stores at a position the caller has already checked to lie inside its
+// buffer.
+inline std::uint16_t load_be16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+inline std::uint32_t load_be32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
+}
+
+inline void store_be16(std::uint8_t* p, std::uint16_t v) {
+    p[0] = static_cast<std::uint8_t>(v >> 8);
+    p[1] = static_cast<std::uint8_t>(v);
+}
+inline void store_be32(std::uint8_t* p, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+        p[i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+}
+
 // Reads fields at explicit offsets of a byte span. Every access is bounds-checked: a read past the
 // end yields zeros and marks the reader failed, so a caller may read a run of fields and test ok()
 // once. Fields are assembled byte by byte; nothing is reinterpreted from memory.
@@ -104,6 +123,15 @@ class WireWriter {
         static_assert(sizeof(In) == 1);
         if (n == 0) return;
         if (std::uint8_t* at = take(n)) std::memcpy(at, data, n);
+    }
+    // The next n bytes, for a record the caller fills at fixed offsets; nullptr (and the writer
+    // failed) when they would overrun the region.
+    std::uint8_t* reserve(std::size_t n) { return take(n); }
+    // A field whose length is known at compile time: the copy is inlined, not a library call.
+    template <std::size_t N, typename In>
+    void fixed_bytes(const In* data) {
+        static_assert(sizeof(In) == 1 && N > 0);
+        if (std::uint8_t* at = take(N)) std::memcpy(at, data, N);
     }
     void zeros(std::size_t n) {
         if (n == 0) return;
