@@ -335,15 +335,21 @@ class ClusterState {
     std::optional<std::uint64_t> mf_master_offset_;  // replica side: master's paused offset
     std::int64_t orphaned_since_ = 0;
     std::int64_t last_migration_survey_ = 0;
-    // Bumped by every change the replica-migration survey reads (a node's news, a saved change,
-    // a membership change, a master marked as a migration target), so that a survey that found
-    // no orphan is not repeated over an unchanged view.
+    // Bumped by every change the walks over the whole view read (a node's news, a saved change,
+    // a membership change, a master marked as a migration target): with slots_version_ it stamps
+    // a view, and a walk made at a stamp that still holds would find what it found then.
     std::uint64_t view_version_ = 0;
-    std::uint64_t surveyed_view_ = ~std::uint64_t{0};
-    std::uint64_t surveyed_slots_ = ~std::uint64_t{0};
+    struct ViewStamp {
+        std::uint64_t view = ~std::uint64_t{0};
+        std::uint64_t slots = ~std::uint64_t{0};
+    };
+    ViewStamp view_stamp() const { return {view_version_, slots_version_}; }
+    bool view_unchanged_since(const ViewStamp& s) const {
+        return s.view == view_version_ && s.slots == slots_version_;
+    }
+    ViewStamp surveyed_;  // the replica-migration survey's last walk
     std::int64_t surveyed_at_ = 0;
-    std::uint64_t health_view_ = ~std::uint64_t{0};  // view_version_ at the cron's health pass
-    std::uint64_t health_slots_ = ~std::uint64_t{0};
+    ViewStamp health_stamp_;  // the cron's last health pass
     // Cron's node scan: when it next has work, when it last ran, and who waits for a periodic
     // reconnect meanwhile.
     std::int64_t scan_due_ = 0;

@@ -97,11 +97,10 @@ inline void ClusterState::cron(Now now, Output& out) {
     // The health pass walks every master. Every other change of a flag or a slot runs it where it
     // happens; the cron runs it after a scan changed flags, once a second if anything it reads
     // may have changed, and with every full scan whatever happened.
-    const bool view_changed = view_version_ != health_view_ || slots_version_ != health_slots_;
+    const bool view_changed = !view_unchanged_since(health_stamp_);
     if (flags_changed || full ||
         (view_changed && (housekeeping || t - last_health_pass_ >= 10 * period))) {
-        health_view_ = view_version_;
-        health_slots_ = slots_version_;
+        health_stamp_ = view_stamp();
         update_cluster_state(now);
     } else
         apply_cluster_state(now);

@@ -104,12 +104,10 @@ inline void ClusterState::replica_migration_cron(Now now, Output& out) {
     // runs anyway every ten housekeeping periods, which bounds what a change that was not
     // counted in view_version_ could delay.
     refresh_order();
-    if (orphaned_since_ == 0 && surveyed_view_ == view_version_ &&
-        surveyed_slots_ == slots_version_ &&
+    if (orphaned_since_ == 0 && view_unchanged_since(surveyed_) &&
         now.mono.ms - surveyed_at_ < 10 * config_.random_ping_period.count())
         return;
-    surveyed_view_ = view_version_;
-    surveyed_slots_ = slots_version_;
+    surveyed_ = view_stamp();
     surveyed_at_ = now.mono.ms;
     // Counted in the flat order with O(1) master lookups: this runs on every periodic tick of
     // every replica, and a tree walk per tick was most of an idle large cluster's cost.
