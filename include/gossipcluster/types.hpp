@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -126,40 +127,59 @@ class SlotBitmap {
     }
     std::size_t count() const {
         std::size_t n = 0;
-        for (auto b : bytes_)
-            n += static_cast<std::size_t>(__builtin_popcount(b));
+        for (std::size_t w = 0; w < kWords; ++w)
+            n += static_cast<std::size_t>(std::popcount(word(w)));
         return n;
     }
     bool empty() const {
-        return std::all_of(bytes_.begin(), bytes_.end(), [](std::uint8_t b) { return b == 0; });
+        for (std::size_t w = 0; w < kWords; ++w)
+            if (word(w) != 0) return false;
+        return true;
     }
     std::array<std::uint8_t, kSlotBitmapBytes>& bytes() { return bytes_; }
     const std::array<std::uint8_t, kSlotBitmapBytes>& bytes() const { return bytes_; }
 
     // Calls f(first, last) for each maximal run of set slots, in ascending order.
+    // Works a 64-slot word at a time: a node's view holds one bitmap per node, mostly empty, and
+    // loading a view walks all of them.
     template <typename F>
     void for_each_range(F&& f) const {
-        std::size_t s = 0;
-        while (s < kSlotCount) {
-            if (bytes_[s >> 3] == 0 && (s & 7) == 0) {
-                s += 8;
-                continue;
+        std::size_t run_first = 0;
+        bool in_run = false;
+        for (std::size_t w = 0; w < kWords; ++w) {
+            const std::uint64_t bits = word(w);
+            // Inside a run, look for the first clear bit; outside, for the first set one.
+            if (bits == (in_run ? ~std::uint64_t{0} : 0)) continue;
+            std::size_t bit = 0;
+            while (bit < 64) {
+                const std::uint64_t rest = (in_run ? ~bits : bits) >> bit;
+                if (rest == 0) break;
+                bit += static_cast<std::size_t>(std::countr_zero(rest));
+                if (in_run) {
+                    f(run_first, w * 64 + bit - 1);
+                } else {
+                    run_first = w * 64 + bit;
+                }
+                in_run = !in_run;
             }
-            if (!test(s)) {
-                ++s;
-                continue;
-            }
-            std::size_t e = s;
-            while (e + 1 < kSlotCount && test(e + 1))
-                ++e;
-            f(s, e);
-            s = e + 1;
         }
+        if (in_run) f(run_first, kSlotCount - 1);
     }
 
     friend bool operator==(const SlotBitmap&, const SlotBitmap&) = default;
 
   private:
+    static constexpr std::size_t kWords = kSlotBitmapBytes / 8;
+    static_assert(kSlotBitmapBytes % 8 == 0);
+
+    // Slot 64w + i is bit i of word w, whatever the machine's byte order.
+    std::uint64_t word(std::size_t w) const {
+        std::uint64_t v;
+        std::memcpy(&v, bytes_.data() + w * 8, sizeof v);
+        if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+        return v;
+    }
+
     std::array<std::uint8_t, kSlotBitmapBytes> bytes_{};
 };
 
