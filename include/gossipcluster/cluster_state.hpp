@@ -48,6 +48,18 @@ struct ScanCounters {
     std::uint64_t node_visits = 0;
 };
 
+// How many entries a PING/PONG's gossip section holds, besides the suspects that always ride
+// along: the usual max(gossip_min_entries, N / gossip_divisor), the whole view (for a newcomer),
+// or no more than `cap` (and never fewer than gossip_min_entries).
+struct GossipSize {
+    bool whole_view = false;
+    std::size_t cap = static_cast<std::size_t>(-1);
+
+    static GossipSize usual() { return {}; }
+    static GossipSize everything() { return {true}; }
+    static GossipSize at_most(std::size_t n) { return {false, n}; }
+};
+
 // No I/O, no clock, no global randomness: every input carries the time, every effect is appended
 // to the caller's Output. Containers that are iterated are ordered, so runs replay from the seed.
 class ClusterState {
@@ -236,12 +248,12 @@ class ClusterState {
     Header build_header(MessageType type) const;
     void fill_header(MessageType type, Header& h) const;
     Message build_ping(Now now, MessageType type, const detail::Node* target, bool with_ext,
-                       bool full_view = false);
+                       GossipSize size = GossipSize::usual());
     void fill_ping(Message& msg, Now now, MessageType type, const detail::Node* target,
-                   bool with_ext, bool full_view = false);
+                   bool with_ext, GossipSize size = GossipSize::usual());
     Message& queue_send(LinkId link, MessageType type, Output& out);
     void send_ping(Now now, detail::Node& node, MessageType type, Output& out,
-                   bool full_view = false);
+                   GossipSize size = GossipSize::usual());
     void send_on_link(LinkId link, Message msg, Output& out);
     void broadcast(const Message& msg, Output& out);
     void push_news(Now now, Output& out);

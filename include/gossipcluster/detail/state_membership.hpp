@@ -353,7 +353,14 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
     // Queue the first ping behind the connect; keep an older pending ping time so that a node
     // that never answers still times out from the first unanswered ping.
     std::int64_t old_ping_sent = node.ping_sent;
-    send_ping(now, node, node.has(node_flag::kMeet) ? MessageType::Meet : MessageType::Ping, out);
+    // To a node we already know, the first ping on a new link asks whether it is there; it is
+    // not a gossip round. A restart opens a link to every node at once, and full sections would
+    // make that N x N x N/10 entries (100 million at 1000 nodes), most of them telling the
+    // receiver what it knows. A MEET or a handshake ping still carries the usual section: the
+    // other end is new and learns the cluster from it.
+    const bool known = !node.in_handshake() && !node.has(node_flag::kMeet);
+    send_ping(now, node, node.has(node_flag::kMeet) ? MessageType::Meet : MessageType::Ping, out,
+              known ? GossipSize::at_most(config_.gossip_min_entries) : GossipSize::usual());
     if (old_ping_sent != 0) node.ping_sent = old_ping_sent;
     wake_node_at(node,
                  std::max(node.ping_sent, node.data_received) + config_.node_timeout.count() + 1);

@@ -146,8 +146,11 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
         const bool with_ext = !config_.extensions_only_to_advertisers ||
                               (h.mflags[0] & message_flag::kExtData) ||
                               (sender && sender->supports_ext);
+        // The answer is no bigger than the question: a small first ping on a new link gets a
+        // small PONG, and a peer's usual PING (Redis's too) gets the usual section.
+        const std::size_t asked = body.gossip.size();
         fill_ping(queue_send(link, MessageType::Pong, out), now, MessageType::Pong, sender,
-                  with_ext);
+                  with_ext, GossipSize::at_most(asked));
         last_ping_exchange_ = now.mono.ms;
     }
 
@@ -185,7 +188,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             sender = linked;
             // Welcome the newcomer with our whole view in one PING, once per handshake, instead
             // of letting it learn the cluster three random entries at a time.
-            send_ping(now, *linked, MessageType::Ping, out, true);
+            send_ping(now, *linked, MessageType::Ping, out, GossipSize::everything());
             // And tell every peer at once (the news rides first in each PING): a join is rare,
             // and one message per peer beats waiting for gossip rounds.
             linked->news += static_cast<std::uint32_t>(nodes_.size());

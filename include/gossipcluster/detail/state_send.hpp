@@ -34,16 +34,16 @@ inline void ClusterState::fill_header(MessageType type, Header& h) const {
 }
 
 inline Message ClusterState::build_ping(Now now, MessageType type, const detail::Node* target,
-                                        bool with_ext, bool full_view) {
+                                        bool with_ext, GossipSize size) {
     Message msg;
-    fill_ping(msg, now, type, target, with_ext, full_view);
+    fill_ping(msg, now, type, target, with_ext, size);
     return msg;
 }
 
 // Fills msg in place: a ping is about 2.3 KB, and building it where it is sent from saves copying
 // it twice on the way into the output.
 inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
-                                    const detail::Node* target, bool with_ext, bool full_view) {
+                                    const detail::Node* target, bool with_ext, GossipSize size) {
     fill_header(type, msg.header);
     // We can always parse extensions; saying so lets peers send us theirs.
     msg.header.mflags[0] |= message_flag::kExtData;
@@ -53,7 +53,8 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
     const std::size_t n = order_.size();
     std::size_t fresh = n >= 2 ? n - 2 : 0;
     std::size_t wanted = std::max(config_.gossip_min_entries, n / config_.gossip_divisor);
-    wanted = full_view ? fresh : std::min(wanted, fresh);
+    if (size.whole_view) wanted = fresh;
+    wanted = std::min({wanted, fresh, std::max(config_.gossip_min_entries, size.cap)});
     body.gossip.reserve(std::min(n, wanted + (pfail_nodes_ > 0 ? config_.max_pfail_gossip : 0)));
     ++gossip_round_;
 
@@ -88,7 +89,7 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
         append(node);
         if (--node.news == 0) --nodes_with_news_;
     }
-    if (full_view) {
+    if (size.whole_view) {
         for (detail::Node* node : order_)
             if (eligible(*node)) append(*node);
     }
@@ -153,10 +154,10 @@ inline Message& ClusterState::queue_send(LinkId link, MessageType type, Output& 
 }
 
 inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType type, Output& out,
-                                    bool full_view) {
+                                    GossipSize size) {
     if (!node.link.valid()) return;
     const bool with_ext = !config_.extensions_only_to_advertisers || node.supports_ext;
-    fill_ping(queue_send(node.link, type, out), now, type, &node, with_ext, full_view);
+    fill_ping(queue_send(node.link, type, out), now, type, &node, with_ext, size);
     if (type == MessageType::Ping || type == MessageType::Meet) {
         last_ping_exchange_ = now.mono.ms;
         if (node.ping_sent == 0) {
