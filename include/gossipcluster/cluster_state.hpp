@@ -266,7 +266,6 @@ class ClusterState {
     void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
-    void wake_scan_at(std::int64_t t);
     void wake_node_at(const detail::Node& node, std::int64_t t);
     std::int64_t on_ping_grid(std::int64_t t) const;
     void rescan_soon(const detail::Node& node);

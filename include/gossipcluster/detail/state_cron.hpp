@@ -11,18 +11,14 @@ inline void ClusterState::tick(Now now, Output& out) {
     finish(now, out);
 }
 
-inline void ClusterState::wake_scan_at(std::int64_t t) {
-    scan_due_ = std::min(scan_due_, t);
-    next_deadline_ = std::min(next_deadline_, t);
-}
-
 // While order_ is stale its rebuild will make every node due anyway.
 inline void ClusterState::wake_node_at(const detail::Node& node, std::int64_t t) {
     if (!order_dirty_ && node.order_pos < order_.size() && order_[node.order_pos] == &node) {
         std::int64_t& due = node_due_[node.order_pos];
         due = std::min(due, t);
     }
-    wake_scan_at(t);
+    scan_due_ = std::min(scan_due_, t);
+    next_deadline_ = std::min(next_deadline_, t);
 }
 
 // The first point of the ping batch grid at or after t. In a small cluster grid points are the
