@@ -29,14 +29,8 @@ inline void show_plaintext_port(const ClusterState& state, NodeRecord& record) {
 // Contiguous runs [first, last] of the slots set in `slots`, in slot order.
 inline std::vector<std::pair<std::size_t, std::size_t>> slot_ranges(const SlotBitmap& slots) {
     std::vector<std::pair<std::size_t, std::size_t>> out;
-    for (std::size_t s = 0; s < kSlotCount; ++s) {
-        if (!slots.test(s)) continue;
-        std::size_t last = s;
-        while (last + 1 < kSlotCount && slots.test(last + 1))
-            ++last;
-        out.emplace_back(s, last);
-        s = last;
-    }
+    slots.for_each_range(
+        [&](std::size_t first, std::size_t last) { out.emplace_back(first, last); });
     return out;
 }
 
