@@ -70,7 +70,10 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
         GossipEntry e;
         e.node = node.id;
         e.ping_sent = static_cast<std::uint32_t>(to_unix(now, node.ping_sent) / 1000);
-        e.pong_received = static_cast<std::uint32_t>(to_unix(now, node.pong_received) / 1000);
+        // The last time we heard from the node at all: a PING it sent us proves it alive as well
+        // as a PONG does, and a fresher time spares the receivers a ping of their own.
+        const std::int64_t heard = std::max(node.pong_received, node.data_received);
+        e.pong_received = static_cast<std::uint32_t>(to_unix(now, heard) / 1000);
         e.ip.assign(node.ip);
         e.port = node.port;
         e.cport = node.cport;
