@@ -252,6 +252,7 @@ class ClusterState {
     void fill_ping(Message& msg, Now now, MessageType type, const detail::Node* target,
                    bool with_ext, GossipSize size = GossipSize::usual());
     Message& queue_send(LinkId link, MessageType type, Output& out);
+    void count_sent(MessageType type);
     void send_ping(Now now, detail::Node& node, MessageType type, Output& out,
                    GossipSize size = GossipSize::usual());
     void send_on_link(LinkId link, Message msg, Output& out);

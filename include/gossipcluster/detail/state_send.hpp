@@ -47,7 +47,11 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
     fill_header(type, msg.header);
     // We can always parse extensions; saying so lets peers send us theirs.
     msg.header.mflags[0] |= message_flag::kExtData;
-    GossipBody& body = msg.body.emplace<GossipBody>();
+    // queue_send may have put in a section with room from an earlier message.
+    auto* reused = std::get_if<GossipBody>(&msg.body);
+    GossipBody& body = reused ? *reused : msg.body.emplace<GossipBody>();
+    body.gossip.clear();
+    body.extensions.clear();
 
     refresh_order();
     const std::size_t n = order_.size();
@@ -143,16 +147,24 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
 }
 
 inline void ClusterState::send_on_link(LinkId link, Message msg, Output& out) {
-    queue_send(link, msg.header.type, out) = std::move(msg);
+    count_sent(msg.header.type);
+    out.actions.emplace_back(action::Send{link, std::move(msg)});
+}
+
+inline void ClusterState::count_sent(MessageType type) {
+    auto type_index = static_cast<std::size_t>(type);
+    if (type_index < kMessageTypeCount) ++counters_.sent[type_index];
 }
 
 // A Send action for `link`, counted as a message of `type`, whose message the caller fills in
-// place. The reference lasts until the next action is added.
+// place (a PING, PONG or MEET finds a gossip section with room in it). The reference lasts until
+// the next action is added.
 inline Message& ClusterState::queue_send(LinkId link, MessageType type, Output& out) {
-    auto type_index = static_cast<std::size_t>(type);
-    if (type_index < kMessageTypeCount) ++counters_.sent[type_index];
+    count_sent(type);
     auto& send = std::get<action::Send>(out.actions.emplace_back(std::in_place_type<action::Send>));
     send.link = link;
+    if (type == MessageType::Ping || type == MessageType::Pong || type == MessageType::Meet)
+        send.message.body = out.take_gossip_body();
     return send.message;
 }
 
