@@ -98,29 +98,12 @@ inline std::vector<NodeId> stored_names(std::size_t n, std::uint64_t seed) {
     return ids;
 }
 
-// Node i's nodes.conf in the cluster shape of a scale row: masters [0, masters) with epochs
-// 1..masters and the slots split evenly, replicas spread over them in turn.
+// Node i's nodes.conf in the cluster shape of a scale row.
 inline PersistedState stored_view(std::size_t i, const std::vector<NodeId>& ids,
                                   std::size_t masters) {
-    PersistedState ps;
-    ps.current_epoch = static_cast<Epoch>(masters);
-    ps.nodes.reserve(ids.size());
-    for (std::size_t j = 0; j < ids.size(); ++j) {
-        NodeRecord r;
-        r.id = ids[j];
-        r.ip = SimCluster::ip_for(j);
-        r.port = SimCluster::kClientPort;
-        r.cport = static_cast<std::uint16_t>(SimCluster::kClientPort + 10000);
-        const bool master = j < masters;
-        const std::size_t m = master ? j : (j - masters) % masters;
-        r.flags = static_cast<std::uint16_t>((master ? node_flag::kMaster : node_flag::kSlave) |
-                                             (j == i ? node_flag::kMyself : 0));
-        if (!master) r.master = ids[m];
-        r.config_epoch = static_cast<Epoch>(m + 1);
-        if (master) r.slots.set_range(m * kSlotCount / masters, (m + 1) * kSlotCount / masters - 1);
-        ps.nodes.push_back(std::move(r));
-    }
-    return ps;
+    return gossipcluster::testing::stored_cluster_view(
+        i, ids, masters, [](std::size_t j) { return SimCluster::ip_for(j); },
+        SimCluster::kClientPort, static_cast<std::uint16_t>(SimCluster::kClientPort + 10000));
 }
 
 inline double cpu_seconds() {

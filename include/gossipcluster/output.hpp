@@ -39,11 +39,19 @@ struct Output {
     // Empties the batch. The gossip sections of the messages it held are kept, with their
     // room, for the next messages: an idle node sends a PING or PONG every few milliseconds of
     // simulated time, and each would otherwise allocate two vectors.
-    void clear() {
+    void clear() noexcept {
         save = fsync = false;
+        // Room for every spare section is made once, so keeping one never allocates (a clear
+        // that cannot allocate may run while an exception unwinds).
+        if (spare_bodies_.capacity() < kMaxSpareBodies) {
+            try {
+                spare_bodies_.reserve(kMaxSpareBodies);
+            } catch (...) {
+            }
+        }
         for (Action& a : actions) {
             auto* send = std::get_if<action::Send>(&a);
-            if (!send || spare_bodies_.size() >= kMaxSpareBodies) continue;
+            if (!send || spare_bodies_.size() >= spare_bodies_.capacity()) continue;
             auto* body = std::get_if<GossipBody>(&send->message.body);
             // A section as large as a whole view is rare (a newcomer's welcome): let it go.
             if (body && body->gossip.capacity() <= kMaxSpareEntries)

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "gossipcluster/cluster_state.hpp"
+#include "gossipcluster/testing/cluster_setup.hpp"
 
 using namespace gossipcluster;
 
@@ -28,25 +29,10 @@ std::string ip_of(std::size_t i) {
 
 // Node 0's nodes.conf: kNodes / 2 masters with the slots split evenly, a replica for each.
 PersistedState stored_view() {
-    PersistedState ps;
-    constexpr std::size_t masters = kNodes / 2;
-    ps.current_epoch = masters;
-    for (std::size_t j = 0; j < kNodes; ++j) {
-        NodeRecord r;
-        r.id = name_of(j);
-        r.ip = ip_of(j);
-        r.port = 7000;
-        r.cport = 17000;
-        const bool master = j < masters;
-        const std::size_t m = master ? j : j - masters;
-        r.flags = static_cast<std::uint16_t>((master ? node_flag::kMaster : node_flag::kSlave) |
-                                             (j == 0 ? node_flag::kMyself : 0));
-        if (!master) r.master = name_of(m);
-        r.config_epoch = static_cast<Epoch>(m + 1);
-        if (master) r.slots.set_range(m * kSlotCount / masters, (m + 1) * kSlotCount / masters - 1);
-        ps.nodes.push_back(std::move(r));
-    }
-    return ps;
+    std::vector<NodeId> ids;
+    for (std::size_t j = 0; j < kNodes; ++j)
+        ids.push_back(name_of(j));
+    return testing::stored_cluster_view(0, ids, kNodes / 2, ip_of, 7000, 17000);
 }
 
 Now at(std::int64_t ms) {

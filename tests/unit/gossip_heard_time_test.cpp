@@ -5,10 +5,12 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "gossipcluster/cluster_state.hpp"
+#include "gossipcluster/testing/cluster_setup.hpp"
 
 using namespace gossipcluster;
 
@@ -28,21 +30,10 @@ std::string ip_of(std::size_t i) {
 }
 
 PersistedState stored_view() {
-    PersistedState ps;
-    ps.current_epoch = kNodes;
-    for (std::size_t j = 0; j < kNodes; ++j) {
-        NodeRecord r;
-        r.id = name_of(j);
-        r.ip = ip_of(j);
-        r.port = 7000;
-        r.cport = 17000;
-        r.flags =
-            static_cast<std::uint16_t>(node_flag::kMaster | (j == 0 ? node_flag::kMyself : 0));
-        r.config_epoch = static_cast<Epoch>(j + 1);
-        r.slots.set_range(j * kSlotCount / kNodes, (j + 1) * kSlotCount / kNodes - 1);
-        ps.nodes.push_back(std::move(r));
-    }
-    return ps;
+    std::vector<NodeId> ids;
+    for (std::size_t j = 0; j < kNodes; ++j)
+        ids.push_back(name_of(j));
+    return testing::stored_cluster_view(0, ids, kNodes, ip_of, 7000, 17000);
 }
 
 Now at(std::int64_t ms) {

@@ -358,8 +358,9 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
     // make that N x N x N/10 entries (100 million at 1000 nodes), most of them telling the
     // receiver what it knows. A MEET or a handshake ping still carries the usual section: the
     // other end is new and learns the cluster from it.
-    const bool known = !node.in_handshake() && !node.has(node_flag::kMeet);
-    send_ping(now, node, node.has(node_flag::kMeet) ? MessageType::Meet : MessageType::Ping, out,
+    const bool meet = node.has(node_flag::kMeet);
+    const bool known = !meet && !node.in_handshake();
+    send_ping(now, node, meet ? MessageType::Meet : MessageType::Ping, out,
               known ? GossipSize::at_most(config_.gossip_min_entries) : GossipSize::usual());
     if (old_ping_sent != 0) node.ping_sent = old_ping_sent;
     wake_node_at(node,

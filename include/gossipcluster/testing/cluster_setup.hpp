@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "gossipcluster/testing/convergence.hpp"
@@ -145,6 +147,35 @@ inline bool form_cluster(SimCluster& sim, const ClusterShape& shape, Duration li
         }
     }
     return sim.run_until([&] { return cluster_converged(sim); }, limit);
+}
+
+// The nodes.conf node `self` of a formed cluster holds, for a start from storage (a restart):
+// nodes [0, masters) are masters with config epochs 1..masters and the slots split evenly, the
+// others replicas spread over them in turn. `ip_of(j)` is node j's address; all use `port` and
+// `cport`.
+template <typename IpOf>
+PersistedState stored_cluster_view(std::size_t self, const std::vector<NodeId>& ids,
+                                   std::size_t masters, IpOf&& ip_of, std::uint16_t port,
+                                   std::uint16_t cport) {
+    PersistedState ps;
+    ps.current_epoch = static_cast<Epoch>(masters);
+    ps.nodes.reserve(ids.size());
+    for (std::size_t j = 0; j < ids.size(); ++j) {
+        NodeRecord r;
+        r.id = ids[j];
+        r.ip = ip_of(j);
+        r.port = port;
+        r.cport = cport;
+        const bool master = j < masters;
+        const std::size_t m = master ? j : (j - masters) % masters;
+        r.flags = static_cast<std::uint16_t>((master ? node_flag::kMaster : node_flag::kSlave) |
+                                             (j == self ? node_flag::kMyself : 0));
+        if (!master) r.master = ids[m];
+        r.config_epoch = static_cast<Epoch>(m + 1);
+        if (master) r.slots.set_range(m * kSlotCount / masters, (m + 1) * kSlotCount / masters - 1);
+        ps.nodes.push_back(std::move(r));
+    }
+    return ps;
 }
 
 // How many live nodes other than `id` itself flag it FAIL.
