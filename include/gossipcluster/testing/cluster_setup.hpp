@@ -151,8 +151,8 @@ inline bool form_cluster(SimCluster& sim, const ClusterShape& shape, Duration li
 
 // The nodes.conf node `self` of a formed cluster holds, for a start from storage (a restart):
 // nodes [0, masters) are masters with config epochs 1..masters and the slots split evenly, the
-// others replicas spread over them in turn. `ip_of(j)` is node j's address; all use `port` and
-// `cport`.
+// others replicas spread over them in turn (so `masters` is at least 1). `ip_of(j)` is node j's
+// address; all use `port` and `cport`.
 template <typename IpOf>
 PersistedState stored_cluster_view(std::size_t self, const std::vector<NodeId>& ids,
                                    std::size_t masters, IpOf&& ip_of, std::uint16_t port,
