@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -10,22 +11,95 @@
 #include "gossipcluster/testing/sim_cluster.hpp"
 
 namespace {
+
 std::atomic<bool> counting{false};
 std::atomic<std::uint64_t> allocations{0};
-}  // namespace
 
-// Every plain `new` of this test binary goes through here; only counted while a test asks.
-void* operator new(std::size_t size) {
+// Every global allocation function of this test binary is replaced, all on malloc and free, so
+// that no pair ever mixes ours with the library's (or a sanitizer's); only counted while a test
+// asks. Out of line, so that no compiler pairs an inlined free() with a `new` it can see.
+[[gnu::noinline]] void* allocate(std::size_t size, std::size_t alignment, bool nothrow) {
     if (counting.load(std::memory_order_relaxed))
         allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
+    if (size == 0) size = 1;
+    void* p = nullptr;
+    if (alignment <= alignof(std::max_align_t))
+        p = std::malloc(size);
+    else
+        p = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    if (!p && !nothrow) throw std::bad_alloc();
+    return p;
+}
+
+[[gnu::noinline]] void release(void* p) noexcept {
+    std::free(p);
+}
+
+std::size_t align_of(std::align_val_t a) {
+    return static_cast<std::size_t>(a);
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) {
+    return allocate(n, 0, false);
+}
+void* operator new[](std::size_t n) {
+    return allocate(n, 0, false);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+    return allocate(n, align_of(a), false);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+    return allocate(n, align_of(a), false);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    return allocate(n, 0, true);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return allocate(n, 0, true);
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return allocate(n, align_of(a), true);
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return allocate(n, align_of(a), true);
 }
 void operator delete(void* p) noexcept {
-    std::free(p);
+    release(p);
+}
+void operator delete[](void* p) noexcept {
+    release(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
+    release(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    release(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    release(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    release(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    release(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    release(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    release(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    release(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    release(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    release(p);
 }
 
 using namespace gossipcluster;
