@@ -11,8 +11,10 @@
 
 #include "gossipcluster/cluster_state.hpp"
 #include "gossipcluster/testing/cluster_setup.hpp"
+#include "state_test_support.hpp"
 
 using namespace gossipcluster;
+using test_support::at;
 
 namespace {
 
@@ -35,16 +37,8 @@ PersistedState stored_view() {
     return testing::stored_cluster_view(0, ids, kNodes / 2, ip_of, 7000, 17000);
 }
 
-Now at(std::int64_t ms) {
-    return Now{Instant{ms}, 1'790'000'000'000ull + static_cast<std::uint64_t>(ms)};
-}
-
 Config test_config() {
-    Config c;
-    c.port = 7000;
-    c.cport = 17000;
-    c.announce_ip = ip_of(0);
-    return c;
+    return test_support::config_announcing(ip_of(0));
 }
 
 struct SentPing {

@@ -11,15 +11,17 @@
 
 #include "gossipcluster/cluster_state.hpp"
 #include "gossipcluster/testing/cluster_setup.hpp"
+#include "state_test_support.hpp"
 
 using namespace gossipcluster;
+using test_support::at;
+using test_support::kUnixAtZero;
 
 namespace {
 
 // Four masters: a section to one peer holds the two others (max(3, 4 / 10) = 3 wanted, two left
 // once ourselves and the target are out), so no random pick decides what the test sees.
 constexpr std::size_t kNodes = 4;
-constexpr std::uint64_t kUnixAtZero = 1'790'000'000'000ull;
 
 NodeId name_of(std::size_t i) {
     return *NodeId::parse(fmt::format("{:040x}", 0xdef000 + i));
@@ -36,16 +38,8 @@ PersistedState stored_view() {
     return testing::stored_cluster_view(0, ids, kNodes, ip_of, 7000, 17000);
 }
 
-Now at(std::int64_t ms) {
-    return Now{Instant{ms}, kUnixAtZero + static_cast<std::uint64_t>(ms)};
-}
-
 Config test_config() {
-    Config c;
-    c.port = 7000;
-    c.cport = 17000;
-    c.announce_ip = ip_of(0);
-    return c;
+    return test_support::config_announcing(ip_of(0));
 }
 
 // A PING from master `from`, claiming its slots, with no gossip entries.

@@ -47,11 +47,9 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
     fill_header(type, msg.header);
     // We can always parse extensions; saying so lets peers send us theirs.
     msg.header.mflags[0] |= message_flag::kExtData;
-    // queue_send may have put in a section with room from an earlier message.
+    // queue_send may have put in an empty section with room from an earlier message.
     auto* reused = std::get_if<GossipBody>(&msg.body);
     GossipBody& body = reused ? *reused : msg.body.emplace<GossipBody>();
-    body.gossip.clear();
-    body.extensions.clear();
 
     refresh_order();
     const std::size_t n = order_.size();
