@@ -16,7 +16,7 @@ fi
 build=$1
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
-vectors=${GOSSIPCLUSTER_VECTORS_DIR:-$here/../../../shared/vectors}
+vectors=${GOSSIPCLUSTER_VECTORS_DIR:-$here/../vectors}
 
 shopt -s nullglob
 fuzzers=()

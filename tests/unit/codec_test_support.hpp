@@ -26,7 +26,7 @@ inline std::filesystem::path vectors_bin_dir() {
     auto dir = vectors_dir() / "bin";
     if (!std::filesystem::is_directory(dir))
         throw std::runtime_error("captured vectors missing: " + dir.string() +
-                                 " (GOSSIPCLUSTER_VECTORS_DIR must point at shared/vectors)");
+                                 " (GOSSIPCLUSTER_VECTORS_DIR must point at tests/vectors)");
     return dir;
 }
 

@@ -242,7 +242,7 @@ void check_ext_line(const std::string& line, const PingExtension& ext, const Byt
 TEST_CASE("[codec] decodes every captured vector and re-encodes it byte for byte",
           "[unit][codec]") {
     const auto files = codec_test::vector_files();
-    CHECK(files.size() >= 18);  // the captures shipped in shared/vectors
+    CHECK(files.size() >= 18);  // the captures shipped in tests/vectors
     for (const auto& path : files) {
         const Bytes raw = codec_test::read_file(path);
         INFO("vector " << path.filename().string());
