@@ -84,26 +84,10 @@ inline bool shape_converged(SimCluster& s, const std::vector<std::size_t>& first
     return true;
 }
 
-// Distinct names for a cluster written into nodes.conf files, from the seed.
-inline std::vector<NodeId> stored_names(std::size_t n, std::uint64_t seed) {
-    gossipcluster::detail::Prng prng(seed ^ 0x6e6f6465732e636full);
-    std::vector<NodeId> ids;
-    ids.reserve(n);
-    while (ids.size() < n) {
-        std::string hex;
-        for (std::size_t k = 0; k < kNodeNameLen; ++k)
-            hex.push_back("0123456789abcdef"[prng.below(16)]);
-        ids.push_back(*NodeId::parse(hex));
-    }
-    return ids;
-}
-
 // Node i's nodes.conf in the cluster shape of a scale row.
 inline PersistedState stored_view(std::size_t i, const std::vector<NodeId>& ids,
                                   std::size_t masters) {
-    return gossipcluster::testing::stored_cluster_view(
-        i, ids, masters, [](std::size_t j) { return SimCluster::ip_for(j); },
-        SimCluster::kClientPort, static_cast<std::uint16_t>(SimCluster::kClientPort + 10000));
+    return gossipcluster::testing::stored_sim_view(i, ids, masters);
 }
 
 inline double cpu_seconds() {
@@ -155,7 +139,7 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
     if (o.start == "restart") {
         // One node starts per simulated millisecond, as in a rolling restart: all at once would
         // put N x N first pings in flight together.
-        const auto ids = stored_names(n, o.seed);
+        const auto ids = gossipcluster::testing::stored_names(n, o.seed);
         for (std::size_t i = 0; i < n; ++i) {
             (void)s.add_node(config, stored_view(i, ids, masters));
             s.run_for(Duration{1});

@@ -60,6 +60,14 @@ struct GossipSize {
     static GossipSize at_most(std::size_t n) { return {false, n}; }
 };
 
+// What a replica's host knows of its replication link to the master: whether it is up, and how
+// long ago the master last sent anything on it (up) or since when it is down (down). Elections
+// judge the age of the replica's data by it, as Redis does with its replication link.
+struct ReplicationLink {
+    bool up = false;
+    Duration idle{0};
+};
+
 // No I/O, no clock, no global randomness: every input carries the time, every effect is appended
 // to the caller's Output. Containers that are iterated are ordered, so runs replay from the seed.
 class ClusterState {
@@ -101,7 +109,13 @@ class ClusterState {
     CommandResult failover(Now now, FailoverMode mode, Output& out);
     bool manual_failover_in_progress() const { return mf_end_ != 0; }
     // The host's replication offset (masters: what they produced; replicas: what they applied).
+    // A replica in the middle of a full sync reports 0: its old offset no longer says what it
+    // holds.
     void set_replication_offset(std::uint64_t offset);
+    // The replica's replication link, reported by the host whenever it changes and now and then
+    // while it is up. Until a host reports one (and again after each change of master), the age
+    // of the data is judged from the bus: the last message from the master.
+    void set_replication_link(Now now, ReplicationLink link);
     // `host_empty`: the host holds no keys (a master must be empty to become a replica).
     CommandResult replicate(Now now, std::string_view node_id, bool host_empty, Output& out);
     // CLUSTER RESET [SOFT|HARD]: become a master with no slots that knows no other node; `hard`
@@ -222,6 +236,9 @@ class ClusterState {
     // Failover.
     std::size_t replica_rank() const;
     void reset_election();
+    bool election_due() const;
+    std::int64_t replica_data_age(Now now, const detail::Node& master) const;
+    void tell_sibling_replicas(Now now, Output& out);
     void handle_replica_failover(Now now, Output& out);
     void process_auth_request(Now now, detail::Node* sender, const Header& h, Output& out);
     void process_auth_ack(Now now, detail::Node* sender, const Header& h, Output& out);
@@ -265,6 +282,7 @@ class ClusterState {
     bool scan_nodes(Now now, bool periodic, bool full, Output& out);
     std::int64_t scan_node(Now now, detail::Node& node, ScanPass& pass, Output& out);
     void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
+    static std::int64_t unreachable_since(const detail::Node& node);
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
     void wake_node_at(const detail::Node& node, std::int64_t t);
@@ -340,6 +358,13 @@ class ClusterState {
     Epoch election_epoch_ = 0;
     std::size_t election_rank_ = 0;
     std::vector<NodeId> election_voters_;
+    // The replication link as last reported: up, and since when silent (up) or down (down), in
+    // monotonic ms; nullopt while the host has reported nothing for the current master.
+    struct ReportedLink {
+        bool up = false;
+        std::int64_t since = 0;
+    };
+    std::optional<ReportedLink> repl_link_;
     bool stale_reported_ = false;
     bool manual_failover_can_start_ = false;
     std::int64_t mf_end_ = 0;                        // manual failover deadline, 0 if none

@@ -52,6 +52,9 @@ struct alignas(64) Node {
     std::optional<NodeId> master;
     std::uint32_t ok_replicas = 0;  // working count of the replica-migration check
     std::int64_t link_ctime = 0;
+    // When link_lost was set: the node is unreachable from then on, not from the last message
+    // it sent, which gossip may have spared for much longer than the timeout.
+    std::int64_t link_lost_at = 0;
     std::int64_t ctime = 0;
     std::int64_t fail_time = 0;
     std::int64_t voted_time = 0;  // when we last voted for a replica of this master

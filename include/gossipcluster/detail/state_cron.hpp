@@ -243,12 +243,17 @@ inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPas
     if (node.id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
         return due();
 
-    // A link that stopped answering is rebuilt rather than trusted.
+    // A link that stopped answering is rebuilt rather than trusted: a ping unanswered for a
+    // quarter of the timeout was lost (in a partition that healed, to a peer that restarted,
+    // on a lossy network), and each new link asks again while there is still time for an answer
+    // before the timeout. Redis rebuilds once, after half the timeout, and only a link older
+    // than the timeout whose other direction is silent too; with that rule a ping lost on a
+    // young link, or while the peer still spoke to us, was never asked again, and a node
+    // reachable for all but a moment of the timeout was suspected. A link is rebuilt at most
+    // once per quarter timeout, and only while a ping is pending.
     if (node.link.valid() && node.ping_sent != 0) {
         const std::int64_t stale_at =
-            std::max({node.link_ctime + timeout, node.ping_sent + timeout / 2,
-                      node.data_received + timeout / 2}) +
-            1;
+            std::max(node.link_ctime, node.ping_sent) + timeout / 4 + 1;
         if (t >= stale_at) {
             free_outbound_link(node, out);
             earliest = std::min(earliest, t + 1);
@@ -273,13 +278,17 @@ inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPas
 
     // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's
     // connection broke or was refused since we last heard from it, as a crashed process's does -
-    // nothing received for the timeout. A paused node keeps its connection open, so it is still
-    // judged by the ping rule and a pause shorter than the timeout is survived.
+    // unreachable for the timeout, counted from the later of the last message and the loss of
+    // the link. Counting from the last message alone suspected a node the moment its link broke
+    // whenever gossip had spared direct messages for a timeout (common from 100 nodes up), so a
+    // quick restart or a reset of links caused a failover. A paused node keeps its connection
+    // open, so it is still judged by the ping rule and a pause shorter than the timeout is
+    // survived.
     if (node.timed_out() || node.failing()) return due();
-    const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
     const bool ping_overdue =
         node.ping_sent != 0 && t - std::max(node.ping_sent, node.data_received) > timeout;
-    const bool lost_overdue = node.link_lost && t - last_heard > timeout;
+    const std::int64_t lost_since = unreachable_since(node);
+    const bool lost_overdue = node.link_lost && t - lost_since > timeout;
     if (ping_overdue || lost_overdue) {
         node.flags |= node_flag::kPfail;
         ++pass.pfail_seen;
@@ -292,9 +301,16 @@ inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPas
         if (node.ping_sent != 0)
             earliest =
                 std::min(earliest, std::max(node.ping_sent, node.data_received) + timeout + 1);
-        if (node.link_lost) earliest = std::min(earliest, last_heard + timeout + 1);
+        if (node.link_lost) earliest = std::min(earliest, lost_since + timeout + 1);
     }
     return due();
+}
+
+// Since when a node whose link was lost counts as unreachable: the later of the last message
+// from it and the loss of the link (the node's creation when it never spoke).
+inline std::int64_t ClusterState::unreachable_since(const detail::Node& node) {
+    const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
+    return std::max(last_heard, node.link_lost_at);
 }
 
 inline void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids, Output& out) {

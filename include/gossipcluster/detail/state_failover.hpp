@@ -34,6 +34,45 @@ inline void ClusterState::set_replication_offset(std::uint64_t offset) {
     me_node().repl_offset = offset;
 }
 
+inline void ClusterState::set_replication_link(Now now, ReplicationLink link) {
+    repl_link_ = ReportedLink{link.up, now.mono.ms - std::max<std::int64_t>(0, link.idle.count())};
+}
+
+// Whether this replica should be scheduling an election now: its master serves slots and is
+// FAIL, and nothing forbids it. Checked at the end of every input, so that an election becomes
+// due at once whichever path marked the master FAIL.
+inline bool ClusterState::election_due() const {
+    const detail::Node& me = myself();
+    if (!me.is_replica() || !me.master || me.has(node_flag::kNoFailover)) return false;
+    const detail::Node* master = find(*me.master);
+    return master && master->failing() && master->slot_count != 0;
+}
+
+// How old this replica's copy of the data may be, in ms: from the replication link when the host
+// reports it (the time since the master last sent something on it, or since it went down), else
+// from the last message the master sent on the bus.
+inline std::int64_t ClusterState::replica_data_age(Now now, const detail::Node& master) const {
+    const std::int64_t t = now.mono.ms;
+    if (repl_link_) return t - repl_link_->since;
+    return t - std::max(master.data_received, master.pong_received);
+}
+
+// Before ranking, the other replicas of our master must know our offset, and we theirs: a PONG
+// to each carries ours in its header, and theirs come back in the PONGs they send when their own
+// elections are scheduled. Without it a rank could rest on offsets from the last idle ping,
+// half a timeout old.
+inline void ClusterState::tell_sibling_replicas(Now now, Output& out) {
+    const detail::Node& me = myself();
+    if (!me.master) return;
+    const NodeId master = *me.master;
+    refresh_order();
+    for (detail::Node* n : order_) {
+        if (n->id == myself_ || !n->is_replica() || !n->master || *n->master != master) continue;
+        if (n->in_handshake() || !n->link.valid()) continue;
+        send_ping(now, *n, MessageType::Pong, out, GossipSize::at_most(config_.gossip_min_entries));
+    }
+}
+
 inline void ClusterState::reset_election() {
     election_time_ = 0;
     election_sent_ = false;
@@ -54,8 +93,9 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
     }
 
     // A replica that lost touch with its master long before the failure may miss writes:
-    // refuse, unless an operator asked.
-    std::int64_t data_age = t - std::max(master->data_received, master->pong_received);
+    // refuse, unless an operator asked. The node timeout is forgiven: the master may have been
+    // failing for that long before it was found out.
+    std::int64_t data_age = replica_data_age(now, *master);
     if (data_age > timeout) data_age -= timeout;
     if (!manual && config_.replica_validity_factor != 0 &&
         data_age > config_.repl_ping_period.count() +
@@ -82,6 +122,7 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
         election_sent_ = false;
         election_voters_.clear();
         next_deadline_ = std::min(next_deadline_, election_time_);
+        if (!manual) tell_sibling_replicas(now, out);
         return;
     }
     if (t - election_time_ > auth_timeout) {
@@ -188,6 +229,7 @@ inline void ClusterState::take_over_master(Now now, detail::Node* old_master, Ou
     detail::Node& me = me_node();
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kSlave) | node_flag::kMaster);
     me.master.reset();
+    repl_link_.reset();
     if (old_master) {
         for (std::size_t s = 0; s < kSlotCount; ++s)
             if (slot_owner_[s] == old_master) assign_slot(s, me);

@@ -383,14 +383,12 @@ inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view re
     if (node && !info.inbound && node->link == link) {
         node->link = {};
         node->link_up = false;
+        // The first loss counts: refused reconnects after it do not move the time on.
+        if (!node->link_lost) node->link_lost_at = now.mono.ms;
         node->link_lost = true;
-        // The reconnect waits for the next periodic tick rather than spinning here; the lost
-        // link may make the node PFAIL before the next scan was due.
-        (void)now;
+        // The reconnect waits for the next periodic tick rather than spinning here.
         reconnects_.push_back(node->id);
-        const std::int64_t last_heard =
-            node->data_received != 0 ? node->data_received : node->ctime;
-        wake_node_at(*node, last_heard + config_.node_timeout.count() + 1);
+        wake_node_at(*node, unreachable_since(*node) + config_.node_timeout.count() + 1);
     }
     if (node && info.inbound && node->inbound_link == link) node->inbound_link = {};
     out.events.push_back(event::LinkError{node ? node->id : NodeId{}, std::string(reason)});

@@ -15,6 +15,7 @@ inline CommandResult ClusterState::reset(Now now, bool hard, Output& out) {
     // While still in the old role: a master releases writes a manual failover paused.
     reset_manual_failover(out);
     reset_election();
+    repl_link_.reset();
     stale_reported_ = false;
     orphaned_since_ = 0;
 

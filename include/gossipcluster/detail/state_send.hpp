@@ -176,7 +176,7 @@ inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType typ
         if (node.ping_sent == 0) {
             node.ping_sent = now.mono.ms;
             // A pending ping makes the node due for the stale-link and PFAIL checks.
-            wake_node_at(node, on_ping_grid(node.ping_sent + config_.node_timeout.count() / 2 + 1));
+            wake_node_at(node, on_ping_grid(node.ping_sent + config_.node_timeout.count() / 4 + 1));
         }
     }
 }
@@ -209,6 +209,10 @@ inline void ClusterState::push_news(Now now, Output& out) {
 
 inline void ClusterState::finish(Now now, Output& out) {
     if (news_pending_) push_news(now, out);
+    // Whatever marked our master FAIL (our own quorum, a FAIL message, a header), the election
+    // is scheduled now rather than at the next planned wake-up, up to a second away.
+    if (election_time_ == 0 && election_due())
+        next_deadline_ = std::min(next_deadline_, now.mono.ms);
     if (reported_ok_ != cluster_ok_) {
         reported_ok_ = cluster_ok_;
         out.events.push_back(event::ClusterStateChanged{cluster_ok_});

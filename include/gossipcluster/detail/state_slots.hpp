@@ -164,6 +164,8 @@ inline void ClusterState::become_replica_of(Now now, detail::Node& master, Outpu
     migrating_.clear();
     reset_manual_failover(out);  // while still master: releases paused writes
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kMaster) | node_flag::kSlave);
+    // A report about the link to another master says nothing about this one.
+    if (!me.master || *me.master != master.id) repl_link_.reset();
     me.master = master.id;
     master.flags |= node_flag::kMigrateTo;
     reset_election();

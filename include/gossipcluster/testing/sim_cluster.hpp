@@ -167,6 +167,21 @@ class SimCluster {
         start(i, n.storage);
         trace(0xC2, i, 0, 0, 0);
     }
+    // A network blip: every connection of node i is reset and both ends see it close; the
+    // process keeps running and connects again.
+    void reset_links(std::size_t i) {
+        for (auto& c : connections_) {
+            if (!c.open || (c.a != i && c.b != i)) continue;
+            c.open = false;
+            ends_.erase(c.a, c.a_link);
+            ends_.erase(c.b, c.b_link);
+            schedule(now().ms + delay(), Kind::LinkDown, c.a, c.a_link,
+                     text_payload("connection reset by peer"));
+            schedule(now().ms + delay(), Kind::LinkDown, c.b, c.b_link,
+                     text_payload("connection reset by peer"));
+        }
+        trace(0xC3, i, 0, 0, 0);
+    }
     // The process stops running (SIGSTOP) for `d`: its sockets stay open and the kernel still
     // accepts connections, but nothing is processed until it resumes.
     void pause(std::size_t i, Duration d) { paused_until_.at(i) = now().ms + d.count(); }
@@ -182,6 +197,14 @@ class SimCluster {
             }
     }
     void heal() { blocked_.clear(); }
+    // Whether a blocked direction starts or ends at node i.
+    bool blocked_involving(std::size_t i) const {
+        for (const auto& [from, to] : blocked_)
+            if (from == i || to == i) return true;
+        return false;
+    }
+    // The longest delay a message may take on this network.
+    Duration max_delay() const { return options_.max_delay; }
 
     // Advances simulated time to the next event or deadline and processes everything due then.
     void step() { step_at(next_time()); }
