@@ -333,6 +333,9 @@ class AsioClusterNode {
     asio::io_context& io_context() { return io_; }
     const Strand& get_executor() const { return strand_; }
     bool started() const { return started_; }
+    // Whether stop() was called. A node that stopped itself after a failed save says so through
+    // the error handler or last_error(); stop() must still be called to join an own thread (the
+    // destructor does).
     bool stopped() const { return stop_requested_; }
 
   private:
