@@ -98,7 +98,9 @@ class ClusterNode {
         if (!node_ || node_->stopped()) return;
         const bool was_running = node_->started();
         node_->stop();
-        if (!was_running) return;
+        // A halted core failed to save: the file keeps the last state that was saved, which is
+        // what the restarted node must start from.
+        if (!was_running || node_->core().halted()) return;
         try {
             auto& core = node_->core();
             core.storage().save(core.state().snapshot(core.now()), true);

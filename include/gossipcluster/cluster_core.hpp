@@ -6,13 +6,16 @@
 
 #include "gossipcluster/cluster_state.hpp"
 #include "gossipcluster/concepts.hpp"
+#include "gossipcluster/storage/storage_error.hpp"
 
 namespace gossipcluster {
 
 // Each input reads the clock once, runs the state machine, then applies its Output in a fixed
 // order: save (with fsync when asked) before any message leaves, then link actions and
 // messages in the order they were produced, then events to the host. If save throws, nothing
-// is sent: no peer ever sees an epoch or a vote we could forget in a crash.
+// is sent: no peer ever sees an epoch or a vote we could forget in a crash. The core then halts:
+// its memory holds what the disk lacks, and any later message (a PING carries currentEpoch)
+// would announce it, so every later input throws StorageError and sends nothing.
 template <Transport T, Clock C, Storage S>
 class ClusterCore {
   public:
@@ -73,19 +76,33 @@ class ClusterCore {
     T& transport() { return transport_; }
     C& clock() { return clock_; }
     S& storage() { return storage_; }
+    // True once a save has failed; the host should stop the node, as Redis exits then.
+    bool halted() const { return halted_; }
 
   private:
     // A store that keeps the compact form is refilled in place: no 2 KB bitmap per node and no
     // allocation per save once its buffers have grown.
     void save(Now n, bool fsync) {
+        struct HaltUnlessDone {
+            bool& halted;
+            bool done = false;
+            ~HaltUnlessDone() {
+                if (!done) halted = true;
+            }
+        } guard{halted_};
         if constexpr (requires { S::kSavesCompactState; })
             storage_.save_compact([&](CompactState& c) { state_.snapshot_into(n, c); }, fsync);
         else
             storage_.save(state_.snapshot(n), fsync);
+        guard.done = true;
     }
 
     template <typename F>
     auto run(F&& step) {
+        if (halted_)
+            throw StorageError(
+                "cluster node halted: an earlier save of its state failed, so its memory holds "
+                "epochs or votes the disk lacks");
         // Messages are about 2.3 KB each, so a core holds the buffers that carry them only while
         // it runs: they belong to the thread and pass from core to core. A batch that greeted
         // every peer of a large cluster then does not stay allocated in every node until its
@@ -140,6 +157,7 @@ class ClusterCore {
     ClusterState state_;
     Output out_;
     EventHandler on_event_;
+    bool halted_ = false;
 };
 
 }  // namespace gossipcluster

@@ -59,7 +59,7 @@ std::vector<std::string_view> nonempty_lines(std::string_view text) {
 // Parses a CLUSTER NODES reply with the nodes.conf parser and checks each line re-renders
 // byte for byte.
 PersistedState parse_cluster_nodes(const std::string& reply) {
-    auto r = parse_nodes_conf(reply);
+    auto r = parse_nodes_conf(reply, NodeLineTarget::kClusterNodes);
     INFO("CLUSTER NODES reply:\n" << reply);
     INFO((r.error ? r.error->describe() : std::string()));
     REQUIRE(r.ok());

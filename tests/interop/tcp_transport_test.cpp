@@ -510,6 +510,59 @@ TEST_CASE("[tcp] stop() closes every socket of both node modes", "[interop][tcp]
     CHECK(open_fds() == baseline);
 }
 
+TEST_CASE("[tcp] a node whose save fails stops and never announces what it did not save",
+          "[interop][tcp][save-failure]") {
+    asio::io_context io;
+    auto peer = start_node(io, "127.0.0.1", 61);
+    std::unique_ptr<Node> own;  // runs its own thread: the mode where a failure went unnoticed
+    for (int attempt = 0; attempt < 5 && !own; ++attempt) {
+        own = std::make_unique<Node>(node_config(62, free_port("127.0.0.1")), MemoryStorage{},
+                                     bind_to("127.0.0.1"));
+        try {
+            own->start();
+        } catch (const std::system_error& e) {
+            WARN("bus port taken, trying another: " << e.what());
+            own.reset();
+        }
+    }
+    REQUIRE(own);
+    const std::uint16_t own_port = own->call([](Node::Core& c) { return c.state().config().port; });
+    REQUIRE(peer->core().meet("127.0.0.1", own_port, bus_port(*own)).ok);
+    peer->rearm();
+    REQUIRE(run_until(io, [&] {
+        return sees_all_connected(peer->core().state(), 2) &&
+               own->call([](Node::Core& c) { return sees_all_connected(c.state(), 2); });
+    }));
+
+    // CLUSTER ADDSLOTS 0 takes the slot in memory, then its fsync save fails. Every PING header
+    // would carry the claim.
+    own->post([](Node::Core& c) {
+        c.storage().fail_next_save();
+        c.command([](ClusterState& s, Now n, Output& o) { return s.add_slots(n, {0}, o); });
+    });
+    REQUIRE(run_until(io, [&] { return own->last_error() != nullptr; }));
+    CHECK_THROWS_AS(std::rethrow_exception(own->last_error()), StorageError);
+    CHECK(own->call([](Node::Core& c) {
+        return c.state().slot_owner(0) == &c.state().myself() &&
+               !c.storage().saved()->myself()->slots.test(0);
+    }));
+    // Stopped by default: no timer, no socket, no message after the failed save.
+    CHECK(own->call([&](Node::Core& c) { return c.halted() && own->transport().stopped(); }));
+    auto sent = [&] {
+        return own->call([&](Node::Core&) { return own->transport().stats().messages_sent; });
+    };
+    const auto sent_at_failure = sent();
+    // A running node PINGs its peer about once a second, each header with the claim.
+    CHECK_FALSE(run_until(
+        io, [&] { return sent() != sent_at_failure || peer->core().state().slot_owner(0); },
+        2500ms));
+    CHECK(peer->core().state().slot_owner(0) == nullptr);
+
+    own->stop();
+    peer->stop();
+    CHECK_FALSE(peer->last_error());
+}
+
 TEST_CASE("[tcp] listeners: several addresses share one port, optional ones may be missing",
           "[interop][tcp]") {
     asio::io_context io;

@@ -56,7 +56,7 @@ Config sample_config() {
 }
 
 PersistedState parse_sample(std::string_view text) {
-    auto parsed = parse_nodes_conf(text);
+    auto parsed = parse_nodes_conf(text, NodeLineTarget::kClusterNodes);
     INFO((parsed.error ? parsed.error->describe() : std::string()));
     REQUIRE(parsed.ok());
     return *parsed.state;

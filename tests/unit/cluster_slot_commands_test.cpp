@@ -42,7 +42,7 @@ Config sample_config() {
 }
 
 PersistedState parse_sample() {
-    auto parsed = parse_nodes_conf(kSampleNodes);
+    auto parsed = parse_nodes_conf(kSampleNodes, NodeLineTarget::kClusterNodes);
     REQUIRE(parsed.ok());
     return *parsed.state;
 }

@@ -125,16 +125,6 @@ TEST_CASE("[storage] save then load returns the saved state", "[unit][storage]")
     CHECK(moved.load() == version(7));
 }
 
-TEST_CASE("[storage] a zero-length file loads as a fresh start", "[unit][storage]") {
-    TempDir dir("gossipcluster-storage");
-    const auto path = dir.path() / "nodes.conf";
-    write_file(path, "");
-    FileStorage storage(path);
-    CHECK_FALSE(storage.load());
-    storage.save(version(3), true);  // a fresh start may write
-    CHECK(storage.load() == version(3));
-}
-
 TEST_CASE("[storage] a second FileStorage on the same path is refused", "[unit][storage]") {
     TempDir dir("gossipcluster-storage");
     const auto path = dir.path() / "nodes.conf";

@@ -143,8 +143,9 @@ const std::string kSampleReplicaMyself =
 
 const std::string kVars = "vars currentEpoch 7 lastVoteEpoch 7\n";
 
-ParseResult parse_ok(std::string_view text) {
-    auto r = parse_nodes_conf(text);
+// CLUSTER NODES grammar by default: most samples here are replies or single lines, not files.
+ParseResult parse_ok(std::string_view text, NodeLineTarget source = NodeLineTarget::kClusterNodes) {
+    auto r = parse_nodes_conf(text, source);
     INFO((r.error ? r.error->describe() : std::string("ok")));
     REQUIRE(r.ok());
     REQUIRE_FALSE(r.error);
@@ -562,12 +563,20 @@ TEST_CASE("[nodes-conf] corrupt files are rejected with line number and reason",
         {"NUL inside the hostname", 2,
          kReplica + std::string("127.0.0.1:30504@40504,ho\0st", 27) + tail, 2, "character"},
         {"last line without newline", 4, "vars currentEpoch 7 lastVoteEpoch 7", 4, "newline"},
+        {"vars line missing", 4, "", 4, "no vars line"},
+        {"node line after vars", 0, kReplica + "127.0.0.1:30509@40509" + tail, 5, "after the vars"},
+        {"node in handshake", 3, kMasterC + "handshake - 0 1 0 disconnected\n", 3, "handshake"},
+        {"slot both migrating and importing", 1,
+         master_b + " 127.0.0.1:30500@40500 myself,master - 0 1 1 connected [5->-" + master_b +
+             "] [5-<-" + master_b + "]\n",
+         1, "both"},
     };
     REQUIRE(cases.size() >= 15);
     for (const auto& c : cases) {
         std::string text;
         for (std::size_t i = 0; i < 4; ++i)
             text += (i + 1 == c.replace_line) ? c.text : kBaseLines[i];
+        if (c.replace_line == 0) text += c.text;
         auto r = parse_nodes_conf(text);
         INFO(c.name);
         INFO((r.error ? r.error->describe() : std::string("accepted")));
@@ -584,32 +593,72 @@ TEST_CASE("[nodes-conf] corrupt files are rejected with line number and reason",
     CHECK(ok.state->nodes.size() == 3);
 }
 
-TEST_CASE("[nodes-conf] a file cut at any byte either loads at a line boundary or is rejected",
-          "[unit][nodes-conf]") {
-    const std::string file = kSampleMigrating + kVars;
-    const std::size_t first_line_end = file.find('\n') + 1;
-    // The myself line is line 2 here: only cuts after it can load.
-    const std::size_t myself_end = file.find('\n', first_line_end) + 1;
-    std::vector<std::size_t> wrong;
-    std::size_t loaded = 0;
+// A real multi-node file: the node lines redis-server 7.0.15 printed while slot 0 was migrating,
+// with its vars line last, as Redis writes nodes.conf.
+const std::string kRealFile = kSampleMigrating + kVars;
+
+TEST_CASE("[nodes-conf] a file cut at any byte, line boundaries included, is refused",
+          "[unit][nodes-conf][truncation]") {
+    const std::string& file = kRealFile;
+    const auto whole = parse_ok(file, NodeLineTarget::kNodesConf);
+    REQUIRE(whole.state->nodes.size() == 6);
+    REQUIRE(whole.state->last_vote_epoch == 7);
+    std::size_t boundaries = 0;
     for (std::size_t cut = 0; cut <= file.size(); ++cut) {
-        auto r = parse_nodes_conf(std::string_view(file).substr(0, cut));
-        bool boundary = cut > 0 && file[cut - 1] == '\n';
-        bool should_load = boundary && cut >= myself_end;
-        if (r.ok() != should_load) wrong.push_back(cut);
-        if (r.ok()) {
-            ++loaded;
-            // Whatever loads re-renders to exactly the complete lines that were kept (plus vars).
-            auto rendered = render_nodes_conf(*r.state);
-            auto kept = file.substr(0, cut);
-            if (rendered.substr(0, kept.size()) != kept) wrong.push_back(cut);
-        } else if (!r.error || r.error->line == 0 || r.error->line > 8 || r.error->reason.empty()) {
-            wrong.push_back(cut);
+        const std::string_view kept = std::string_view(file).substr(0, cut);
+        auto r = parse_nodes_conf(kept);
+        INFO("cut at byte " << cut << " of " << file.size());
+        if (cut == file.size()) {
+            REQUIRE(r.ok());
+            CHECK(*r.state == *whole.state);
+            continue;
         }
+        if (cut > 0 && file[cut - 1] == '\n') ++boundaries;
+        // Never a partial state: the node lines before the cut may all be intact, but the vars
+        // line (lastVoteEpoch) is gone, or the last line is cut inside a field.
+        REQUIRE_FALSE(r.ok());
+        REQUIRE(r.error);
+        CHECK(r.error->line >= 1);
+        CHECK_FALSE(r.error->reason.empty());
     }
-    INFO("first offending cut: " << (wrong.empty() ? 0 : wrong.front()));
-    CHECK(wrong.empty());
-    CHECK(loaded == 6);  // after lines 2..7
+    CHECK(boundaries == 6);  // the cut after every node line was tried, and the empty file
+}
+
+TEST_CASE("[nodes-conf] a file whose vars line is missing, early or incomplete is refused",
+          "[unit][nodes-conf][truncation]") {
+    struct Case {
+        std::string text;
+        std::size_t line;
+        std::string reason;
+    };
+    const std::string me =
+        "b93c8673c83a1f8aadcf25d0b8204837277b90fc 127.0.0.1:30500@40500 "
+        "myself,master - 0 1795316505000 1 connected 0-5460\n";
+    const std::string peer =
+        "9c429edd608657366c136fa4c85130923db6cbb9 127.0.0.1:30502@40502 "
+        "master - 0 1795316506000 3 connected 10923-16383\n";
+    const std::vector<Case> cases{
+        {"", 1, "myself"},
+        {me, 2, "no vars line"},
+        {me + peer + "\n\n", 5, "no vars line"},
+        {me + kVars + peer, 3, "after the vars line"},
+        {me + kVars + kVars, 3, "second vars line"},
+        {me + "vars currentEpoch 7\n", 2, "lastVoteEpoch"},
+        {me + "vars lastVoteEpoch 7\n", 2, "currentEpoch"},
+        {me + "vars\n", 2, "currentEpoch"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse_nodes_conf(c.text);
+        INFO(c.text);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error->line == c.line);
+        CHECK_THAT(r.error->reason, Catch::Contains(c.reason));
+    }
+    // Redis pads a shorter rewrite with newlines: blank lines after the vars line are fine.
+    auto padded = parse_ok(me + peer + kVars + "\n\n", NodeLineTarget::kNodesConf);
+    CHECK(padded.state->last_vote_epoch == 7);
+    // A CLUSTER NODES reply has no vars line.
+    CHECK(parse_ok(me + peer, NodeLineTarget::kClusterNodes).state->nodes.size() == 2);
 }
 
 TEST_CASE("[nodes-conf] random byte damage never crashes and loaded states re-render",
@@ -642,6 +691,7 @@ TEST_CASE("[nodes-conf] random byte damage never crashes and loaded states re-re
             auto again = parse_nodes_conf(render_nodes_conf(*r.state));
             INFO(damaged);
             REQUIRE(again.ok());
+            CHECK(*again.state == *r.state);
         }
     }
     CHECK(loaded > 0);

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "gossipcluster/persisted_state.hpp"
+#include "gossipcluster/storage/file_sync_calls.hpp"
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "gossipcluster/storage/storage_error.hpp"
 
@@ -79,10 +80,10 @@ inline bool write_all(int fd, std::string_view data) {
     return true;
 }
 
-inline int fsync_retry(int fd) {
+inline int fsync_retry(const FileSyncCalls& calls, int fd) {
     int rc;
     do {
-        rc = ::fsync(fd);
+        rc = calls.fsync(fd);
     } while (rc != 0 && errno == EINTR);
     return rc;
 }
@@ -95,9 +96,11 @@ class FileStorage {
 
     // Locks `path` + ".lock" rather than the file itself: save() replaces the file by rename, so
     // a lock on the file would be lost with the old inode. Throws StorageError when another
-    // FileStorage, in this process or another, holds the lock.
-    explicit FileStorage(std::filesystem::path path, std::size_t max_bytes = kDefaultMaxBytes)
-        : path_(std::move(path)), max_bytes_(max_bytes) {
+    // FileStorage, in this process or another, holds the lock. `calls` replaces fsync and rename
+    // (tests record their order); the default calls the system.
+    explicit FileStorage(std::filesystem::path path, std::size_t max_bytes = kDefaultMaxBytes,
+                         FileSyncCalls calls = {})
+        : path_(std::move(path)), max_bytes_(max_bytes), calls_(calls) {
         std::filesystem::path lock_path = path_;
         lock_path += ".lock";
         detail::UniqueFd fd(
@@ -134,9 +137,11 @@ class FileStorage {
 
     const std::filesystem::path& path() const { return path_; }
 
-    // nullopt for a missing or empty file (a fresh node). Throws StorageError for an unreadable,
-    // oversized or corrupt file; save() then refuses to run until a later load() succeeds, so a
-    // file an operator may still want to repair is never overwritten.
+    // nullopt for a missing file (a fresh node). Throws StorageError for an unreadable, oversized,
+    // empty or corrupt file: save() never leaves an empty or partial file, so one means that
+    // something else damaged it, and starting as a fresh node would give this node a new name
+    // and forget its votes. save() then refuses to run until a later load() succeeds, so a file
+    // an operator may still want to repair is never overwritten.
     std::optional<PersistedState> load() {
         load_failed_ = true;
         auto state = load_file();
@@ -144,8 +149,12 @@ class FileStorage {
         return state;
     }
 
-    // Writes `path.tmp-<pid>`, optionally fsyncs it, renames it over the file and then fsyncs the
-    // directory, so that after a crash the file holds either the old or the new state in full.
+    // Writes `path.tmp-<pid>`, fsyncs it, renames it over the file and, when `fsync` is true,
+    // fsyncs the directory. The temporary file is synced whatever `fsync` says: the rename may
+    // reach the disk before the data does, so renaming unsynced bytes over the durable file could
+    // leave it empty or partial after a power loss. Without `fsync` only the rename may be lost:
+    // after a power loss the file holds this state or an earlier one, each in full. With it, the
+    // new state is on disk when save() returns.
     void save(const PersistedState& state, bool fsync) {
         if (load_failed_)
             throw StorageError(
@@ -174,9 +183,9 @@ class FileStorage {
                                             path_.string(), detail::errno_text(err)));
         };
         if (!detail::write_all(fd.get(), text)) throw fail("write", errno);
-        if (fsync && detail::fsync_retry(fd.get()) != 0) throw fail("fsync", errno);
+        if (detail::fsync_retry(calls_, fd.get()) != 0) throw fail("fsync", errno);
         if (fd.close() != 0) throw fail("close", errno);
-        if (::rename(tmp.c_str(), path_.c_str()) != 0) throw fail("rename", errno);
+        if (calls_.rename(tmp.c_str(), path_.c_str()) != 0) throw fail("rename", errno);
         if (fsync) sync_directory();
     }
 
@@ -206,7 +215,7 @@ class FileStorage {
         auto dir = directory();
         detail::UniqueFd fd(detail::open_retry(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         // EINVAL: the file system cannot sync directories; nothing more can be done there.
-        if (!fd || (detail::fsync_retry(fd.get()) != 0 && errno != EINVAL)) {
+        if (!fd || (detail::fsync_retry(calls_, fd.get()) != 0 && errno != EINVAL)) {
             int err = errno;
             throw StorageError(fmt::format("cannot fsync directory {} after saving {}: {}",
                                            dir.string(), path_.string(), detail::errno_text(err)));
@@ -247,7 +256,11 @@ class FileStorage {
             if (text.size() + static_cast<std::size_t>(n) > max_bytes_) throw too_large();
             text.append(buf, static_cast<std::size_t>(n));
         }
-        if (text.empty()) return std::nullopt;
+        if (text.empty())
+            throw StorageError(fmt::format(
+                "cluster config file {} is empty; it was damaged (a fresh node has no file): "
+                "restore it, or remove it to start as a new node",
+                path_.string()));
 
         auto result = parse_nodes_conf(text);
         if (!result.ok())
@@ -265,6 +278,7 @@ class FileStorage {
 
     std::filesystem::path path_;
     std::size_t max_bytes_;
+    FileSyncCalls calls_;
     detail::UniqueFd lock_fd_;
     bool load_failed_ = false;
 };

@@ -260,6 +260,11 @@ inline bool parse_slot_field(std::string_view field, NodeRecord& rec, OpenSlotsS
             err = fmt::format("open slot {} is listed twice on this line", *slot);
             return false;
         }
+        // Redis prints one entry per slot, so a slot open both ways would not save back as read.
+        if ((migrating ? seen.importing : seen.migrating).test(*slot)) {
+            err = fmt::format("open slot {} is both migrating and importing", *slot);
+            return false;
+        }
         seen_here.set(*slot);
         (migrating ? rec.migrating : rec.importing).push_back(OpenSlot{*slot, *peer});
         return true;
@@ -449,17 +454,28 @@ inline std::string render_nodes_conf(const PersistedState& state) {
     return out;
 }
 
-// Parses a whole nodes.conf. Every line must end with '\n' (a last line without one means the
-// file was cut short); '\r' before it is tolerated; blank lines are skipped.
-inline ParseResult parse_nodes_conf(std::string_view text) {
+// Parses a whole nodes.conf (source kNodesConf) or a CLUSTER NODES reply (kClusterNodes). Every
+// line must end with '\n' (a last line without one means the text was cut short, and a cut inside
+// the last field cannot be told from a complete line); '\r' before it is tolerated; blank lines
+// are skipped.
+//
+// A file must also be whole: Redis and render_nodes_conf write the vars line (currentEpoch and
+// lastVoteEpoch) last and always, so a file without it, or with a node line after it, lost its end
+// and is refused. Loading it anyway would restart with lastVoteEpoch 0 and allow a second vote in
+// an epoch already voted in. A file never lists a node in handshake, nor a slot both migrating and
+// importing (neither is ever written), so whatever loads saves back to the same state.
+inline ParseResult parse_nodes_conf(std::string_view text,
+                                    NodeLineTarget source = NodeLineTarget::kNodesConf) {
     auto fail = [](std::size_t line, std::string reason) {
         ParseResult r;
         r.error = NodesConfError{line, std::move(reason)};
         return r;
     };
+    const bool file = source == NodeLineTarget::kNodesConf;
     PersistedState state;
     std::unordered_set<NodeId> seen;
     std::size_t myself_line = 0;
+    std::size_t vars_line = 0;
     std::size_t line_no = 0;
     std::size_t pos = 0;
     while (pos < text.size()) {
@@ -475,15 +491,26 @@ inline ParseResult parse_nodes_conf(std::string_view text) {
         if (!first) continue;
 
         if (*first == "vars") {
+            if (vars_line != 0)
+                return fail(line_no,
+                            fmt::format("second vars line (the first is line {})", vars_line));
+            vars_line = line_no;
+            bool has_current = false;
+            bool has_last_vote = false;
             // Name/value pairs; an odd count of fields in all, as Redis requires.
             while (auto name = reader.next()) {
                 auto value = reader.next();
                 if (!value)
                     return fail(line_no,
                                 fmt::format("vars line has no value for {}", detail::show(*name)));
-                Epoch* target = *name == "currentEpoch"    ? &state.current_epoch
-                                : *name == "lastVoteEpoch" ? &state.last_vote_epoch
-                                                           : nullptr;
+                Epoch* target = nullptr;
+                if (*name == "currentEpoch") {
+                    target = &state.current_epoch;
+                    has_current = true;
+                } else if (*name == "lastVoteEpoch") {
+                    target = &state.last_vote_epoch;
+                    has_last_vote = true;
+                }
                 if (!target) continue;  // newer versions may add variables
                 auto number = detail::parse_u64(*value);
                 if (!number)
@@ -492,14 +519,23 @@ inline ParseResult parse_nodes_conf(std::string_view text) {
                                                      *name, detail::show(*value)));
                 *target = *number;
             }
+            if (file && (!has_current || !has_last_vote))
+                return fail(line_no, fmt::format("vars line lacks {}",
+                                                 has_current ? "lastVoteEpoch" : "currentEpoch"));
             continue;
         }
 
+        if (file && vars_line != 0)
+            return fail(line_no, fmt::format("node line after the vars line (line {}), which "
+                                             "is always the last one",
+                                             vars_line));
         if (state.nodes.size() == kMaxConfNodes)
             return fail(line_no, fmt::format("more than {} nodes", kMaxConfNodes));
         NodeRecord rec;
         std::string err;
         if (!detail::parse_node_line(line, rec, err)) return fail(line_no, std::move(err));
+        if (file && (rec.flags & node_flag::kHandshake))
+            return fail(line_no, "node in handshake (never written to nodes.conf)");
         if (!seen.insert(rec.id).second)
             return fail(line_no, fmt::format("duplicate node id {}", rec.id.view()));
         if (rec.flags & node_flag::kMyself) {
@@ -511,6 +547,9 @@ inline ParseResult parse_nodes_conf(std::string_view text) {
         state.nodes.push_back(std::move(rec));
     }
     if (myself_line == 0) return fail(line_no + 1, "no node line carries the myself flag");
+    if (file && vars_line == 0)
+        return fail(line_no + 1,
+                    "no vars line (currentEpoch, lastVoteEpoch): the file lost its end");
     for (const auto& n : state.nodes)
         state.current_epoch = std::max(state.current_epoch, n.config_epoch);
     ParseResult r;

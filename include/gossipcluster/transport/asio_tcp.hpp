@@ -278,7 +278,10 @@ class AsioClusterNode {
         if (strand_.running_in_this_thread() || (own_io_ && !thread_.joinable())) {
             struct Rearm {
                 AsioClusterNode* node;
-                ~Rearm() { node->rearm(); }
+                ~Rearm() {
+                    node->stop_if_halted();
+                    node->rearm();
+                }
             } rearm_after{this};
             return f(*core_);
         }
@@ -293,6 +296,7 @@ class AsioClusterNode {
                     done.set_value(f(*core_));
                 }
             } catch (...) {
+                stop_if_halted();
                 done.set_exception(std::current_exception());
             }
             rearm();
@@ -312,6 +316,10 @@ class AsioClusterNode {
     // Where an exception thrown by a core input goes (a storage failure, say). By default it is
     // rethrown from io_context::run() in the application mode, and kept for last_error() in the
     // own-thread mode. The transport stays consistent either way.
+    //
+    // A failed save halts the core (ClusterCore::halted()): the node then stops at once, as Redis
+    // exits when it cannot write nodes.conf, before this handler hears of it. Its memory is ahead
+    // of its disk, so no message may leave it any more; restart it from its storage.
     void set_error_handler(ErrorHandler handler) { on_error_ = std::move(handler); }
     std::exception_ptr last_error() const {
         std::lock_guard lock(error_mutex_);
@@ -325,6 +333,9 @@ class AsioClusterNode {
     asio::io_context& io_context() { return io_; }
     const Strand& get_executor() const { return strand_; }
     bool started() const { return started_; }
+    // Whether stop() was called. A node that stopped itself after a failed save says so through
+    // the error handler or last_error(); stop() must still be called to join an own thread (the
+    // destructor does).
     bool stopped() const { return stop_requested_; }
 
   private:
@@ -369,9 +380,15 @@ class AsioClusterNode {
         try {
             f();
         } catch (...) {
+            stop_if_halted();
             report(std::current_exception());
         }
         rearm();
+    }
+
+    // On the strand, after a core input threw.
+    void stop_if_halted() {
+        if (core_->halted()) do_stop();
     }
 
     void report(std::exception_ptr e) {
@@ -403,6 +420,7 @@ class AsioClusterNode {
             try {
                 core_->tick();
             } catch (...) {
+                stop_if_halted();
                 report(std::current_exception());
             }
         }
