@@ -38,6 +38,8 @@ struct MessageCounters {
     std::array<std::uint64_t, kMessageTypeCount> sent{};
     std::array<std::uint64_t, kMessageTypeCount> received{};
     std::uint64_t dropped_unknown_sender = 0;
+    // Messages whose header claims an epoch at or above kEpochLimit (not processed at all).
+    std::uint64_t dropped_epoch_limit = 0;
 };
 
 // What the periodic work cost: how often the cron scanned its view, and how many nodes it looked
@@ -232,6 +234,9 @@ class ClusterState {
     void become_replica_of(Now now, detail::Node& master, Output& out);
     void send_reports_to_collectors(Now now, const NodeId& suspect, Output& out);
     bool bump_epoch_without_consensus();
+    void append_forgotten_nodes(Now now, GossipBody& body, const detail::Node* target);
+    // currentEpoch + 1, unless that would reach kEpochLimit: then false and nothing changes.
+    bool advance_current_epoch();
 
     // Failover.
     std::size_t replica_rank() const;
@@ -330,6 +335,10 @@ class ClusterState {
     detail::LinkTable<LinkInfo> links_;
     std::uint64_t next_link_ = 1;
     std::map<NodeId, std::int64_t> blacklist_;  // id -> expiry (monotonic ms)
+    // While the blacklist is longer than one message holds: per receiver (a null id for a PONG to
+    // a sender we do not know), the last name sent to it, where its next turn starts. Empty
+    // otherwise, so that the usual case costs no memory per node.
+    std::map<NodeId, NodeId> forgotten_turns_;
     Epoch current_epoch_ = 0;
     Epoch last_vote_epoch_ = 0;
     NodeId shard_id_;

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "gossipcluster/bus_limits.hpp"
 #include "gossipcluster/decode_error.hpp"
 #include "gossipcluster/detail/wire.hpp"
 #include "gossipcluster/message.hpp"
@@ -20,11 +21,11 @@
 
 namespace gossipcluster {
 
-inline constexpr std::size_t kDefaultMaxFrameBytes = 1u << 20;  // our cap on totlen
-
+// The decoder's limits; the defaults are the bounds the encoder keeps to (bus_limits.hpp), so
+// every frame encode() writes decodes with them.
 struct CodecLimits {
     std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
-    std::size_t max_extensions = 256;
+    std::size_t max_extensions = kMaxExtensions;
 };
 
 // Decodes exactly one whole frame (frame.size() must equal totlen). Reuses `out`'s storage
@@ -39,9 +40,10 @@ inline DecodeError decode(std::span<const std::uint8_t> frame, Message& out,
 
 // Size of the frame encode() writes for `m`.
 // encoded_size() and encode() throw std::invalid_argument when `m` cannot be a valid frame: a body
-// alternative that does not match header.type, an unknown type, more than 65535 gossip entries or
-// extensions, a hostname or human node name longer than 255 bytes or holding a NUL, an UnknownExt
-// whose type is one of the interpreted ones (0-3), or a total length above 2^32-1.
+// alternative that does not match header.type, an unknown type, more than 65535 gossip entries,
+// more than kMaxExtensions extensions, a hostname or human node name longer than 255 bytes or
+// holding a NUL, an UnknownExt whose type is one of the interpreted ones (0-3), or a total length
+// above kDefaultMaxFrameBytes: what it writes always decodes with the default CodecLimits.
 inline std::size_t encoded_size(const Message& m);
 
 // Appends exactly encoded_size(m) bytes. totlen, count and extensions are derived from the body;
@@ -428,10 +430,12 @@ inline std::size_t body_size(const Message& m) {
             if (!body_matches<B>(m.header.type))
                 invalid_message("the body alternative does not match the header type");
             if constexpr (std::is_same_v<B, GossipBody>) {
-                if (body.gossip.size() > std::numeric_limits<std::uint16_t>::max())
+                static_assert(kMaxGossipEntries <= std::numeric_limits<std::uint16_t>::max());
+                static_assert(kMaxExtensions <= std::numeric_limits<std::uint16_t>::max());
+                if (body.gossip.size() > kMaxGossipEntries)
                     invalid_message("more than 65535 gossip entries");
-                if (body.extensions.size() > std::numeric_limits<std::uint16_t>::max())
-                    invalid_message("more than 65535 extensions");
+                if (body.extensions.size() > kMaxExtensions)
+                    invalid_message("more extensions than the decoder accepts");
                 std::size_t n = body.gossip.size() * kGossipEntrySize;
                 for (const auto& ext : body.extensions)
                     n += extension_record_size(ext);
@@ -615,9 +619,10 @@ inline DecodeError decode(std::span<const std::uint8_t> frame, Message& out,
 }
 
 inline std::size_t encoded_size(const Message& m) {
+    static_assert(kDefaultMaxFrameBytes <= std::numeric_limits<std::uint32_t>::max());
     const std::size_t size = kHeaderSize + detail::body_size(m);
-    if (size > std::numeric_limits<std::uint32_t>::max())
-        detail::invalid_message("total length above 2^32-1");
+    if (size > kDefaultMaxFrameBytes)
+        detail::invalid_message("total length above the frame size the decoder accepts");
     return size;
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "gossipcluster/bus_limits.hpp"
 #include "gossipcluster/time.hpp"
 #include "gossipcluster/types.hpp"
 
@@ -88,7 +89,10 @@ struct Config {
     // Only peers that advertised EXT_DATA receive extensions (pre-7.0 nodes reject them).
     bool extensions_only_to_advertisers = true;
 
-    // Largest channel + message (or module payload) we send over the bus.
+    // Largest channel + message (or module payload) we send over the bus. Receiving is bounded by
+    // the transport's frame limit instead (kDefaultMaxFrameBytes, over 1 GiB by default): a Redis
+    // peer forwards whatever its clients publish. The default stays small so that peers with a
+    // smaller frame limit (earlier versions of this library took at most 1 MiB) still take ours.
     std::size_t max_publish_bytes = 512 * 1024;
     Duration manual_failover_timeout{5000};
     std::size_t migration_barrier = 1;
@@ -133,9 +137,17 @@ struct Config {
         if (announce_ip.size() >= kIpFieldLen) fail("announce_ip", "is longer than 45 characters");
         if (announce_hostname.size() > kHostnameMaxLen)
             fail("announce_hostname", "is longer than 255 characters");
+        // Peers ignore a hostname or human node name that nodes.conf could not carry.
+        if (!valid_hostname(announce_hostname))
+            fail("announce_hostname", "may only hold letters, digits, '-' and '.'");
         if (human_nodename.size() > kHostnameMaxLen)
             fail("human_nodename", "is longer than 255 characters");
+        if (!valid_human_nodename(human_nodename))
+            fail("human_nodename",
+                 "may only hold visible ASCII other than ,=!#$%&()*+:;<>?@[]^{|}~");
         if (max_nodes < 2) fail("max_nodes", "must be at least 2");
+        // A PING carrying the whole view lists every node but us and the receiver.
+        if (max_nodes > kMaxGossipEntries + 1) fail("max_nodes", "must be at most 65536");
         if (election_base_delay.count() < 0) fail("election_base_delay", "must not be negative");
         if (election_jitter.count() < 0) fail("election_jitter", "must not be negative");
         if (election_rank_delay.count() < 0) fail("election_rank_delay", "must not be negative");
@@ -145,6 +157,8 @@ struct Config {
             fail("manual_failover_timeout", "must be at least 1 ms");
         if (migration_delay.count() < 0) fail("migration_delay", "must not be negative");
         if (max_publish_bytes == 0) fail("max_publish_bytes", "must be at least 1");
+        if (max_publish_bytes > kMaxBusPayloadBytes)
+            fail("max_publish_bytes", "must be at most 1 GiB (kMaxBusPayloadBytes)");
     }
 };
 

@@ -166,7 +166,7 @@ TEST_CASE("[splitter] a totlen below the minimum is reported before the body", "
 
 TEST_CASE("[splitter] a totlen above the maximum is reported before the body", "[unit][splitter]") {
     Bytes b = meet();
-    put_u32(b, 4, 1u << 30);
+    put_u32(b, 4, static_cast<std::uint32_t>(kDefaultMaxFrameBytes) + 1);
     FrameSplitter splitter;
     CHECK(splitter.feed(std::span<const std::uint8_t>(b).first(8)) == DecodeError::TotlenTooLarge);
     CHECK(splitter.buffered() == 0);

@@ -148,7 +148,7 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
         return;
     }
     if (!election_sent_) {
-        ++current_epoch_;
+        if (!advance_current_epoch()) return;  // at kEpochLimit no election can be won
         election_epoch_ = current_epoch_;
         election_sent_ = true;
         mark_dirty(true);  // the epoch is on disk before the request that carries it leaves

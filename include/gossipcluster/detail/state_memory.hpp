@@ -35,6 +35,7 @@ inline std::size_t ClusterState::memory_bytes() const {
         b += heap_bytes(info.peer_ip) + heap_bytes(info.local_ip);
     });
     b += blacklist_.size() * (detail::kTreeNodeOverhead + sizeof(std::pair<NodeId, std::int64_t>));
+    b += forgotten_turns_.size() * (detail::kTreeNodeOverhead + sizeof(std::pair<NodeId, NodeId>));
     b += (importing_.size() + migrating_.size()) *
          (detail::kTreeNodeOverhead + sizeof(std::pair<std::uint16_t, NodeId>));
     b += slot_owner_.capacity() * sizeof(detail::Node*);

@@ -12,6 +12,12 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
     const Header& h = msg.header;
     auto type_index = static_cast<std::size_t>(h.type);
     if (type_index < kMessageTypeCount) ++counters_.received[type_index];
+    // Such an epoch comes from a corrupt or hostile peer (see kEpochLimit). Its claims cannot be
+    // weighed against real epochs either, so nothing of the message is used.
+    if (h.current_epoch >= kEpochLimit || h.config_epoch >= kEpochLimit) {
+        ++counters_.dropped_epoch_limit;
+        return;
+    }
 
     // Who sent it: the node bound to the link unless that one is still a handshake.
     detail::Node* sender = nullptr;
@@ -94,15 +100,15 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
 }
 
 inline void ClusterState::update_epochs_from_header(const Header& h, detail::Node& sender) {
-    // No real cluster comes near 2^62 epochs (each election adds one). Adopting such a value from
-    // a hostile header would leave no room for our next increment, which would wrap to 0.
-    constexpr Epoch kMaxAdoptedEpoch = Epoch{1} << 62;
-    if (h.current_epoch > current_epoch_ && h.current_epoch < kMaxAdoptedEpoch) {
+    // on_message already drops headers at or above kEpochLimit; checked again so that this
+    // function keeps the bound whoever calls it.
+    if (h.current_epoch > current_epoch_ && h.current_epoch < kEpochLimit) {
         current_epoch_ = h.current_epoch;
         mark_dirty(true);
     }
     // A replica's header carries its master's epoch; only a master's claim is its own.
-    if (h.slaveof.is_null() && h.config_epoch > sender.config_epoch) {
+    if (h.slaveof.is_null() && h.config_epoch > sender.config_epoch &&
+        h.config_epoch < kEpochLimit) {
         sender.config_epoch = h.config_epoch;
         mark_dirty(true);
     }
@@ -318,7 +324,7 @@ inline bool ClusterState::update_address_if_needed(detail::Node& node, LinkId li
 inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
     // The node with the smaller name moves to a fresh epoch; the greatest name never moves.
     if (sender.id <= myself_) return;
-    ++current_epoch_;
+    if (!advance_current_epoch()) return;
     me_node().config_epoch = current_epoch_;
     mark_dirty(true);
 }
@@ -409,13 +415,16 @@ inline void ClusterState::process_extensions(Now now, detail::Node& sender, cons
     bool saw_hostname = false;
     for (const auto& ext : body.extensions) {
         if (const auto* hn = std::get_if<HostnameExt>(&ext)) {
+            // One that nodes.conf cannot carry would make the next save fail: ignored, as if
+            // the sender had announced none.
+            if (!valid_hostname(hn->hostname)) continue;
             saw_hostname = true;
             if (sender.hostname != hn->hostname) {
                 sender.hostname = hn->hostname;
                 mark_dirty(false);
             }
         } else if (const auto* human = std::get_if<HumanNodenameExt>(&ext)) {
-            sender.human_nodename = human->name;
+            if (valid_human_nodename(human->name)) sender.human_nodename = human->name;
         } else if (const auto* fg = std::get_if<ForgottenNodeExt>(&ext)) {
             // A sender asking to forget itself is hostile: `sender` is still in use below.
             if (fg->node == myself_ || fg->node == sender.id) continue;

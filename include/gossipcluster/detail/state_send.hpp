@@ -135,13 +135,44 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
         if (!me.hostname.empty()) body.extensions.push_back(HostnameExt{me.hostname});
         if (!me.human_nodename.empty())
             body.extensions.push_back(HumanNodenameExt{me.human_nodename});
-        for (const auto& [id, expiry] : blacklist_) {
+        append_forgotten_nodes(now, body, target);
+        body.extensions.push_back(ShardIdExt{shard_id_});
+    }
+}
+
+// Redis 7.2 sends one FORGOTTEN_NODE per blacklisted name in every PING, however many there are;
+// past kMaxExtensions records the receivers' decoders (ours among them) drop the PING, and the
+// sender ends up FAILed. At most kMaxForgottenPerMessage go out here: a longer blacklist is sent
+// in turns, each message continuing after the last name the previous one to the same receiver
+// carried, so every name reaches every peer within a few pings of it.
+inline void ClusterState::append_forgotten_nodes(Now now, GossipBody& body,
+                                                 const detail::Node* target) {
+    std::size_t room = kMaxForgottenPerMessage;
+    NodeId* cursor = nullptr;
+    auto append = [&](auto first, auto last) {
+        for (; first != last && room > 0; ++first) {
+            const auto& [id, expiry] = *first;
             if (expiry <= now.mono.ms) continue;
             auto ttl = static_cast<std::uint64_t>((expiry - now.mono.ms + 999) / 1000);
             body.extensions.push_back(ForgottenNodeExt{id, ttl});
+            if (cursor) *cursor = id;
+            --room;
         }
-        body.extensions.push_back(ShardIdExt{shard_id_});
+    };
+    if (blacklist_.size() <= room) {
+        forgotten_turns_.clear();
+        append(blacklist_.begin(), blacklist_.end());
+        return;
     }
+    // Receivers deleted meanwhile leave entries behind: drop them before they outnumber the view.
+    if (forgotten_turns_.size() > nodes_.size())
+        std::erase_if(forgotten_turns_, [&](const auto& kv) {
+            return !kv.first.is_null() && !nodes_.contains(kv.first);
+        });
+    cursor = &forgotten_turns_[target ? target->id : NodeId{}];
+    const auto from = blacklist_.upper_bound(*cursor);
+    append(from, blacklist_.end());
+    append(blacklist_.begin(), from);
 }
 
 inline void ClusterState::send_on_link(LinkId link, Message msg, Output& out) {

@@ -226,6 +226,8 @@ inline void ClusterState::process_update(Now now, detail::Node* sender, const Up
     }
     detail::Node* node = lookup(body.node);
     if (!node || node->in_handshake()) return;
+    // Adopting such an epoch would leave its owner no room for a later one; see kEpochLimit.
+    if (body.config_epoch >= kEpochLimit) return;
     if (node->config_epoch >= body.config_epoch) return;
     if (node->is_replica()) set_role_master(*node);
     node->config_epoch = body.config_epoch;
@@ -362,9 +364,15 @@ inline bool ClusterState::bump_epoch_without_consensus() {
         });
         if (!shared) return false;
     }
-    ++current_epoch_;
+    if (!advance_current_epoch()) return false;
     me.config_epoch = current_epoch_;
     mark_dirty(true);
+    return true;
+}
+
+inline bool ClusterState::advance_current_epoch() {
+    if (current_epoch_ >= kEpochLimit - 1) return false;
+    ++current_epoch_;
     return true;
 }
 
@@ -375,7 +383,7 @@ inline CommandResult ClusterState::bump_epoch(Now now, Output& out, bool& bumped
 }
 
 inline CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch, Output& out) {
-    if (epoch < 0)
+    if (epoch < 0 || static_cast<Epoch>(epoch) >= kEpochLimit)
         return CommandResult::failure(fmt::format("ERR Invalid config epoch specified: {}", epoch));
     if (nodes_.size() > 1)
         return CommandResult::failure(

@@ -50,7 +50,10 @@ struct AsioTcpOptions {
     // Bytes a link may hold that the socket has not taken yet; a link above it is closed and
     // reported down (Redis's cluster-link-sendbuf-limit). 0: unlimited.
     std::size_t send_buffer_limit = std::size_t{64} << 20;
-    // Largest frame accepted; a longer announced totlen closes the link.
+    // Largest frame accepted; a longer announced totlen closes the link. This bounds the memory
+    // a link's reader holds (one partial frame, as many bytes as the peer sent). The default,
+    // kDefaultMaxFrameBytes (1 GiB of PUBLISH payload plus headers), takes every PUBLISH a
+    // default-configured Redis 7.0 forwards; lower it on hosts that cannot spare that per peer.
     std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
     // Each read takes at most this much from the socket.
     std::size_t read_chunk_bytes = std::size_t{16} << 10;
