@@ -46,19 +46,28 @@ inline bool command_is_write(const CommandSpec& spec) {
 // The protocol (see README.md, "Replication"), all of it RESP arrays on the master's client port:
 //   replica -> master  GCSYNC <offset> <listening-port>, then GCACK <offset> now and then
 //   master -> replica  GCFULLSYNC <offset>, SET ... for every key, GCSYNCDONE, then the stream:
-//                      SET key value [PXAT unix-ms] / DEL key, one per key a write changed.
-// The offset counts the stream's bytes after GCSYNCDONE; a replica starts at the master's offset.
+//                      SET key value [PXAT unix-ms] / DEL key, one per key a write changed,
+//                      and GCPING every second, so that a replica knows an idle link is alive.
+// The offset counts the stream's bytes after GCSYNCDONE, GCPING aside; a replica starts at the
+// master's offset. A replica tells the cluster core how fresh its data is (the link up and when
+// the master last sent something, or since when it is down), and elections refuse stale data.
 // Writes travel as their effect on each key, so expiry times are absolute and INCR replays
 // exactly.
 class Replication {
   public:
     static constexpr std::chrono::milliseconds kAckPeriod{100};
     static constexpr std::chrono::milliseconds kRetryDelay{500};
+    static constexpr std::chrono::milliseconds kKeepalivePeriod{1000};
     // A replica that does not read its stream is dropped past this many pending bytes.
     static constexpr std::size_t kMaxReplicaBacklog = std::size_t{256} << 20;
 
     Replication(asio::io_context& io, ServerContext& ctx)
-        : io_(io), ctx_(ctx), ack_timer_(io), retry_timer_(io), pause_timer_(io) {}
+        : io_(io),
+          ctx_(ctx),
+          ack_timer_(io),
+          retry_timer_(io),
+          pause_timer_(io),
+          keepalive_timer_(io) {}
     Replication(const Replication&) = delete;
     Replication& operator=(const Replication&) = delete;
 
@@ -74,6 +83,7 @@ class Replication {
         if (!ctx_.cluster) return;
         ctx_.cluster->add_event_listener([this](const gossipcluster::Event& e) { on_event(e); });
         if (auto master = my_master()) follow(*master);
+        schedule_keepalive();
     }
 
     void stop() {
@@ -81,6 +91,7 @@ class Replication {
         ack_timer_.cancel();
         retry_timer_.cancel();
         pause_timer_.cancel();
+        keepalive_timer_.cancel();
         close_master_link();
         release_paused();
     }
@@ -146,8 +157,10 @@ class Replication {
 
     void follow(const gossipcluster::NodeId& master) {
         if (following_ && *following_ == master && link_state_ != LinkState::kNone) return;
+        if (!following_ || *following_ != master) ever_synced_ = false;
         following_ = master;
         close_master_link();
+        report_link();
         connect_master();
     }
 
@@ -204,6 +217,7 @@ class Replication {
                     return;
                 }
                 input_.append(chunk_.data(), n);
+                last_master_read_ = steady_ms();
                 if (!apply_input()) {
                     lost_master();
                     return;
@@ -234,6 +248,7 @@ class Replication {
             partial_bytes_ = 0;
             const auto& args = parser_.args();
             if (link_state_ == LinkState::kOnline) {
+                if (gossipcluster::equals_ignore_case(args[0], "gcping")) continue;
                 apply(args);
                 offset_ += request_bytes;
                 changed = true;
@@ -245,12 +260,18 @@ class Replication {
                 if (!start || *start < 0) return false;
                 ctx_.keyspace.clear();
                 sync_start_ = static_cast<std::uint64_t>(*start);
+                // The old offset no longer says what this replica holds: until the sync is
+                // done it must not rank as the most up-to-date replica.
+                offset_ = 0;
+                changed = true;
             } else if (gossipcluster::equals_ignore_case(args[0], "gcsyncdone")) {
                 offset_ = sync_start_;
                 link_state_ = LinkState::kOnline;
+                ever_synced_ = true;
                 schedule_ack();
                 link_up_since_ = ServerContext::now_ms();
                 changed = true;
+                report_link();
                 ctx_.log.notice("Replication: in sync with master {}:{} ({} keys, offset {})",
                                 master_ip_, master_port_, ctx_.keyspace.size(), offset_);
             } else if (gossipcluster::equals_ignore_case(args[0], "-err")) {
@@ -311,8 +332,12 @@ class Replication {
             socket_->close(ec);
             socket_.reset();
         }
-        if (link_state_ == LinkState::kOnline) link_down_since_ = ServerContext::now_ms();
+        if (link_state_ == LinkState::kOnline) {
+            link_down_since_ = ServerContext::now_ms();
+            down_since_steady_ = steady_ms();
+        }
         link_state_ = LinkState::kNone;
+        report_link();
     }
 
     void retry_later() {
@@ -563,6 +588,7 @@ class Replication {
             ack_running_ = false;
             if (ec || stopped_) return;
             send_ack();
+            if (link_state_ == LinkState::kOnline) report_link();
             check_waiters();
             if (link_state_ == LinkState::kOnline || !waiters_.empty()) schedule_ack();
         });
@@ -579,6 +605,45 @@ class Replication {
         const std::uint64_t value = offset_;
         ctx_.cluster->core().command([&](auto& st, gossipcluster::Now, gossipcluster::Output&) {
             st.set_replication_offset(value);
+        });
+    }
+
+    static std::int64_t steady_ms() {
+        using namespace std::chrono;
+        return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    }
+
+    // How fresh this replica's data is, for the core's elections: the link up and how long the
+    // master has been silent on it, or down and for how long. A replica that never finished a
+    // sync with its current master has nothing to offer and reports a link down for ever.
+    void report_link() {
+        if (!ctx_.cluster || stopped_ || is_master()) return;
+        gossipcluster::ReplicationLink link;
+        link.up = link_state_ == LinkState::kOnline;
+        const std::int64_t now = steady_ms();
+        if (link.up)
+            link.idle = std::chrono::milliseconds(now - last_master_read_);
+        else if (ever_synced_)
+            link.idle = std::chrono::milliseconds(now - down_since_steady_);
+        else
+            link.idle = std::chrono::hours(24 * 365);
+        ctx_.cluster->core().command(
+            [&](auto& st, gossipcluster::Now when, gossipcluster::Output&) {
+                st.set_replication_link(when, link);
+            });
+    }
+
+    // Masters: a GCPING on every replica link each second, outside the offset.
+    void schedule_keepalive() {
+        keepalive_timer_.expires_after(kKeepalivePeriod);
+        keepalive_timer_.async_wait([this](std::error_code ec) {
+            if (ec || stopped_) return;
+            if (is_master() && !replicas_.empty()) {
+                const std::string ping = detail::encode_request({"GCPING"});
+                for (auto& [id, r] : replicas_)
+                    if (auto link = r.link.lock(); link && link->is_open()) link->send_raw(ping);
+            }
+            schedule_keepalive();
         });
     }
 
@@ -646,6 +711,10 @@ class Replication {
     std::uint16_t master_port_ = 0;
     std::int64_t link_up_since_ = 0;
     std::int64_t link_down_since_ = 0;
+    // Steady-clock ms: the last read from the master, and when the link last went down.
+    std::int64_t last_master_read_ = 0;
+    std::int64_t down_since_steady_ = 0;
+    bool ever_synced_ = false;  // with the master followed now
 
     // Master side.
     std::map<std::uint64_t, ReplicaLink> replicas_;  // by client id
@@ -657,6 +726,7 @@ class Replication {
     bool ack_running_ = false;
     asio::steady_timer retry_timer_;
     asio::steady_timer pause_timer_;
+    asio::steady_timer keepalive_timer_;
 };
 
 }  // namespace kvserver

@@ -374,6 +374,7 @@ class ClusterState {
         std::int64_t since = 0;
     };
     std::optional<ReportedLink> repl_link_;
+    bool failed_since_failover_step_ = false;  // a node became FAIL since the step last ran
     bool stale_reported_ = false;
     bool manual_failover_can_start_ = false;
     std::int64_t mf_end_ = 0;                        // manual failover deadline, 0 if none

@@ -40,7 +40,8 @@ BlipOutcome blip_a_master(std::size_t nodes, std::uint64_t seed, Blip blip) {
             ++outcome.suspected;
         if (const auto* f = std::get_if<event::NodeFailed>(&e); f && f->node == victim)
             ++outcome.failed;
-        if (const auto* s = std::get_if<event::ElectionStarted>(&e); s && s->failed_master == victim)
+        if (const auto* s = std::get_if<event::ElectionStarted>(&e);
+            s && s->failed_master == victim)
             ++outcome.elections;
     });
     if (blip == Blip::Restart) {

@@ -252,8 +252,7 @@ inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPas
     // reachable for all but a moment of the timeout was suspected. A link is rebuilt at most
     // once per quarter timeout, and only while a ping is pending.
     if (node.link.valid() && node.ping_sent != 0) {
-        const std::int64_t stale_at =
-            std::max(node.link_ctime, node.ping_sent) + timeout / 4 + 1;
+        const std::int64_t stale_at = std::max(node.link_ctime, node.ping_sent) + timeout / 4 + 1;
         if (t >= stale_at) {
             free_outbound_link(node, out);
             earliest = std::min(earliest, t + 1);

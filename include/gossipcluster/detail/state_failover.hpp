@@ -38,10 +38,12 @@ inline void ClusterState::set_replication_link(Now now, ReplicationLink link) {
     repl_link_ = ReportedLink{link.up, now.mono.ms - std::max<std::int64_t>(0, link.idle.count())};
 }
 
-// Whether this replica should be scheduling an election now: its master serves slots and is
-// FAIL, and nothing forbids it. Checked at the end of every input, so that an election becomes
-// due at once whichever path marked the master FAIL.
+// Whether this replica has an election to consider that the failover step has not looked at
+// yet: a node became FAIL since the step last ran, and it is our master, which serves slots.
+// Checked at the end of every input, so that the step runs at once whichever path marked the
+// master FAIL (once: a refused election is looked at again with the periodic ticks).
 inline bool ClusterState::election_due() const {
+    if (!failed_since_failover_step_) return false;
     const detail::Node& me = myself();
     if (!me.is_replica() || !me.master || me.has(node_flag::kNoFailover)) return false;
     const detail::Node* master = find(*me.master);
@@ -81,6 +83,7 @@ inline void ClusterState::reset_election() {
 }
 
 inline void ClusterState::handle_replica_failover(Now now, Output& out) {
+    failed_since_failover_step_ = false;
     detail::Node& me = me_node();
     const std::int64_t t = now.mono.ms;
     const std::int64_t timeout = config_.node_timeout.count();

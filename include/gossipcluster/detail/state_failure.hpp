@@ -75,6 +75,7 @@ inline void ClusterState::mark_failing_if_needed(Now now, detail::Node& node, Ou
     node.flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
     node.flags |= node_flag::kFail;
     node.fail_time = now.mono.ms;
+    failed_since_failover_step_ = true;
     out.events.push_back(event::NodeFailed{node.id, false});
     Message fail;
     fail.header = build_header(MessageType::Fail);

@@ -455,6 +455,7 @@ inline void ClusterState::process_fail(Now now, detail::Node* sender, const Fail
     failing->flags |= node_flag::kFail;
     failing->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
     failing->fail_time = now.mono.ms;
+    failed_since_failover_step_ = true;
     out.events.push_back(event::NodeFailed{failing->id, true});
     note_news(*failing);
     update_cluster_state(now);

@@ -182,10 +182,10 @@ class Checker {
             const std::int64_t timeout = sim_.node_config(node).node_timeout.count();
             if (check_timing_ && known != index_of_.end() &&
                 !unreachable_long_enough(known->second, sim_.now().ms, timeout))
-                violate(fmt::format("{} marked {} FAIL though it was not unreachable for about "
-                                    "the node timeout ({} ms; unreachable {})",
-                                    me.id.view(), f->node.view(), timeout,
-                                    describe_reach(known->second)));
+                violate(fmt::format(
+                    "{} marked {} FAIL though it was not unreachable for about "
+                    "the node timeout ({} ms; unreachable {})",
+                    me.id.view(), f->node.view(), timeout, describe_reach(known->second)));
         }
     }
 
