@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/skip.hpp"
 #include "process_harness.hpp"
 
 using namespace gossipcluster::interop_test;
@@ -42,7 +43,8 @@ TEST_CASE("[kvserver] out of file descriptors the client acceptor waits instead 
 #if defined(__SANITIZE_ADDRESS__) || defined(GOSSIPCLUSTER_TEST_UNDER_ASAN)
     // The sanitizer runtime opens descriptors of its own (reports, symbolization); a server kept
     // at its descriptor limit cannot give it any. The plain build runs this case.
-    WARN("skipped under AddressSanitizer: the runtime needs descriptors of its own");
+    gossipcluster::test_common::skip_case(
+        "under AddressSanitizer: the runtime needs descriptors of its own");
     return;
 #endif
     TempDir tmp("gossipcluster-kvserver-fd");

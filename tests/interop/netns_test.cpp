@@ -32,6 +32,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "../common/skip.hpp"
 #include "failover_support.hpp"
 #include "gossipcluster/keyslot.hpp"
 #include "process_harness.hpp"
@@ -354,21 +355,34 @@ std::string key_of_shard(std::size_t m) {
 // checks the minority and majority behaviour, heals, and checks convergence.
 void isolate_master(std::size_t m, bool both_ways) {
     if (const std::string why = netns_unavailable(); !why.empty()) {
-        WARN("skipped: " << why);
+        gossipcluster::test_common::skip_case(why);
+        return;
+    }
+    // A lab that cannot be made (or entered) is torn down before the case is skipped.
+    std::string why_not;
+    {
+        TempDir probe_dir("gossipcluster-netns-probe");
+        NetnsLab probe_lab(probe_dir.path(), 1);
+        if (!probe_lab.ready()) {
+            why_not = "network namespaces cannot be made here: " + probe_lab.problem();
+        } else {
+            try {
+                InNetns probe(probe_lab.ns(0));
+            } catch (const std::system_error& e) {
+                why_not = std::string(
+                              "cannot enter a network namespace (setns needs "
+                              "CAP_SYS_ADMIN): ") +
+                          e.what();
+            }
+        }
+    }
+    if (!why_not.empty()) {
+        gossipcluster::test_common::skip_case(why_not);
         return;
     }
     TempDir tmp("gossipcluster-netns");
     NetnsLab lab(tmp.path(), kNodes);
-    if (!lab.ready()) {
-        WARN("skipped: network namespaces cannot be made here: " << lab.problem());
-        return;
-    }
-    try {
-        InNetns probe(lab.ns(0));
-    } catch (const std::system_error& e) {
-        WARN("skipped: cannot enter a network namespace (setns needs CAP_SYS_ADMIN): " << e.what());
-        return;
-    }
+    REQUIRE(lab.ready());
     NsCluster c(lab, tmp.path());
     const std::size_t replica = kShards + m;
     const std::string key = key_of_shard(m);

@@ -160,7 +160,11 @@ TEST_CASE("[tls] peers without a certificate from the CA never reach the core", 
     pump(io, 500ms);
     const ClusterState& st = good->core().state();
     CHECK(st.node_count() == 1);
-    CHECK(good->transport().inbound_link_count() == 0);
+    CHECK(good->transport().stats().messages_received == 0);
+    // The stranger and the impostor keep retrying with backoff, so a link may be in its
+    // handshake at any moment (under load, at the moment of a single look): what matters is that
+    // none stays, and that nothing reached the core.
+    CHECK(run_until(io, [&] { return good->transport().inbound_link_count() == 0; }));
     CHECK(good->transport().stats().messages_received == 0);
     CHECK(stranger->transport().stats().handshakes_failed >= 1);
     CHECK(stranger->core().state().find(st.myself_id()) == nullptr);
