@@ -148,14 +148,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
         }
         release_if_idle(input_);
         info_.query_buffer = input_.size();
-        if (!closed_ && !close_after_flush_ &&
-            (input_.size() > server_.options.client_query_buffer_limit ||
-             parser_.bulk_bytes_pending() > server_.options.client_query_buffer_limit)) {
+        // What one request holds before it can run: its parsed arguments, plus the unparsed
+        // input or, for a large argument, all the bytes it announced.
+        const std::size_t held =
+            parser_.parsed_bytes_pending() + std::max(input_.size(), parser_.bulk_bytes_pending());
+        if (!closed_ && !close_after_flush_ && held > server_.options.client_query_buffer_limit) {
             server_.log.warning(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf "
                 "{} bytes, limit {})",
-                info_.id, info_.addr, std::max(input_.size(), parser_.bulk_bytes_pending()),
-                server_.options.client_query_buffer_limit);
+                info_.id, info_.addr, held, server_.options.client_query_buffer_limit);
             close();
             return;
         }

@@ -49,7 +49,8 @@ struct ServerOptions {
     std::string logfile;  // empty: standard output
     LogLevel loglevel = LogLevel::kNotice;
     std::size_t maxclients = 10000;
-    // Unparsed request bytes a client may have pending; redis-server allows 1 GB.
+    // Bytes of one request a client may have pending, unparsed or parsed but not yet run (a
+    // request's arguments wait in memory until its last one arrives); redis-server allows 1 GB.
     std::size_t client_query_buffer_limit = std::size_t{64} << 20;
     OutputBufferLimit pubsub_output_limit;  // client-output-buffer-limit pubsub ...
     // Options accepted for compatibility but without effect, as "name value" for the startup log.
