@@ -46,6 +46,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
         info_.addr = endpoint_text(socket_.remote_endpoint(ec));
         info_.laddr = endpoint_text(socket_.local_endpoint(ec));
         info_.created_ms = info_.last_interaction_ms = ServerContext::now_ms();
+        info_.authenticated = server_.options.requirepass.empty();
         socket_.set_option(asio::ip::tcp::no_delay(true), ec);
         server_.clients[id] = &info_;
     }
@@ -70,6 +71,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     }
 
     const ClientInfo& info() const { return info_; }
+
+    // Idle for the timeout option: neither a replica nor a client in Pub/Sub mode or waiting for
+    // a held request (WAIT, a write paused by a failover), which are idle by design.
+    bool idle_since(std::int64_t cutoff_ms) const {
+        if (closed_ || held_ || info_.replica) return false;
+        if (server_.pubsub && server_.pubsub->in_subscribe_mode(info_.id)) return false;
+        return info_.last_interaction_ms < cutoff_ms;
+    }
 
     // A request held by ServerContext::before_command ends: answer it, then run the next ones.
     void finish(std::optional<RespValue> reply) override {
@@ -127,6 +136,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
                 ++server_.stats.error_replies;
                 close_after_flush_ = true;
                 break;
+            }
+            // Before replication's hook, which would otherwise answer GCSYNC and WAIT.
+            if (auto refused = auth_refusal(info_, parser_.args())) {
+                ++server_.stats.error_replies;
+                gossipcluster::write_resp2(*refused, output_);
+                continue;
             }
             if (server_.before_command) {
                 const HoldResult hold =

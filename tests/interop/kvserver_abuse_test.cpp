@@ -1,5 +1,6 @@
-// Interop: a kvserver stays bounded under abusive clients: parsed arguments count against
-// client-query-buffer-limit.
+// Interop: a kvserver stays bounded and honest under abusive clients: parsed arguments count
+// against client-query-buffer-limit, requirepass guards every command and replication, fake
+// replicas cannot satisfy WAIT, timeouts are validated, and idle clients are closed (timeout).
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -69,6 +70,21 @@ class Kv {
     std::string log_;
 };
 
+// Reads replies until one holds `text` (a bulk or simple string), within `limit`.
+bool read_until(RespConnection& c, std::string_view text, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto r = c.read(std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now()));
+        if (!r) return false;
+        if (r->text == text) return true;
+        if (r->type == Reply::Type::kArray)
+            for (const auto& e : r->elements)
+                if (e.text == text) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 TEST_CASE("[kvserver-abuse] parsed arguments count against client-query-buffer-limit",
@@ -104,4 +120,197 @@ TEST_CASE("[kvserver-abuse] parsed arguments count against client-query-buffer-l
     REQUIRE(r);
     CHECK(r->is_ok());
     CHECK(kv.running());
+}
+
+TEST_CASE("[kvserver-abuse] requirepass: NOAUTH before AUTH, Redis's error texts",
+          "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    Kv kv(tmp.path(), false, {"--requirepass", "s3cret"});
+    RespConnection c(kv.port());
+    for (const std::vector<std::string>& cmd : {std::vector<std::string>{"PING"},
+                                                {"SET", "k", "v"},
+                                                {"GET", "k"},
+                                                {"CLIENT", "LIST"},
+                                                {"GCSYNC", "0", "7000"},
+                                                {"GCACK", "100"},
+                                                {"WAIT", "0", "0"}}) {
+        CAPTURE(cmd[0]);
+        auto r = c.call(cmd);
+        REQUIRE(r);
+        CHECK(r->is_error());
+        CHECK(r->text == "NOAUTH Authentication required.");
+    }
+    const std::string wrongpass = "WRONGPASS invalid username-password pair or user is disabled.";
+    for (const std::vector<std::string>& cmd : {std::vector<std::string>{"AUTH", "nope"},
+                                                {"AUTH", "default", "nope"},
+                                                {"AUTH", "someone", "s3cret"}}) {
+        auto r = c.call(cmd);
+        REQUIRE(r);
+        CHECK(r->text == wrongpass);
+    }
+    auto syntax = c.call({"AUTH", "a", "b", "c"});
+    REQUIRE(syntax);
+    CHECK(syntax->text == "ERR syntax error");
+    auto auth = c.call({"AUTH", "s3cret"});
+    REQUIRE(auth);
+    CHECK(auth->is_ok());
+    auto ping = c.call({"PING"});
+    REQUIRE(ping);
+    CHECK(ping->text == "PONG");
+    RespConnection d(kv.port());
+    auth = d.call({"AUTH", "default", "s3cret"});
+    REQUIRE(auth);
+    CHECK(auth->is_ok());
+    CHECK(d.call({"SET", "k", "v"})->is_ok());
+    CHECK(d.call({"GET", "k"})->text == "v");
+}
+
+TEST_CASE("[kvserver-abuse] without requirepass AUTH says so, AUTH default accepts any password",
+          "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    Kv kv(tmp.path(), false, {});
+    RespConnection c(kv.port());
+    auto r = c.call({"AUTH", "x"});
+    REQUIRE(r);
+    CHECK(r->text ==
+          "ERR AUTH <password> called without any password configured for the default user. Are "
+          "you sure your configuration is correct?");
+    r = c.call({"AUTH", "default", "x"});
+    REQUIRE(r);
+    CHECK(r->is_ok());
+}
+
+TEST_CASE(
+    "[kvserver-abuse] an unauthenticated GCSYNC gets no keys; GCACK cannot ack beyond the "
+    "stream",
+    "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    SECTION("with requirepass, GCSYNC before AUTH is refused") {
+        Kv kv(tmp.path(), true, {"--requirepass", "pw"});
+        RespConnection admin(kv.port());
+        REQUIRE(admin.call({"AUTH", "pw"})->is_ok());
+        REQUIRE(admin.call({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"})->is_ok());
+        REQUIRE(wait_until(10s, 100ms, [&] {
+            auto r = admin.call({"SET", "secret", "value"});
+            return r && r->is_ok();
+        }));
+        RespConnection fake(kv.port());
+        REQUIRE(fake.send_raw("*3\r\n$6\r\nGCSYNC\r\n$1\r\n0\r\n$4\r\n7000\r\n"));
+        auto raw = fake.read_raw(2s);
+        REQUIRE(raw);
+        CHECK(*raw == "-NOAUTH Authentication required.\r\n");
+        CHECK_FALSE(fake.read_raw(300ms));
+        auto info = admin.call({"INFO", "replication"});
+        REQUIRE(info);
+        CHECK(info->text.find("connected_slaves:0") != std::string::npos);
+    }
+    SECTION("a replica's GCACK counts up to what was streamed to it, no further") {
+        Kv kv(tmp.path(), true, {});
+        RespConnection admin(kv.port());
+        REQUIRE(admin.call({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"})->is_ok());
+        REQUIRE(wait_until(10s, 100ms, [&] {
+            auto r = admin.call({"SET", "k", "1"});
+            return r && r->is_ok();
+        }));
+        RespConnection fake(kv.port());
+        REQUIRE(fake.send_raw("*3\r\n$6\r\nGCSYNC\r\n$1\r\n0\r\n$4\r\n7000\r\n"));
+        REQUIRE(read_until(fake, "GCSYNCDONE", 3s));
+        REQUIRE(fake.send_raw("*2\r\n$5\r\nGCACK\r\n$15\r\n999999999999999\r\n"));
+        std::this_thread::sleep_for(200ms);
+        REQUIRE(admin.call({"SET", "k", "2"})->is_ok());
+        auto r = admin.call({"WAIT", "1", "300"}, 3s);
+        REQUIRE(r);
+        CHECK(r->type == Reply::Type::kInteger);
+        CHECK(r->integer == 0);
+    }
+}
+
+TEST_CASE("[kvserver-abuse] WAIT and MIGRATE timeouts are validated", "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    Kv kv(tmp.path(), true, {});
+    RespConnection c(kv.port());
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{"WAIT", "0", "abc"}, "ERR timeout is not an integer or out of range"},
+        {{"WAIT", "0", "99999999999999999999"}, "ERR timeout is not an integer or out of range"},
+        {{"WAIT", "0", "-1"}, "ERR timeout is negative"},
+        {{"WAIT", "0", "9223372036854775807"}, "ERR timeout is out of range"},
+        {{"WAIT", "abc", "0"}, "ERR value is not an integer or out of range"},
+        {{"MIGRATE", "127.0.0.1", "1", "k", "0", "99999999999999999999"},
+         "ERR value is not an integer or out of range"},
+    };
+    for (const auto& [cmd, error] : cases) {
+        CAPTURE(cmd);
+        auto r = c.call(cmd);
+        REQUIRE(r);
+        CHECK(r->text == error);
+    }
+    // A timeout far above INT_MAX milliseconds is accepted and does not end the wait at once.
+    auto r = c.call({"WAIT", "0", "3000000000"});
+    REQUIRE(r);
+    CHECK(r->integer == 0);
+    RespConnection held(kv.port());
+    REQUIRE(held.send_raw("*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$10\r\n3000000000\r\n"));
+    CHECK_FALSE(held.read(500ms));
+    CHECK(kv.running());
+}
+
+TEST_CASE("[kvserver-abuse] the timeout option closes idle clients", "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    Kv kv(tmp.path(), false, {"--timeout", "1"});
+    RespConnection idle(kv.port());
+    RespConnection busy(kv.port());
+    REQUIRE(idle.call({"PING"}));
+    const auto start = std::chrono::steady_clock::now();
+    bool idle_closed = false;
+    while (std::chrono::steady_clock::now() - start < 4s) {
+        auto r = busy.call({"PING"}, 1s);
+        REQUIRE(r);
+        REQUIRE(r->text == "PONG");
+        if (!idle_closed && idle.closed_by_peer(300ms)) {
+            idle_closed = true;
+            fmt::print("kvserver-abuse [timeout 1]: idle client closed after {} ms\n",
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count());
+        }
+    }
+    CHECK(idle_closed);
+}
+
+TEST_CASE("[kvserver-abuse] a replica authenticates with masterauth and WAIT counts it",
+          "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    Kv master(tmp.path(), true, {"--requirepass", "pw"});
+    Kv replica(tmp.path(), true,
+               {"--requirepass", "pw", "--masteruser", "default", "--masterauth", "pw"});
+    RespConnection m(master.port());
+    RespConnection r(replica.port());
+    REQUIRE(m.call({"AUTH", "pw"})->is_ok());
+    REQUIRE(r.call({"AUTH", "pw"})->is_ok());
+    REQUIRE(m.call({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"})->is_ok());
+    REQUIRE(r.call({"CLUSTER", "MEET", "127.0.0.1", std::to_string(master.port())})->is_ok());
+    const std::string master_id = m.call({"CLUSTER", "MYID"})->text;
+    REQUIRE(wait_until(15s, 100ms, [&] {
+        auto nodes = r.call({"CLUSTER", "NODES"});
+        return nodes && nodes->text.find(master_id) != std::string::npos &&
+               nodes->text.find("handshake") == std::string::npos;
+    }));
+    REQUIRE(r.call({"CLUSTER", "REPLICATE", master_id})->is_ok());
+    REQUIRE(wait_until(15s, 100ms, [&] {
+        auto info = r.call({"INFO", "replication"});
+        return info && info->text.find("master_link_status:up") != std::string::npos;
+    }));
+    // The master serves writes once its cluster state is ok again.
+    REQUIRE(wait_until(10s, 100ms, [&] {
+        auto set = m.call({"SET", "k", "v"});
+        return set && set->is_ok();
+    }));
+    auto w = m.call({"WAIT", "1", "5000"}, 7s);
+    REQUIRE(w);
+    CHECK(w->integer == 1);
+    REQUIRE(r.call({"READONLY"})->is_ok());
+    CHECK(wait_until(5s, 100ms, [&] {
+        auto g = r.call({"GET", "k"});
+        return g && g->text == "v";
+    }));
 }
