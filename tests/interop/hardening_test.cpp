@@ -672,3 +672,38 @@ TEST_CASE("[hardening] 500 greedy peers each holding 900 KB of a frame", "[inter
         },
         kPeakGrowthLimitKb);
 }
+
+TEST_CASE("[hardening] bus peers cannot take the descriptors clients need",
+          "[interop][hardening]") {
+    // maxclients 100 makes the node keep 132 descriptors for itself; with its open files limit
+    // lowered to 400, at most 268 inbound bus links fit. 500 peers connect at once: the node
+    // must not run out of descriptors, so new clients are still served.
+    TempDir tmp("gossipcluster-hardening-fds");
+    ClusterServer node(ServerKind::kKv, tmp.path(), {"--maxclients", "100"});
+    rlimit lim{};
+    REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, nullptr, &lim) == 0);
+    lim.rlim_cur = 400;
+    REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, &lim, nullptr) == 0);
+    std::vector<std::unique_ptr<BusPeer>> peers;
+    for (int i = 0; i < 500; ++i)
+        peers.push_back(std::make_unique<BusPeer>(node.bus_port(), false));
+    // Long enough for every connection to be accepted, shorter than the partial-frame deadline.
+    long most = 0;
+    for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(100ms);
+        most = std::max(most, open_fds(node.pid()));
+    }
+    int served = 0;
+    for (int i = 0; i < 5; ++i) {
+        RespConnection c(node.port());
+        auto r = c.call({"PING"}, 1s);
+        if (r && r->text == "PONG") ++served;
+    }
+    fmt::print(
+        "hardening [descriptor budget]: 500 bus peers, limit 400: at most {} open fds, {} "
+        "of 5 new clients served\n",
+        most, served);
+    CHECK(most < 400);
+    CHECK(served == 5);
+    CHECK(node.running());
+}
