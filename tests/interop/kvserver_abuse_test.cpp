@@ -1,7 +1,12 @@
 // Interop: a kvserver stays bounded and honest under abusive clients: parsed arguments count
 // against client-query-buffer-limit, requirepass guards every command and replication, fake
-// replicas cannot satisfy WAIT, timeouts are validated, and idle clients are closed (timeout).
+// replicas cannot satisfy WAIT, timeouts are validated and not cut short, and idle clients are
+// closed (timeout).
 #include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -313,4 +318,40 @@ TEST_CASE("[kvserver-abuse] a replica authenticates with masterauth and WAIT cou
         auto g = r.call({"GET", "k"});
         return g && g->text == "v";
     }));
+}
+
+TEST_CASE("[kvserver-abuse] a MIGRATE timeout above INT_MAX milliseconds is not cut short",
+          "[interop][kvserver-abuse]") {
+    TempDir tmp("gossipcluster-abuse");
+    Kv kv(tmp.path(), false, {});
+    // A target that takes the connection (the kernel completes it) but never answers.
+    const int target = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(target >= 0);
+    sockaddr_in addr = loopback(0);
+    REQUIRE(::bind(target, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(target, 4) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(target, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    const std::string port = std::to_string(ntohs(addr.sin_port));
+    RespConnection c(kv.port());
+    REQUIRE(c.call({"SET", "k", "v"})->is_ok());
+    // 2^32 + 500 ms: taken as an int it would be 500 ms.
+    REQUIRE(c.send_raw(encode_command({"MIGRATE", "127.0.0.1", port, "k", "0", "4294967796"})));
+    // MIGRATE blocks the server, as redis-server's does: after 1 s it must still be waiting,
+    // so a PING on another connection gets no answer yet.
+    std::this_thread::sleep_for(1000ms);
+    RespConnection during(kv.port());
+    auto early = during.call({"PING"}, 1000ms);
+    CHECK((early ? early->show() : std::string("no reply")) == "no reply");
+    // Closing the target's side ends the MIGRATE at once.
+    const int accepted = ::accept(target, nullptr, nullptr);
+    if (accepted >= 0) ::close(accepted);
+    ::close(target);
+    auto r = c.read(3s);
+    REQUIRE(r);
+    CHECK(r->text.rfind("IOERR", 0) == 0);
+    RespConnection d(kv.port());
+    auto ping = d.call({"PING"});
+    REQUIRE(ping);
+    CHECK(ping->text == "PONG");
 }
