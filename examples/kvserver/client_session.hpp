@@ -46,6 +46,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
         info_.addr = endpoint_text(socket_.remote_endpoint(ec));
         info_.laddr = endpoint_text(socket_.local_endpoint(ec));
         info_.created_ms = info_.last_interaction_ms = ServerContext::now_ms();
+        info_.authenticated = server_.options.requirepass.empty();
         socket_.set_option(asio::ip::tcp::no_delay(true), ec);
         server_.clients[id] = &info_;
     }
@@ -70,6 +71,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
     }
 
     const ClientInfo& info() const { return info_; }
+
+    // Idle for the timeout option: neither a replica nor a client in Pub/Sub mode or waiting for
+    // a held request (WAIT, a write paused by a failover), which are idle by design.
+    bool idle_since(std::int64_t cutoff_ms) const {
+        if (closed_ || held_ || info_.replica) return false;
+        if (server_.pubsub && server_.pubsub->in_subscribe_mode(info_.id)) return false;
+        return info_.last_interaction_ms < cutoff_ms;
+    }
 
     // A request held by ServerContext::before_command ends: answer it, then run the next ones.
     void finish(std::optional<RespValue> reply) override {
@@ -128,6 +137,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
                 close_after_flush_ = true;
                 break;
             }
+            // Before replication's hook, which would otherwise answer GCSYNC and WAIT.
+            if (auto refused = auth_refusal(info_, parser_.args())) {
+                ++server_.stats.error_replies;
+                gossipcluster::write_resp2(*refused, output_);
+                continue;
+            }
             if (server_.before_command) {
                 const HoldResult hold =
                     server_.before_command(weak_from_this(), info_, parser_.args());
@@ -148,14 +163,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession>, public
         }
         release_if_idle(input_);
         info_.query_buffer = input_.size();
-        if (!closed_ && !close_after_flush_ &&
-            (input_.size() > server_.options.client_query_buffer_limit ||
-             parser_.bulk_bytes_pending() > server_.options.client_query_buffer_limit)) {
+        // What one request holds before it can run: its parsed arguments, plus the unparsed
+        // input or, for a large argument, all the bytes it announced.
+        const std::size_t held =
+            parser_.parsed_bytes_pending() + std::max(input_.size(), parser_.bulk_bytes_pending());
+        if (!closed_ && !close_after_flush_ && held > server_.options.client_query_buffer_limit) {
             server_.log.warning(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf "
                 "{} bytes, limit {})",
-                info_.id, info_.addr, std::max(input_.size(), parser_.bulk_bytes_pending()),
-                server_.options.client_query_buffer_limit);
+                info_.id, info_.addr, held, server_.options.client_query_buffer_limit);
             close();
             return;
         }

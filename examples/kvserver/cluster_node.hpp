@@ -3,6 +3,9 @@
 
 #include <asio.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -62,6 +65,14 @@ class ClusterNode {
         BusTransport::Options bus;
         bus.bind_addresses = options.bind;
         bus.port = options.bus_port();
+        // Inbound bus links leave the clients their share of the open files limit (raised at
+        // startup towards maxclients plus room for the bus): at most half of it, so that a low
+        // hard limit still leaves the bus room for its peers.
+        rlimit lim{};
+        if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+            bus.reserved_fds =
+                32 + std::min<std::size_t>(options.maxclients,
+                                           static_cast<std::size_t>(lim.rlim_cur) / 2);
         if (options.tls_cluster)
             bus.context = gossipcluster::make_tls_context(
                 {options.tls_cert_file, options.tls_key_file, options.tls_ca_cert_file});

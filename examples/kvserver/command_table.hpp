@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,7 +53,8 @@ inline const std::vector<CommandSpec>& command_table() {
         {"mset", -3, {"write", "denyoom"}, 1, -1, 2, cmd_mset},
         {"ping", -1, {"fast"}, 0, 0, 0, cmd_ping},
         {"echo", 2, {"fast"}, 0, 0, 0, cmd_echo},
-        {"quit", -1, {"noscript", "loading", "stale", "fast"}, 0, 0, 0, cmd_quit},
+        {"quit", -1, {"noscript", "loading", "stale", "fast", "no_auth"}, 0, 0, 0, cmd_quit},
+        {"auth", -2, {"noscript", "loading", "stale", "fast", "no_auth"}, 0, 0, 0, cmd_auth},
         {"select", 2, {"loading", "stale", "fast"}, 0, 0, 0, cmd_select},
         {"dbsize", 1, {"readonly", "fast"}, 0, 0, 0, cmd_dbsize},
         {"info", -1, {"loading", "stale"}, 0, 0, 0, cmd_info},
@@ -191,6 +193,22 @@ inline RespValue cmd_command(CommandContext& c) {
              "    Return the names of all commands.", "HELP", "    Print this help."});
     }
     return unknown_subcommand(c.args[1], "COMMAND");
+}
+
+// Before AUTH (with requirepass set) only commands flagged no_auth run; any other known command,
+// and replication's own (GCSYNC, GCACK, WAIT), is refused. An unknown command or a wrong arity
+// is reported as such first, as redis-server does.
+inline std::optional<RespValue> auth_refusal(const ClientInfo& client,
+                                             const std::vector<std::string>& args) {
+    if (client.authenticated) return std::nullopt;
+    const RespValue noauth = RespValue::error("NOAUTH Authentication required.");
+    for (std::string_view replication : {"gcsync", "gcack", "wait"})
+        if (gossipcluster::equals_ignore_case(args[0], replication)) return noauth;
+    const CommandSpec* spec = find_command(args[0]);
+    if (!spec || !arity_ok(spec->arity, args.size())) return std::nullopt;
+    if (std::find(spec->flags.begin(), spec->flags.end(), "no_auth") != spec->flags.end())
+        return std::nullopt;
+    return noauth;
 }
 
 // Looks the command up, checks its arity and runs it. Every request gets exactly one reply.

@@ -34,6 +34,38 @@ inline RespValue cmd_quit(CommandContext& c) {
     return RespValue::ok();
 }
 
+namespace detail {
+
+// Compares every byte whatever the first difference, so that the time taken does not tell an
+// attacker how much of a guessed password was right.
+inline bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
+    return diff == 0;
+}
+
+}  // namespace detail
+
+// AUTH password | AUTH username password. There is one user, "default", whose password is
+// requirepass; without requirepass it takes any password, as redis-server's nopass user does.
+inline RespValue cmd_auth(CommandContext& c) {
+    if (c.args.size() > 3) return syntax_error();
+    const std::string& required = c.server.options.requirepass;
+    if (c.args.size() == 2 && required.empty())
+        return RespValue::error(
+            "ERR AUTH <password> called without any password configured for the default user. "
+            "Are you sure your configuration is correct?");
+    const bool default_user = c.args.size() == 2 || c.args[1] == "default";
+    const std::string& given = c.args.back();
+    if (!default_user || (!required.empty() && !detail::same_secret(given, required))) {
+        c.server.log.verbose("AUTH failed for client id={} addr={}", c.client.id, c.client.addr);
+        return RespValue::error("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+    c.client.authenticated = true;
+    return RespValue::ok();
+}
+
 // There is one database. Redis forbids SELECT in cluster mode, and database 0 always works.
 inline RespValue cmd_select(CommandContext& c) {
     auto db = gossipcluster::parse_int64_strict(c.args[1]);
@@ -132,6 +164,8 @@ inline const std::vector<ConfigParameter>& config_parameters() {
              return out;
          }},
         {"port", [](const ServerContext& s) { return std::to_string(s.options.port); }},
+        {"timeout",
+         [](const ServerContext& s) { return std::to_string(s.options.timeout_seconds); }},
         {"dir",
          [](const ServerContext&) {
              std::error_code ec;

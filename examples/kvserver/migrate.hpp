@@ -6,13 +6,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -38,11 +45,8 @@ class MigrateLink {
     MigrateLink& operator=(const MigrateLink&) = delete;
 
     bool connect(const std::string& host, const std::string& port) {
-        addrinfo hints{};
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICSERV;
-        addrinfo* found = nullptr;
-        if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) return false;
+        addrinfo* found = resolve(host, port);
+        if (!found) return false;
         bool ok = false;
         for (addrinfo* a = found; a && !ok; a = a->ai_next) {
             fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -103,13 +107,61 @@ class MigrateLink {
     }
 
   private:
+    // A literal address at once; a name on a thread of its own, waited for until the deadline
+    // only: getaddrinfo has no timeout, and a DNS server that does not answer would otherwise
+    // hold the whole server for as long as the resolver retries. A lookup given up on finishes
+    // (and frees its result) on that thread.
+    addrinfo* resolve(const std::string& host, const std::string& port) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
+        addrinfo* found = nullptr;
+        if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) == 0) return found;
+        struct Lookup {
+            std::mutex mutex;
+            std::condition_variable done_cv;
+            bool done = false;
+            bool abandoned = false;
+            addrinfo* result = nullptr;
+        };
+        auto lookup = std::make_shared<Lookup>();
+        try {
+            std::thread([lookup, host, port] {
+                addrinfo h{};
+                h.ai_socktype = SOCK_STREAM;
+                h.ai_flags = AI_NUMERICSERV;
+                addrinfo* r = nullptr;
+                if (::getaddrinfo(host.c_str(), port.c_str(), &h, &r) != 0) r = nullptr;
+                std::lock_guard lock(lookup->mutex);
+                if (lookup->abandoned) {
+                    if (r) ::freeaddrinfo(r);
+                } else {
+                    lookup->result = r;
+                }
+                lookup->done = true;
+                lookup->done_cv.notify_all();
+            }).detach();
+        } catch (const std::system_error&) {
+            return nullptr;  // no thread to be had
+        }
+        std::unique_lock lock(lookup->mutex);
+        if (!lookup->done_cv.wait_until(lock, deadline_, [&] { return lookup->done; })) {
+            lookup->abandoned = true;
+            return nullptr;
+        }
+        return lookup->result;
+    }
+
     bool wait(short events) {
         while (true) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 deadline_ - std::chrono::steady_clock::now());
             if (left.count() <= 0) return false;
             pollfd p{fd_, events, 0};
-            const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+            // poll() takes an int: a longer wait is taken in several.
+            const int r =
+                ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX)));
+            if (r == 0 && left.count() > INT_MAX) continue;
             if (r < 0 && errno == EINTR) continue;
             return r > 0;
         }
@@ -134,6 +186,8 @@ inline void append_command(std::string& out, const std::vector<std::string_view>
 
 }  // namespace detail
 
+inline constexpr std::int64_t kMaxMigrateTimeout = INT_MAX;
+
 // MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]
 // [KEYS key...]. Each key travels as redis-server sends it: RESTORE-ASKING (RESTORE outside a
 // cluster) with its remaining time to live and its DUMP payload, REPLACE when asked, so the target
@@ -141,6 +195,7 @@ inline void append_command(std::string& out, const std::vector<std::string_view>
 inline RespValue cmd_migrate(CommandContext& c) {
     const auto& a = c.args;
     bool copy = false, replace = false;
+    std::vector<std::string_view> auth;  // AUTH password or AUTH username password, for the target
     std::size_t first_key = 3, key_count = 1;
     for (std::size_t j = 6; j < a.size(); ++j) {
         const std::string opt = gossipcluster::to_lower_ascii(a[j]);
@@ -150,8 +205,10 @@ inline RespValue cmd_migrate(CommandContext& c) {
         } else if (opt == "replace") {
             replace = true;
         } else if (opt == "auth" && more >= 1) {
-            j += 1;  // this server has no AUTH; the password is not forwarded
+            auth = {"AUTH", a[j + 1]};
+            j += 1;
         } else if (opt == "auth2" && more >= 2) {
+            auth = {"AUTH", a[j + 1], a[j + 2]};
             j += 2;
         } else if (opt == "keys") {
             if (!a[3].empty())
@@ -168,7 +225,10 @@ inline RespValue cmd_migrate(CommandContext& c) {
     auto timeout = gossipcluster::parse_int64_strict(a[5]);
     auto db = gossipcluster::parse_int64_strict(a[4]);
     if (!timeout || !db) return not_an_integer();
+    // As redis-server: no positive timeout means a second. The whole server waits meanwhile, so
+    // the longest wait is kMaxMigrateTimeout, about 24 days, the longest poll() can take at once.
     if (*timeout <= 0) timeout = 1000;
+    timeout = std::min(*timeout, kMaxMigrateTimeout);
 
     struct Item {
         std::string_view key;
@@ -188,6 +248,7 @@ inline RespValue cmd_migrate(CommandContext& c) {
 
     std::string request;
     const std::string db_text = std::to_string(*db);
+    if (!auth.empty()) detail::append_command(request, auth);
     if (*db != 0) detail::append_command(request, {"SELECT", db_text});
     const std::string_view restore = c.server.cluster ? "RESTORE-ASKING" : "RESTORE";
     for (const auto& item : items) {
@@ -203,7 +264,8 @@ inline RespValue cmd_migrate(CommandContext& c) {
         return RespValue::error("IOERR error or timeout connecting to the client");
     if (!link.send_all(request))
         return RespValue::error("IOERR error or timeout writing to target instance");
-    if (*db != 0) {
+    // The replies to AUTH and SELECT come first.
+    for (int preamble = (auth.empty() ? 0 : 1) + (*db != 0 ? 1 : 0); preamble > 0; --preamble) {
         auto line = link.read_line();
         if (!line) return RespValue::error("IOERR error or timeout reading to target instance");
         if (!line->empty() && line->front() == '-')

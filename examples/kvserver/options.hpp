@@ -27,8 +27,9 @@ enum class LogLevel { kDebug, kVerbose, kNotice, kWarning };
 struct ServerOptions {
     std::string config_file;  // as given; empty when none
     std::uint16_t port = 6379;
-    // Unlike redis-server (every interface), only loopback unless told otherwise: this server has
-    // no AUTH. A leading '-' marks an address that may be missing (no IPv6 on the host, say).
+    // Unlike redis-server (every interface), only loopback unless told otherwise: by default this
+    // server asks no password (see requirepass). A leading '-' marks an address that may be missing
+    // (no IPv6 on the host, say).
     std::vector<std::string> bind{"127.0.0.1", "-::1"};
     bool cluster_enabled = false;
     std::string cluster_config_file = "nodes.conf";
@@ -49,9 +50,20 @@ struct ServerOptions {
     std::string logfile;  // empty: standard output
     LogLevel loglevel = LogLevel::kNotice;
     std::size_t maxclients = 10000;
-    // Unparsed request bytes a client may have pending; redis-server allows 1 GB.
+    // Bytes of one request a client may have pending, unparsed or parsed but not yet run (a
+    // request's arguments wait in memory until its last one arrives); redis-server allows 1 GB.
     std::size_t client_query_buffer_limit = std::size_t{64} << 20;
     OutputBufferLimit pubsub_output_limit;  // client-output-buffer-limit pubsub ...
+    // The default user's password (AUTH password, AUTH default password); empty: none, every
+    // connection is authenticated from the start, as with redis-server.
+    std::string requirepass;
+    // What a replica sends as AUTH on its replication connection; masteruser empty: AUTH
+    // masterauth alone. The master's requirepass decides whether it is needed.
+    std::string masteruser;
+    std::string masterauth;
+    // Seconds a client may stay idle before it is closed; 0: never. Replicas, clients in
+    // Pub/Sub mode and clients waiting in WAIT are never closed for idleness, as in Redis.
+    std::int64_t timeout_seconds = 0;
     // Options accepted for compatibility but without effect, as "name value" for the startup log.
     std::vector<std::string> ignored;
 
@@ -71,23 +83,11 @@ namespace detail {
 
 // redis-server options that change nothing here: persistence (this server keeps data in memory
 // only), and settings for features it does not have.
-inline constexpr std::array<std::string_view, 16> kIgnoredOptions{
-    "appendfilename",
-    "appendfsync",
-    "appendonly",
-    "always-show-logo",
-    "databases",
-    "dbfilename",
-    "hz",
-    "lazyfree-lazy-eviction",
-    "protected-mode",
-    "save",
-    "supervised",
-    "tcp-backlog",
-    "tcp-keepalive",
-    "timeout",
-    "set-proc-title",
-    "io-threads",
+inline constexpr std::array<std::string_view, 15> kIgnoredOptions{
+    "appendfilename", "appendfsync",    "appendonly", "always-show-logo",
+    "databases",      "dbfilename",     "hz",         "lazyfree-lazy-eviction",
+    "protected-mode", "save",           "supervised", "tcp-backlog",
+    "tcp-keepalive",  "set-proc-title", "io-threads",
 };
 
 inline std::optional<bool> parse_yes_no(std::string_view v) {
@@ -222,6 +222,15 @@ inline std::optional<OptionsError> apply_option(ServerOptions& o, const std::str
         if (!bytes || *bytes < (std::size_t{1} << 20) || *bytes > (std::size_t{1} << 30))
             return fail("needs a size from 1mb to 1gb");
         o.client_query_buffer_limit = *bytes;
+    } else if (name == "requirepass" || name == "masteruser" || name == "masterauth") {
+        if (!one()) return fail("needs one value ('' for none)");
+        (name == "requirepass"  ? o.requirepass
+         : name == "masteruser" ? o.masteruser
+                                : o.masterauth) = *one();
+    } else if (name == "timeout") {
+        auto n = integer(0, INT32_MAX);
+        if (!n) return fail("needs a number of seconds (0: never)");
+        o.timeout_seconds = *n;
     } else if (name == "tls-port") {
         auto n = integer(0, 65535);
         if (!n) return fail("needs one port number, 0-65535 (0: none)");

@@ -60,6 +60,8 @@ class Replication {
     static constexpr std::chrono::milliseconds kKeepalivePeriod{1000};
     // A replica that does not read its stream is dropped past this many pending bytes.
     static constexpr std::size_t kMaxReplicaBacklog = std::size_t{256} << 20;
+    // Longest WAIT deadline kept (about 100 years); longer ones wait this long.
+    static constexpr std::chrono::milliseconds kMaxWait{std::int64_t{100} * 365 * 24 * 3600 * 1000};
 
     Replication(asio::io_context& io, ServerContext& ctx)
         : io_(io),
@@ -199,6 +201,12 @@ class Replication {
             link_state_ = LinkState::kSyncing;
             ctx_.log.notice("Replication: connected to master {}:{}, asking for a full sync",
                             master_ip_, master_port_);
+            // A master with requirepass serves GCSYNC only after AUTH.
+            if (!ctx_.options.masterauth.empty())
+                send_to_master(ctx_.options.masteruser.empty()
+                                   ? detail::encode_request({"AUTH", ctx_.options.masterauth})
+                                   : detail::encode_request({"AUTH", ctx_.options.masteruser,
+                                                             ctx_.options.masterauth}));
             send_to_master(detail::encode_request(
                 {"GCSYNC", std::to_string(offset_), std::to_string(ctx_.options.port)}));
             read_master();
@@ -274,9 +282,16 @@ class Replication {
                 report_link();
                 ctx_.log.notice("Replication: in sync with master {}:{} ({} keys, offset {})",
                                 master_ip_, master_port_, ctx_.keyspace.size(), offset_);
-            } else if (gossipcluster::equals_ignore_case(args[0], "-err")) {
-                ctx_.log.warning("Replication: master refused to sync");
+            } else if (args[0].starts_with('-')) {
+                // -ERR (no sync here), or the master's reply to AUTH or GCSYNC (NOAUTH,
+                // WRONGPASS), which arrives as an inline line.
+                std::string why;
+                for (const auto& a : args)
+                    why += (why.empty() ? "" : " ") + a;
+                ctx_.log.warning("Replication: master refused to sync: {:.200}", why.substr(1));
                 return false;
+            } else if (args[0] == "+OK") {
+                // The master's reply to AUTH.
             } else {
                 apply(args);
             }
@@ -361,7 +376,10 @@ class Replication {
         if (gossipcluster::equals_ignore_case(name, "gcack")) {
             if (auto it = replicas_.find(client.id); it != replicas_.end() && args.size() == 2) {
                 if (auto n = gossipcluster::parse_int64_strict(args[1]); n && *n >= 0) {
-                    it->second.ack = std::max(it->second.ack, static_cast<std::uint64_t>(*n));
+                    // A replica cannot have applied more than it was sent: a larger ack would
+                    // satisfy WAIT for writes it never saw.
+                    const auto acked = std::min(static_cast<std::uint64_t>(*n), offset_);
+                    it->second.ack = std::max(it->second.ack, acked);
                     it->second.ack_ms = ServerContext::now_ms();
                     check_waiters();
                 }
@@ -384,7 +402,10 @@ class Replication {
         auto link = weak.lock();
         if (!link) return HoldResult::kNoReply;
         auto port = args.size() == 3 ? gossipcluster::parse_int64_strict(args[2]) : std::nullopt;
-        if (!ctx_.cluster || !is_master() || !port || *port <= 0 || *port > 65535) {
+        // The client session refuses GCSYNC before AUTH; checked here too, as the stream
+        // carries every key.
+        if (!ctx_.cluster || !is_master() || !port || *port <= 0 || *port > 65535 ||
+            !client.authenticated) {
             link->send_raw("*1\r\n$4\r\n-ERR\r\n");
             link->close();
             return HoldResult::kNoReply;
@@ -396,6 +417,7 @@ class Replication {
         r.port = static_cast<std::uint16_t>(*port);
         r.ack_ms = ServerContext::now_ms();
         r.ack = 0;
+        client.replica = true;
         std::string snapshot = detail::encode_request({"GCFULLSYNC", std::to_string(offset_)});
         std::size_t keys = 0;
         ctx_.keyspace.for_each_live(ServerContext::now_ms(), [&](std::string_view key,
@@ -493,18 +515,25 @@ class Replication {
         std::optional<RespValue> now;
         auto wanted = args.size() == 3 ? gossipcluster::parse_int64_strict(args[1]) : std::nullopt;
         auto timeout = args.size() == 3 ? gossipcluster::parse_int64_strict(args[2]) : std::nullopt;
+        // Redis's checks, in its order. A deadline past the end of time is refused; one that
+        // fits is clamped to kMaxWait, far beyond any real wait, so that it cannot overflow the
+        // steady clock.
         if (args.size() != 3) {
             now = wrong_arity("wait");
-        } else if (!wanted || !timeout) {
-            now = not_an_integer();
-        } else if (*timeout < 0) {
-            now = RespValue::error("ERR timeout is negative");
         } else if (!is_master()) {
             now = RespValue::error(
                 "ERR WAIT cannot be used with replica instances. Please also "
                 "note that since Redis 4.0 if a replica is configured to be "
                 "writable (which is not the default) writes to replicas are "
                 "just local and are not propagated.");
+        } else if (!wanted) {
+            now = not_an_integer();
+        } else if (!timeout) {
+            now = RespValue::error("ERR timeout is not an integer or out of range");
+        } else if (*timeout < 0) {
+            now = RespValue::error("ERR timeout is negative");
+        } else if (*timeout > INT64_MAX - ServerContext::now_ms()) {
+            now = RespValue::error("ERR timeout is out of range");
         }
         client.last_command = "wait";
         if (now) {
@@ -516,7 +545,9 @@ class Replication {
         w.target = client.repl_write_offset;
         w.wanted = static_cast<std::size_t>(std::max<std::int64_t>(*wanted, 0));
         if (*timeout > 0)
-            w.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout);
+            w.deadline =
+                std::chrono::steady_clock::now() +
+                std::min<std::chrono::milliseconds>(std::chrono::milliseconds(*timeout), kMaxWait);
         waiters_.push_back(std::move(w));
         schedule_ack();
         asio::post(io_, [this] { check_waiters(); });

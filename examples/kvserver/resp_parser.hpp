@@ -38,6 +38,7 @@ class RequestParser {
         while (true) {
             if (stage_ == Stage::kStart) {
                 args_.clear();
+                args_bytes_ = 0;
                 if (pos >= in.size()) return Result::kNeedMore;
                 if (in[pos] != '*') {
                     auto inline_result = parse_inline(in, pos);
@@ -69,6 +70,7 @@ class RequestParser {
             // Stage::kBulkData
             if (in.size() - pos < bulk_len_ + 2) return Result::kNeedMore;
             args_.emplace_back(in.substr(pos, bulk_len_));
+            args_bytes_ += bulk_len_ + sizeof(std::string);
             // The two bytes after the data are skipped unchecked, as redis-server does.
             pos += bulk_len_ + 2;
             if (--remaining_ > 0) {
@@ -88,6 +90,11 @@ class RequestParser {
     std::size_t bulk_bytes_pending() const {
         return stage_ == Stage::kBulkData ? bulk_len_ + 2 : 0;
     }
+
+    // Memory held by the arguments of the request being read that are already parsed: they
+    // no longer sit in the input, yet they wait for the rest of the request before anything
+    // runs, so they count against the same limit as unparsed input.
+    std::size_t parsed_bytes_pending() const { return stage_ == Stage::kStart ? 0 : args_bytes_; }
 
   private:
     enum class Stage { kStart, kBulkHeader, kBulkData };
@@ -147,6 +154,7 @@ class RequestParser {
     Result status_ = Result::kNeedMore;
     std::size_t remaining_ = 0;
     std::size_t bulk_len_ = 0;
+    std::size_t args_bytes_ = 0;  // data and string objects of the arguments in args_
     std::vector<std::string> args_;
     std::string error_;
 };

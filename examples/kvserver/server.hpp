@@ -28,9 +28,10 @@ class Server {
     // up less, and a key given a TTL meanwhile is still expired lazily on access.
     static constexpr std::chrono::milliseconds kIdleExpirePeriod{1000};
     static constexpr std::chrono::milliseconds kAcceptRetry{100};
+    static constexpr std::chrono::milliseconds kIdlePeriod{1000};
 
     Server(asio::io_context& io, ServerContext& context)
-        : io_(io), ctx_(context), expire_timer_(io) {}
+        : io_(io), ctx_(context), expire_timer_(io), idle_timer_(io) {}
 
     // Listens on every bind address (a leading '-' marks one that may be missing). Throws
     // std::system_error naming the address when a required one cannot be bound.
@@ -59,6 +60,7 @@ class Server {
         for (auto& a : acceptors_)
             accept_next(*a);
         schedule_expiry();
+        schedule_idle_check();
     }
 
     // Stops accepting, closes every client and the timer. Pending handlers then find nothing
@@ -68,6 +70,7 @@ class Server {
         for (auto& a : acceptors_)
             a->close(ec);
         expire_timer_.cancel();
+        idle_timer_.cancel();
         auto sessions = std::move(sessions_);
         sessions_.clear();
         for (auto& [id, s] : sessions)
@@ -143,12 +146,33 @@ class Server {
         });
     }
 
+    // The timeout option: once a second, as redis-server checks its clients, idle ones are
+    // closed. Without it the timer never runs.
+    void schedule_idle_check() {
+        if (ctx_.options.timeout_seconds <= 0) return;
+        idle_timer_.expires_after(kIdlePeriod);
+        idle_timer_.async_wait([this](std::error_code ec) {
+            if (ec) return;
+            const std::int64_t cutoff =
+                ServerContext::now_ms() - ctx_.options.timeout_seconds * std::int64_t{1000};
+            std::vector<std::shared_ptr<ClientSession>> idle;
+            for (const auto& [id, s] : sessions_)
+                if (s->idle_since(cutoff)) idle.push_back(s);
+            for (auto& s : idle) {
+                ctx_.log.verbose("Closing idle client id={} addr={}", s->info().id, s->info().addr);
+                s->close();
+            }
+            schedule_idle_check();
+        });
+    }
+
     asio::io_context& io_;
     ServerContext& ctx_;
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
     std::map<std::uint64_t, std::shared_ptr<ClientSession>> sessions_;
     std::uint64_t next_client_id_ = 1;
     asio::steady_timer expire_timer_;
+    asio::steady_timer idle_timer_;
 };
 
 }  // namespace kvserver

@@ -40,6 +40,8 @@ struct ClientInfo {
     bool close_after_reply = false;       // QUIT
     bool asking = false;                  // ASKING: the next command may use an importing slot
     bool readonly = false;                // READONLY: a replica serves this client's reads
+    bool authenticated = false;           // AUTH passed, or no requirepass
+    bool replica = false;                 // a replica's stream: never closed for idleness
     std::uint64_t repl_write_offset = 0;  // replication offset after its last write (WAIT)
     std::weak_ptr<ClientLink> link;       // its connection, for Pub/Sub messages
 };

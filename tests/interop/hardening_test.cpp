@@ -1,6 +1,7 @@
 // Interop hardening: hostile traffic on the cluster bus port of a kvserver in a 3-master cluster
 // (malformed frames, a slowloris peer, 2,000 connections at once, MEET floods, FAIL and UPDATE
-// from unknown senders, oversize totlen). After each the node still serves, its memory stays
+// from unknown senders, oversize totlen, peers that stall mid-frame or say nothing, 500 peers
+// each holding most of a large frame). After each the node still serves, its memory stays
 // bounded and no node's view of the cluster has changed.
 #include <catch2/catch.hpp>
 
@@ -558,4 +559,151 @@ TEST_CASE("[hardening] an oversize totlen closes the link at once", "[interop][h
             CHECK(peer.closed_by_peer(3s));
         }
     });
+}
+
+namespace {
+
+long vm_hwm_kb(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("[hardening] a partial frame must complete within the node timeout",
+          "[interop][hardening]") {
+    // The test cluster runs with a node timeout of 3 s, the default partial-frame deadline.
+    constexpr auto kDeadline = 3000ms;
+    constexpr auto kSlack = 2000ms;
+    ThreeMasters cluster;
+    const std::uint16_t bus = cluster.target().bus_port();
+    survive(cluster, "slow peers", [&] {
+        const Bytes meet = codec_test::vector_bytes(codec_test::malformed::kMeet);
+        // 20 peers stop after the first 100 bytes of a MEET, 5 dribble one byte every 500 ms
+        // (so the frame would take more than 20 minutes), 5 connect and say nothing.
+        std::vector<std::unique_ptr<BusPeer>> stalled, dribblers, silent;
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < 20; ++i) {
+            stalled.push_back(std::make_unique<BusPeer>(bus));
+            REQUIRE(stalled.back()->send(Bytes(meet.begin(), meet.begin() + 100)));
+        }
+        for (int i = 0; i < 5; ++i) {
+            dribblers.push_back(std::make_unique<BusPeer>(bus));
+            silent.push_back(std::make_unique<BusPeer>(bus));
+            REQUIRE(silent.back()->open());
+        }
+        std::size_t at = 0;
+        std::vector<std::optional<std::chrono::milliseconds>> cut(30);
+        auto all_cut = [&] {
+            return std::all_of(cut.begin(), cut.end(), [](const auto& c) { return c.has_value(); });
+        };
+        while (!all_cut() && std::chrono::steady_clock::now() - start < kDeadline + 2 * kSlack) {
+            for (auto& d : dribblers)
+                if (d->open()) d->send(Bytes{meet[at % meet.size()]});
+            ++at;
+            const auto t0 = std::chrono::steady_clock::now();
+            for (std::size_t i = 0; i < 30; ++i) {
+                if (cut[i]) continue;
+                BusPeer& p = i < 20 ? *stalled[i] : i < 25 ? *dribblers[i - 20] : *silent[i - 25];
+                if (p.closed_by_peer(1ms))
+                    cut[i] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start);
+            }
+            std::this_thread::sleep_for(500ms - (std::chrono::steady_clock::now() - t0));
+        }
+        CHECK(serves(cluster.target()));
+        long longest = 0;
+        std::size_t closed = 0;
+        for (const auto& c : cut)
+            if (c) {
+                ++closed;
+                longest = std::max<long>(longest, static_cast<long>(c->count()));
+            }
+        fmt::print(
+            "hardening [slow peers]: {} of 30 slow or silent peers cut, the last after {} ms "
+            "(deadline {} ms)\n",
+            closed, longest, kDeadline.count());
+        CHECK(closed == 30);
+        CHECK(longest <= (kDeadline + kSlack).count());
+    });
+}
+
+TEST_CASE("[hardening] 500 greedy peers each holding 900 KB of a frame", "[interop][hardening]") {
+    // The inbound partial frames of all links together stay within a budget (128 MB by
+    // default): resident memory at its peak grows by less than that plus the buffers' slack.
+    constexpr long kPeakGrowthLimitKb = (128L + 64L) * 1024 * kRssScale;
+    ThreeMasters cluster;
+    const std::uint16_t bus = cluster.target().bus_port();
+    survive(
+        cluster, "greedy peers",
+        [&] {
+            const long rss_before = vm_rss_kb(cluster.target_pid());
+            const long hwm_before = vm_hwm_kb(cluster.target_pid());
+            Bytes head = codec_test::vector_bytes(codec_test::malformed::kMeet);
+            codec_test::put_u32(head, 4, 1000000);  // a 1 MB frame of which 900 KB arrive
+            Bytes rest(900 * 1024 - head.size(), 0x41);
+            std::vector<std::unique_ptr<BusPeer>> peers;
+            int refused = 0;
+            for (int i = 0; i < 500; ++i) {
+                peers.push_back(std::make_unique<BusPeer>(bus));
+                if (!peers.back()->send(head) || !peers.back()->send(rest)) ++refused;
+            }
+            // What the node has not read yet waits in the kernel: give it a moment (less than
+            // the partial-frame deadline) to take it all in.
+            long hwm_attack = vm_hwm_kb(cluster.target_pid());
+            for (int i = 0; i < 20; ++i) {
+                std::this_thread::sleep_for(100ms);
+                hwm_attack = vm_hwm_kb(cluster.target_pid());
+            }
+            const long rss_attack = vm_rss_kb(cluster.target_pid());
+            CHECK(serves(cluster.target()));
+            int cut = 0;
+            for (auto& p : peers)
+                if (p->closed_by_peer(1ms)) ++cut;
+            fmt::print(
+                "hardening [greedy peers]: VmRSS {} kB -> {} kB under attack, peak {} kB (before "
+                "{} kB); {} sends failed, {} of 500 links closed by the node\n",
+                rss_before, rss_attack, hwm_attack, hwm_before, refused, cut);
+            CHECK(hwm_attack - rss_before < kPeakGrowthLimitKb);
+            CHECK(cut > 0);
+        },
+        kPeakGrowthLimitKb);
+}
+
+TEST_CASE("[hardening] bus peers cannot take the descriptors clients need",
+          "[interop][hardening]") {
+    // maxclients 100 makes the node keep 132 descriptors for itself; with its open files limit
+    // lowered to 400, at most 268 inbound bus links fit. 500 peers connect at once: the node
+    // must not run out of descriptors, so new clients are still served.
+    TempDir tmp("gossipcluster-hardening-fds");
+    ClusterServer node(ServerKind::kKv, tmp.path(), {"--maxclients", "100"});
+    rlimit lim{};
+    REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, nullptr, &lim) == 0);
+    lim.rlim_cur = 400;
+    REQUIRE(::prlimit(node.pid(), RLIMIT_NOFILE, &lim, nullptr) == 0);
+    std::vector<std::unique_ptr<BusPeer>> peers;
+    for (int i = 0; i < 500; ++i)
+        peers.push_back(std::make_unique<BusPeer>(node.bus_port(), false));
+    // Long enough for every connection to be accepted, shorter than the partial-frame deadline.
+    long most = 0;
+    for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(100ms);
+        most = std::max(most, open_fds(node.pid()));
+    }
+    int served = 0;
+    for (int i = 0; i < 5; ++i) {
+        RespConnection c(node.port());
+        auto r = c.call({"PING"}, 1s);
+        if (r && r->text == "PONG") ++served;
+    }
+    fmt::print(
+        "hardening [descriptor budget]: 500 bus peers, limit 400: at most {} open fds, {} "
+        "of 5 new clients served\n",
+        most, served);
+    CHECK(most < 400);
+    CHECK(served == 5);
+    CHECK(node.running());
 }

@@ -33,6 +33,10 @@
 
 namespace gossipcluster {
 
+// The partial-frame deadline of a transport that no AsioClusterNode configured: 15 s, Redis's
+// default node timeout.
+inline constexpr Duration kDefaultPartialFrameTimeout{15000};
+
 struct AsioTcpOptions {
     // Addresses to listen on. "0.0.0.0" is every IPv4 address; "::" is every IPv6 address and,
     // unless an IPv4 address is listed too, every IPv4 address as well (dual stack). A leading
@@ -59,6 +63,25 @@ struct AsioTcpOptions {
     std::size_t read_chunk_bytes = std::size_t{16} << 10;
     // Inbound connections beyond this are closed as soon as accepted. 0: unlimited.
     std::size_t max_inbound_links = 16384;
+    // Whatever max_inbound_links says, inbound links stay below the process's open files limit
+    // (RLIMIT_NOFILE, read at each accept) minus this many descriptors, kept for everything else
+    // the process opens: clients, files, outbound links.
+    std::size_t reserved_fds = 64;
+
+    // A frame begun on a link must be whole within this, counted from the read that began it,
+    // and an inbound link must bring its first frame within it; a link that does not is closed.
+    // A peer dribbling a frame, or connecting and saying nothing, thus holds a socket and a
+    // partial frame for this long at most. Unset: AsioClusterNode uses the node timeout (a peer
+    // that cannot deliver a frame in that time already looks failed to the failure detector,
+    // and the deadline follows the node timeout when it is raised for a slow network); a bare
+    // transport uses kDefaultPartialFrameTimeout, Redis's default node timeout. 0: no deadline.
+    std::optional<Duration> partial_frame_timeout;
+    // Bytes all inbound links together may hold in partial frames. Data that takes the total
+    // beyond it closes the link holding the most (the newest among equals), until the total fits
+    // again, so peers that each send most of a large frame and stop cannot together exhaust
+    // memory. A frame larger than this never arrives over an inbound link: keep it above the
+    // largest PUBLISH the cluster carries. 0: unlimited.
+    std::size_t inbound_buffer_budget = std::size_t{128} << 20;
 
     // An outbound connection not established by then fails. 0: only the kernel's own timeout.
     Duration connect_timeout{5000};
@@ -105,7 +128,11 @@ struct AsioTcpStats {
     std::uint64_t connects_succeeded = 0;  // links up (over TLS: once the handshake is done)
     std::uint64_t connects_failed = 0;
     std::uint64_t inbound_accepted = 0;
-    std::uint64_t inbound_refused = 0;  // over max_inbound_links
+    std::uint64_t inbound_refused = 0;  // over max_inbound_links or the descriptor budget
+    // Links closed because a frame was not whole within partial_frame_timeout (or an inbound
+    // link brought no frame within it), and because of inbound_buffer_budget.
+    std::uint64_t links_closed_partial_timeout = 0;
+    std::uint64_t links_closed_buffer_budget = 0;
     std::uint64_t accept_errors = 0;
     // Stream handshakes (TLS), both directions. A failed inbound one is never reported to the
     // core; a failed outbound one counts in connects_failed as well.
@@ -176,6 +203,8 @@ class AsioStreamTransport {
     std::size_t queued_bytes(LinkId link) const { return impl_->queued_bytes(link); }
     std::size_t link_count() const { return impl_->link_count(); }
     std::size_t inbound_link_count() const { return impl_->inbound_link_count(); }
+    // Bytes all inbound links hold in partial frames (what inbound_buffer_budget bounds).
+    std::size_t inbound_buffered_bytes() const { return impl_->inbound_buffered_bytes(); }
     const Options& options() const { return impl_->options(); }
     const asio::any_io_executor& get_executor() const { return impl_->executor(); }
 
@@ -373,6 +402,7 @@ class AsioClusterNode {
     static Options with_node_defaults(Options options, const Config& config) {
         if (options.port == 0) options.port = config.bus_port();
         if (options.seed == 0) options.seed = config.seed * 0x9e3779b97f4a7c15ull + 0x51ed27;
+        if (!options.partial_frame_timeout) options.partial_frame_timeout = config.node_timeout;
         return options;
     }
 

@@ -9,10 +9,13 @@
 
 #include <asio.hpp>
 
+#include <sys/resource.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,6 +89,12 @@ struct AsioStreamLink {
     std::uint64_t inflight_messages = 0;
     bool writing = false;
     AsioLinkStats stats;
+    // The partial-frame deadline: armed on `timer` while a frame is begun but not whole (or an
+    // inbound link has brought none yet); the generation tells a stale expiry from a live one.
+    bool frame_seen = false;
+    bool deadline_armed = false;
+    std::uint64_t deadline_generation = 0;
+    std::size_t accounted = 0;  // of an inbound link: its partial bytes in the transport's total
 
     std::size_t queued_bytes() const { return pending.size() + inflight.size(); }
 };
@@ -112,7 +121,10 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
         if (options_.connect_timeout.count() < 0 || options_.backoff_initial.count() < 0 ||
             options_.backoff_max.count() < 0)
             throw std::invalid_argument("AsioTcpOptions: durations must not be negative");
+        if (options_.partial_frame_timeout && options_.partial_frame_timeout->count() < 0)
+            throw std::invalid_argument("AsioTcpOptions: durations must not be negative");
         limits_.max_frame_bytes = options_.max_frame_bytes;
+        partial_timeout_ = options_.partial_frame_timeout.value_or(kDefaultPartialFrameTimeout);
     }
 
     AsioStreamImpl(const AsioStreamImpl&) = delete;
@@ -245,6 +257,7 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
             shutdown(*link);
         links_.clear();
         inbound_links_ = 0;
+        inbound_buffered_ = 0;
     }
 
     bool stopped() const { return stopped_; }
@@ -254,6 +267,7 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
     const asio::any_io_executor& executor() const { return executor_; }
     std::size_t link_count() const { return links_.size(); }
     std::size_t inbound_link_count() const { return inbound_links_; }
+    std::size_t inbound_buffered_bytes() const { return inbound_buffered_; }
     const AsioLinkStats* link_stats(LinkId id) const {
         auto it = links_.find(id);
         return it == links_.end() ? nullptr : &it->second->stats;
@@ -351,7 +365,8 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
             ++stats_.accept_errors;
             return;
         }
-        if (options_.max_inbound_links != 0 && inbound_links_ >= options_.max_inbound_links) {
+        if ((options_.max_inbound_links != 0 && inbound_links_ >= options_.max_inbound_links) ||
+            inbound_links_ >= descriptor_budget()) {
             ++stats_.inbound_refused;
             return;  // the socket closes here
         }
@@ -372,10 +387,20 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
             inbound_up(link);
     }
 
+    // Inbound links the open files limit leaves room for, beside options_.reserved_fds. Read
+    // at each accept: the process may raise its limit after the transport was made.
+    std::size_t descriptor_budget() const {
+        rlimit lim{};
+        if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+        const auto soft = static_cast<std::size_t>(lim.rlim_cur);
+        return soft > options_.reserved_fds ? soft - options_.reserved_fds : 0;
+    }
+
     // The core hears of an inbound link only once it is usable, so a peer that fails the
     // stream's handshake never reaches it.
     void inbound_up(const LinkPtr& link) {
         link->state = Link::State::Up;
+        arm_frame_deadline(link);  // for its first frame
         if (handler_.on_inbound_link)
             handler_.on_inbound_link(link->id, asio_ip_text(link->remote.address()),
                                      asio_ip_text(link->local.address()));
@@ -530,8 +555,11 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
         stats_.bytes_received += n;
         const DecodeError stream_error =
             link->splitter.feed(std::span<const std::uint8_t>(link->read_buf.data(), n));
+        bool completed = false;
         // Frames completed before a bad prefix are still processed, as Redis does.
         while (auto frame = link->splitter.next()) {
+            completed = true;
+            link->frame_seen = true;
             const DecodeError e = decode(*frame, scratch_, limits_);
             switch (action_for(e)) {
                 case DecodeAction::Accept:
@@ -552,7 +580,63 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
             bad_stream(link, stream_error);
             return;
         }
+        // A frame begun in this read gets a deadline of its own; one still unfinished from an
+        // earlier read keeps the one it had.
+        if (link->splitter.buffered() == 0 && link->frame_seen)
+            disarm_frame_deadline(*link);
+        else if (completed || !link->deadline_armed)
+            arm_frame_deadline(link);
+        if (link->inbound && !account_inbound(link)) return;
         start_read(link);
+    }
+
+    // --- partial frames: deadline and budget --------------------------------------------------
+
+    void arm_frame_deadline(const LinkPtr& link) {
+        if (partial_timeout_.count() == 0) return;
+        link->deadline_armed = true;
+        const std::uint64_t generation = ++link->deadline_generation;
+        link->timer.expires_after(partial_timeout_);
+        link->timer.async_wait([self = this->shared_from_this(), link,
+                                generation](const asio::error_code& e) {
+            if (e || link->closed || self->stopped_ || !link->deadline_armed ||
+                generation != link->deadline_generation)
+                return;
+            ++self->stats_.links_closed_partial_timeout;
+            self->fail(link,
+                       fmt::format("{} within {} ms",
+                                   link->frame_seen ? "frame not completed" : "no frame received",
+                                   self->partial_timeout_.count()));
+        });
+    }
+
+    static void disarm_frame_deadline(Link& link) {
+        if (!link.deadline_armed) return;
+        link.deadline_armed = false;
+        ++link.deadline_generation;
+        link.timer.cancel();
+    }
+
+    // Brings the link's share of the inbound total up to date; over the budget, closes the
+    // greediest inbound links (the newest among equals) until the total fits. False when this
+    // link was one of them.
+    bool account_inbound(const LinkPtr& link) {
+        const std::size_t now = link->splitter.buffered();
+        inbound_buffered_ = inbound_buffered_ - link->accounted + now;
+        link->accounted = now;
+        const std::size_t budget = options_.inbound_buffer_budget;
+        while (budget != 0 && inbound_buffered_ > budget) {
+            LinkPtr greediest;
+            for (const auto& [id, l] : links_)
+                if (l->inbound && !l->closed &&
+                    (!greediest || l->accounted > greediest->accounted ||
+                     (l->accounted == greediest->accounted && greediest->id < id)))
+                    greediest = l;
+            if (!greediest || greediest->accounted == 0) break;
+            ++stats_.links_closed_buffer_budget;
+            fail(greediest, fmt::format("inbound buffer budget of {} bytes exceeded", budget));
+        }
+        return !link->closed;
     }
 
     void count_drop(DecodeError e) {
@@ -638,9 +722,14 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
 
     // Closes the socket and cancels the timer; handlers still pending see `closed` and return.
     // `inflight` and `read_buf` stay: operations being cancelled may still refer to them.
-    static void shutdown(Link& link) {
+    void shutdown(Link& link) {
         if (link.closed) return;
         link.closed = true;
+        // Its partial frame leaves the inbound total now; the memory goes with the link, once
+        // the cancelled operations have let go of it.
+        inbound_buffered_ -= link.accounted;
+        link.accounted = 0;
+        link.deadline_armed = false;
         asio::error_code ignored;
         Stream::tcp_layer(link.socket).close(ignored);
         link.timer.cancel();
@@ -680,6 +769,8 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
     std::map<LinkId, LinkPtr> links_;
     std::uint64_t inbound_seq_ = 0;
     std::size_t inbound_links_ = 0;
+    std::size_t inbound_buffered_ = 0;  // partial-frame bytes of the open inbound links
+    Duration partial_timeout_{0};
     Message scratch_;  // decode target, reused so that steady-state reading does not allocate
     AsioTcpStats stats_;
     bool stopped_ = false;
