@@ -139,7 +139,10 @@ class Checker {
             to = b;
         }
         if (r.since >= 0) {
-            if (from < 0 || r.since - to > unseen_gap) from = r.since;
+            if (from < 0 || r.since - to > unseen_gap) {
+                if (long_enough()) return true;
+                from = r.since;
+            }
             to = t;
         }
         return long_enough();
