@@ -155,6 +155,12 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
     }
 }
 
+// Redis keeps a replica in its master's shard; the id is not saved (Redis 7.0's nodes.conf has no
+// place for it), a restarted replica takes it again from its master's next ping.
+inline void ClusterState::adopt_shard_id(const NodeId& id) {
+    if (!id.is_null()) shard_id_ = id;
+}
+
 inline void ClusterState::become_replica_of(Now now, detail::Node& master, Output& out) {
     detail::Node& me = me_node();
     const bool was_master = me.is_master();
@@ -167,14 +173,14 @@ inline void ClusterState::become_replica_of(Now now, detail::Node& master, Outpu
     // A report about the link to another master says nothing about this one.
     if (!me.master || *me.master != master.id) repl_link_.reset();
     me.master = master.id;
+    if (!master.shard_id.is_null()) adopt_shard_id(master.shard_id);
     master.flags |= node_flag::kMigrateTo;
     reset_election();
     out.events.push_back(event::RoleChanged{false, master.id, was_master});
     update_cluster_state(now);
     mark_dirty(true);
     // Tell everybody at once; they would otherwise learn it from our next pings.
-    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
-    broadcast(pong, out);
+    broadcast_pong(now, out);
 }
 
 // A master's claim is the whole truth about its own slots at its epoch: a slot we still credit to
@@ -338,8 +344,7 @@ inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlot
                 importing_.erase(slot);
                 // The import is ours without a vote; a fresh epoch makes the claim win everywhere.
                 if (bump_epoch_without_consensus()) {
-                    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
-                    broadcast(pong, out);
+                    broadcast_pong(now, out);
                 }
             }
             break;
