@@ -43,13 +43,15 @@ LinkId link_of(std::size_t peer) {
 // Us, node `self`, announcing a hostname and a human node name, with an inbound link from every
 // other node.
 struct Fixture {
-    explicit Fixture(std::size_t me = 1) : self(me), st(config(me), at(1000), view(me)) {
+    explicit Fixture(std::size_t me = 1, bool allow_migration = true)
+        : self(me), st(config(me, allow_migration), at(1000), view(me)) {
         Output out;
         for (std::size_t j = 0; j < kNodes; ++j)
             if (j != self) st.on_inbound_link(at(1000), link_of(j), ip_of(j), ip_of(self), out);
     }
-    static Config config(std::size_t self) {
+    static Config config(std::size_t self, bool allow_migration) {
         Config c;
+        c.allow_replica_migration = allow_migration;
         c.port = 7000;
         c.cport = 17000;
         c.announce_ip = ip_of(self);
@@ -199,4 +201,61 @@ TEST_CASE("[redis70] a replica sends its master's shard id", "[scenario][redis70
     REQUIRE(sent);
     CHECK(*sent == master_shard);
     CHECK(f.st.shard_id() == master_shard);
+}
+
+// Redis 7.0 takes a sender's NOFAILOVER flag from every PING, PONG and MEET header (a replica
+// started with cluster-replica-no-failover, or one that changed it by CONFIG SET): siblings rank
+// themselves without it. Gossip alone only set it when the node was first learnt.
+TEST_CASE("[redis70] a sender's NOFAILOVER flag follows its headers", "[scenario][redis70]") {
+    Fixture f(1);
+    Message m = ping_from(3);  // node 3: a replica of node 0
+    m.header.flags |= node_flag::kNoFailover;
+    Output out;
+    f.st.on_message(at(2000), link_of(3), m, out);
+    CHECK(f.st.find(name_of(3))->has(node_flag::kNoFailover));
+    f.st.on_message(at(2100), link_of(3), ping_from(3), out);
+    CHECK_FALSE(f.st.find(name_of(3))->has(node_flag::kNoFailover));
+}
+
+// A replica that announces itself master (it won an election) is marked MIGRATE_TO, as Redis 7.0
+// marks a promoted replica: with no replicas of its own it is an orphaned master that replica
+// migration refills. Unmarked, a spare replica elsewhere never moved to it.
+TEST_CASE("[redis70] a promoted replica is a target of replica migration", "[scenario][redis70]") {
+    Fixture f(1);
+    CHECK_FALSE(f.st.find(name_of(3))->has(node_flag::kMigrateTo));
+    Message m = ping_from(3);
+    m.header.slaveof = NodeId{};
+    m.header.flags = node_flag::kMaster;
+    m.header.config_epoch = 4;
+    m.header.current_epoch = 4;
+    Output out;
+    f.st.on_message(at(2000), link_of(3), m, out);
+    REQUIRE(f.st.find(name_of(3))->is_master());
+    CHECK(f.st.find(name_of(3))->has(node_flag::kMigrateTo));
+}
+
+// Our master (here: we) lost every slot to a master that claims other slots too: the slots were
+// migrated, and following that master would be a replica migration, which
+// cluster-allow-replica-migration no forbids (Redis 7.0 stays a master without slots). A claim of
+// our slots alone is a failover in our own shard, followed either way.
+TEST_CASE(
+    "[redis70] allow_replica_migration decides whether a master emptied by a migration "
+    "follows",
+    "[scenario][redis70]") {
+    const bool allow = GENERATE(false, true);
+    const bool ours_only = GENERATE(false, true);
+    CAPTURE(allow, ours_only);
+    Fixture f(1, allow);
+    Message m = ping_from(2);
+    m.header.config_epoch = 10;
+    m.header.current_epoch = 10;
+    m.header.myslots = SlotBitmap{};
+    m.header.myslots.set_range(kSlotCount / kMasters, 2 * kSlotCount / kMasters - 1);  // ours
+    if (!ours_only) m.header.myslots.set_range(2 * kSlotCount / kMasters, kSlotCount - 1);
+    Output out;
+    f.st.on_message(at(2000), link_of(2), m, out);
+    CHECK(f.st.myself().slot_count == 0);
+    const bool follows = allow || ours_only;
+    CHECK(f.st.myself().is_replica() == follows);
+    CHECK(f.st.myself().is_master() == !follows);
 }

@@ -244,6 +244,14 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
     }
 
     if (!sender) return;
+    // The sender's own word on NOFAILOVER, in every header: gossip only carries it to nodes that
+    // learn of the sender, and the setting may change while it runs.
+    const auto nofailover = static_cast<std::uint16_t>(h.flags & node_flag::kNoFailover);
+    if ((sender->flags & node_flag::kNoFailover) != nofailover) {
+        sender->flags =
+            static_cast<std::uint16_t>((sender->flags & ~node_flag::kNoFailover) | nofailover);
+        mark_dirty(false);
+    }
     update_role_from_header(h, *sender);
     // Slots: a replica's header carries its master's claim.
     detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
@@ -266,8 +274,15 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
 inline void ClusterState::update_role_from_header(const Header& h, detail::Node& sender) {
     if (h.slaveof.is_null()) {
         if (!sender.is_master()) {
+            // A promoted replica starts without replicas: an orphaned master that replica
+            // migration may refill, as Redis marks it.
+            const bool promoted = sender.is_replica() && sender.master.has_value();
             sender.flags = static_cast<std::uint16_t>((sender.flags & ~node_flag::kSlave) |
                                                       node_flag::kMaster);
+            if (promoted) {
+                sender.flags |= node_flag::kMigrateTo;
+                ++view_version_;
+            }
             sender.master.reset();
             note_news(sender);
             mark_dirty(false);
