@@ -65,6 +65,15 @@ struct GossipSize {
 // What a replica's host knows of its replication link to the master: whether it is up, and how
 // long ago the master last sent anything on it (up) or since when it is down (down). Elections
 // judge the age of the replica's data by it, as Redis does with its replication link.
+// Which ping extensions a PING, PONG or MEET carries. Redis 7.0 reads only the hostname (type 0):
+// it logs a warning for every other record, on every message, and forgets a sender's hostname
+// when a PING or PONG comes without one.
+enum class ExtSet : std::uint8_t {
+    None,      // no extension (pre-7.0 peers reject frames with any)
+    Hostname,  // the hostname alone, when we announce one: what a Redis 7.0 node sends
+    All,       // hostname, human node name, forgotten nodes, shard id: Redis 7.2 and later
+};
+
 struct ReplicationLink {
     bool up = false;
     Duration idle{0};
@@ -126,6 +135,8 @@ class ClusterState {
 
     // Queries.
     const NodeId& myself_id() const { return myself_; }
+    // The shard id we announce to peers that read it: our master's when we are a replica.
+    const NodeId& shard_id() const { return shard_id_; }
     Epoch current_epoch() const { return current_epoch_; }
     Epoch last_vote_epoch() const { return last_vote_epoch_; }
     const Config& config() const { return config_; }
@@ -269,10 +280,14 @@ class ClusterState {
     // Sending.
     Header build_header(MessageType type) const;
     void fill_header(MessageType type, Header& h) const;
-    Message build_ping(Now now, MessageType type, const detail::Node* target, bool with_ext,
+    Message build_ping(Now now, MessageType type, const detail::Node* target, ExtSet exts,
                        GossipSize size = GossipSize::usual());
-    void fill_ping(Message& msg, Now now, MessageType type, const detail::Node* target,
-                   bool with_ext, GossipSize size = GossipSize::usual());
+    void fill_ping(Message& msg, Now now, MessageType type, const detail::Node* target, ExtSet exts,
+                   GossipSize size = GossipSize::usual());
+    ExtSet ext_set_for(const detail::Node* peer, const Message* received = nullptr) const;
+    static bool reads_all_extensions(const Message& msg);
+    void broadcast_pong(Now now, Output& out);
+    void adopt_shard_id(const NodeId& id);
     Message& queue_send(LinkId link, MessageType type, Output& out);
     void count_sent(MessageType type);
     void send_ping(Now now, detail::Node& node, MessageType type, Output& out,

@@ -86,8 +86,12 @@ struct Config {
     // a few nodes instead of trickling in with random gossip; 0 turns it off.
     std::size_t failure_report_collectors = 3;
 
-    // Only peers that advertised EXT_DATA receive extensions (pre-7.0 nodes reject them).
-    bool extensions_only_to_advertisers = true;
+    // Redis 7.0 sends its hostname extension to every peer and forgets a peer's hostname when a
+    // PING or PONG comes without one, so by default every peer gets ours (and a peer that is not
+    // known to read more gets nothing else). Set this in a cluster with pre-7.0 nodes, which drop
+    // frames with extensions: then only peers that set EXT_DATA get any, and a Redis 7.0 node that
+    // announces no hostname itself never shows ours.
+    bool extensions_only_to_advertisers = false;
 
     // Largest channel + message (or module payload) we send over the bus. Receiving is bounded by
     // the transport's frame limit instead (kDefaultMaxFrameBytes, over 1 GiB by default): a Redis

@@ -45,6 +45,9 @@ struct alignas(64) Node {
     bool link_lost = false;
     bool link_up = false;
     bool supports_ext = false;
+    // It reads every extension type, not only Redis 7.0's hostname: it sent another type (Redis
+    // 7.2 always sends its shard id) or EXTENSIONS_SUPPORTED in its header flags.
+    bool reads_all_ext = false;
 
     // Third and fourth lines: the address a gossip entry carries, then what the once-a-second
     // replica-migration survey reads.
@@ -68,6 +71,7 @@ struct alignas(64) Node {
     std::uint64_t claim_version = 0;
     std::string hostname;
     std::string human_nodename;
+    NodeId shard_id;  // from its SHARDID extension; null until one arrives (Redis 7.0 sends none)
 
     bool has(std::uint16_t f) const { return (flags & f) != 0; }
     bool is_master() const { return has(node_flag::kMaster); }

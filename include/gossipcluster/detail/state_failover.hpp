@@ -241,8 +241,7 @@ inline void ClusterState::take_over_master(Now now, detail::Node* old_master, Ou
     out.events.push_back(event::RoleChanged{true, NodeId{}, false});
     update_cluster_state(now);
     mark_dirty(true);
-    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
-    broadcast(pong, out);
+    broadcast_pong(now, out);
 }
 
 }  // namespace gossipcluster

@@ -61,7 +61,7 @@ inline void ClusterState::process_mfstart(Now now, detail::Node* sender, Output&
         event::PauseWrites{sender->id, now.mono.ms + 2 * config_.manual_failover_timeout.count()});
     // Our header now carries PAUSED and our final offset: tell the replica at once.
     if (sender->link.valid()) {
-        Message ping = build_ping(now, MessageType::Ping, sender, sender->supports_ext);
+        Message ping = build_ping(now, MessageType::Ping, sender, ext_set_for(sender));
         send_on_link(sender->link, std::move(ping), out);
     }
 }
@@ -78,7 +78,7 @@ inline void ClusterState::manual_failover_cron(Now now, Output& out) {
     if (me.is_master()) {
         // Keep the replica informed of our offset while it catches up.
         if (detail::Node* replica = lookup(mf_replica_); replica && replica->link.valid()) {
-            Message ping = build_ping(now, MessageType::Ping, replica, replica->supports_ext);
+            Message ping = build_ping(now, MessageType::Ping, replica, ext_set_for(replica));
             send_on_link(replica->link, std::move(ping), out);
         }
         return;

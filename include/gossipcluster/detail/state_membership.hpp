@@ -365,13 +365,19 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
     if (old_ping_sent != 0) node.ping_sent = old_ping_sent;
     wake_node_at(node,
                  std::max(node.ping_sent, node.data_received) + config_.node_timeout.count() + 1);
-    node.flags &= static_cast<std::uint16_t>(~node_flag::kMeet);
 }
 
 inline void ClusterState::on_link_up(Now, LinkId link, Output&) {
     const LinkInfo* info = links_.find(link);
     if (!info || info->inbound) return;
-    if (auto* node = lookup(info->node); node && node->link == link) node->link_up = true;
+    if (auto* node = lookup(info->node); node && node->link == link) {
+        node->link_up = true;
+        // The MEET queued behind this connect goes out now. Until a connect succeeds every
+        // retry must send MEET again (a PING from a stranger is answered but never adds it), so
+        // that a MEET issued before the target's bus port listens still forms the pair once it
+        // does, within the handshake timeout, as Redis 7.0 does.
+        node->flags &= static_cast<std::uint16_t>(~node_flag::kMeet);
+    }
 }
 
 inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view reason, Output& out) {

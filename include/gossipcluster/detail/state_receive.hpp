@@ -47,6 +47,7 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
         sender->link_lost = false;
         sender->repl_offset = h.offset;
         if (h.mflags[0] & message_flag::kExtData) sender->supports_ext = true;
+        if (reads_all_extensions(msg)) sender->reads_all_ext = true;
         update_epochs_from_header(h, *sender);
         // Any message is an answer. Since a peer that talks to us is not pinged (its messages
         // already prove it alive), waiting for a PONG could leave a PFAIL or FAIL in place for
@@ -149,14 +150,12 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
 
     // Any PING or MEET is answered, even from an unknown sender: that is how handshakes finish.
     if (h.type == MessageType::Ping || h.type == MessageType::Meet) {
-        const bool with_ext = !config_.extensions_only_to_advertisers ||
-                              (h.mflags[0] & message_flag::kExtData) ||
-                              (sender && sender->supports_ext);
+        const ExtSet exts = ext_set_for(sender, &msg);
         // The answer is no bigger than the question: a small first ping on a new link gets a
         // small PONG, and a peer's usual PING (Redis's too) gets the usual section.
         const std::size_t asked = body.gossip.size();
-        fill_ping(queue_send(link, MessageType::Pong, out), now, MessageType::Pong, sender,
-                  with_ext, GossipSize::at_most(asked));
+        fill_ping(queue_send(link, MessageType::Pong, out), now, MessageType::Pong, sender, exts,
+                  GossipSize::at_most(asked));
         last_ping_exchange_ = now.mono.ms;
     }
 
@@ -187,6 +186,7 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
             linked->flags |= h.slaveof.is_null() ? node_flag::kMaster : node_flag::kSlave;
             linked->data_received = now.mono.ms;
             if (h.mflags[0] & message_flag::kExtData) linked->supports_ext = true;
+            if (reads_all_extensions(msg)) linked->reads_all_ext = true;
             update_epochs_from_header(h, *linked);
             out.events.push_back(event::HandshakeCompleted{temp, linked->id});
             note_news(*linked);
@@ -244,6 +244,14 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
     }
 
     if (!sender) return;
+    // The sender's own word on NOFAILOVER, in every header: gossip only carries it to nodes that
+    // learn of the sender, and the setting may change while it runs.
+    const auto nofailover = static_cast<std::uint16_t>(h.flags & node_flag::kNoFailover);
+    if ((sender->flags & node_flag::kNoFailover) != nofailover) {
+        sender->flags =
+            static_cast<std::uint16_t>((sender->flags & ~node_flag::kNoFailover) | nofailover);
+        mark_dirty(false);
+    }
     update_role_from_header(h, *sender);
     // Slots: a replica's header carries its master's claim.
     detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
@@ -266,8 +274,15 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
 inline void ClusterState::update_role_from_header(const Header& h, detail::Node& sender) {
     if (h.slaveof.is_null()) {
         if (!sender.is_master()) {
+            // A promoted replica starts without replicas: an orphaned master that replica
+            // migration may refill, as Redis marks it.
+            const bool promoted = sender.is_replica() && sender.master.has_value();
             sender.flags = static_cast<std::uint16_t>((sender.flags & ~node_flag::kSlave) |
                                                       node_flag::kMaster);
+            if (promoted) {
+                sender.flags |= node_flag::kMigrateTo;
+                ++view_version_;
+            }
             sender.master.reset();
             note_news(sender);
             mark_dirty(false);
@@ -423,6 +438,12 @@ inline void ClusterState::process_extensions(Now now, detail::Node& sender, cons
                 sender.hostname = hn->hostname;
                 mark_dirty(false);
             }
+        } else if (const auto* shard = std::get_if<ShardIdExt>(&ext)) {
+            sender.shard_id = shard->shard_id;
+            // A replica belongs to its master's shard, whatever id it drew at start.
+            const auto& me = myself();
+            if (me.is_replica() && me.master && *me.master == sender.id)
+                adopt_shard_id(shard->shard_id);
         } else if (const auto* human = std::get_if<HumanNodenameExt>(&ext)) {
             if (valid_human_nodename(human->name)) sender.human_nodename = human->name;
         } else if (const auto* fg = std::get_if<ForgottenNodeExt>(&ext)) {

@@ -26,7 +26,10 @@ inline void ClusterState::fill_header(MessageType type, Header& h) const {
     h.myip.assign(config_.announce_ip);
     h.pport = config_.pport;
     h.cport = config_.bus_port();
-    h.flags = me.flags;
+    // We read every extension type; Redis 8 and Valkey 8 say so with this bit too. Redis 7.0
+    // ignores it, and it tells another node of ours apart from a 7.0 node that sends its
+    // hostname alone.
+    h.flags = me.flags | node_flag::kExtensionsSupported;
     h.state = cluster_ok_ ? BusClusterState::Ok : BusClusterState::Fail;
     h.mflags = {};
     // A master paused for a manual failover says so in every header, with its final offset.
@@ -34,16 +37,41 @@ inline void ClusterState::fill_header(MessageType type, Header& h) const {
 }
 
 inline Message ClusterState::build_ping(Now now, MessageType type, const detail::Node* target,
-                                        bool with_ext, GossipSize size) {
+                                        ExtSet exts, GossipSize size) {
     Message msg;
-    fill_ping(msg, now, type, target, with_ext, size);
+    fill_ping(msg, now, type, target, exts, size);
     return msg;
+}
+
+// The extensions a peer gets. A peer known to read them all (or whose message `received` shows
+// it does) gets them all. Any other may be Redis 7.0, which warns about every type but the
+// hostname and forgets our hostname if a PING or PONG lacks it: it gets the hostname alone, sent
+// to every peer as 7.0 sends it; only extensions_only_to_advertisers spares a peer that never set
+// EXT_DATA (pre-7.0 nodes drop frames with extensions).
+inline ExtSet ClusterState::ext_set_for(const detail::Node* peer, const Message* received) const {
+    if ((peer && peer->reads_all_ext) || (received && reads_all_extensions(*received)))
+        return ExtSet::All;
+    const bool advertised = (peer && peer->supports_ext) ||
+                            (received && (received->header.mflags[0] & message_flag::kExtData));
+    if (config_.extensions_only_to_advertisers && !advertised) return ExtSet::None;
+    return ExtSet::Hostname;
+}
+
+// A message from a node that reads every extension: one with EXTENSIONS_SUPPORTED, or one
+// carrying a type Redis 7.0 does not know (7.0 sends the hostname and nothing else).
+inline bool ClusterState::reads_all_extensions(const Message& msg) {
+    if (msg.header.flags & node_flag::kExtensionsSupported) return true;
+    const auto* body = std::get_if<GossipBody>(&msg.body);
+    if (!body || !(msg.header.mflags[0] & message_flag::kExtData)) return false;
+    return std::any_of(
+        body->extensions.begin(), body->extensions.end(),
+        [](const PingExtension& e) { return !std::holds_alternative<HostnameExt>(e); });
 }
 
 // Fills msg in place: a ping is about 2.3 KB, and building it where it is sent from saves copying
 // it twice on the way into the output.
 inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
-                                    const detail::Node* target, bool with_ext, GossipSize size) {
+                                    const detail::Node* target, ExtSet exts, GossipSize size) {
     fill_header(type, msg.header);
     // We can always parse extensions; saying so lets peers send us theirs.
     msg.header.mflags[0] |= message_flag::kExtData;
@@ -130,9 +158,10 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
         ++pfail_added;
     }
 
-    if (with_ext) {
-        const detail::Node& me = myself();
-        if (!me.hostname.empty()) body.extensions.push_back(HostnameExt{me.hostname});
+    const detail::Node& me = myself();
+    if (exts != ExtSet::None && !me.hostname.empty())
+        body.extensions.push_back(HostnameExt{me.hostname});
+    if (exts == ExtSet::All) {
         if (!me.human_nodename.empty())
             body.extensions.push_back(HumanNodenameExt{me.human_nodename});
         append_forgotten_nodes(now, body, target);
@@ -200,8 +229,7 @@ inline Message& ClusterState::queue_send(LinkId link, MessageType type, Output& 
 inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType type, Output& out,
                                     GossipSize size) {
     if (!node.link.valid()) return;
-    const bool with_ext = !config_.extensions_only_to_advertisers || node.supports_ext;
-    fill_ping(queue_send(node.link, type, out), now, type, &node, with_ext, size);
+    fill_ping(queue_send(node.link, type, out), now, type, &node, ext_set_for(&node), size);
     if (type == MessageType::Ping || type == MessageType::Meet) {
         last_ping_exchange_ = now.mono.ms;
         if (node.ping_sent == 0) {
@@ -216,6 +244,24 @@ inline void ClusterState::broadcast(const Message& msg, Output& out) {
     for (auto& [id, node] : nodes_) {
         if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
         send_on_link(node.link, msg, out);
+    }
+}
+
+// One PONG to every linked peer (after a change of role or slots). It carries our hostname: a
+// PONG without it would make Redis 7.0 (and us) forget it until the next ping. A peer that must
+// get no extension at all gets a copy without.
+inline void ClusterState::broadcast_pong(Now now, Output& out) {
+    const Message pong = build_ping(now, MessageType::Pong, nullptr, ExtSet::Hostname);
+    const auto* body = std::get_if<GossipBody>(&pong.body);
+    for (auto& [id, node] : nodes_) {
+        if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+        if (body && !body->extensions.empty() && ext_set_for(&node) == ExtSet::None) {
+            Message bare = pong;
+            std::get<GossipBody>(bare.body).extensions.clear();
+            send_on_link(node.link, std::move(bare), out);
+        } else {
+            send_on_link(node.link, pong, out);
+        }
     }
 }
 

@@ -131,6 +131,7 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
     detail::Node& me = me_node();
     detail::Node* my_master = me.is_master() ? &me : (me.master ? lookup(*me.master) : nullptr);
     bool followed_changed = false;
+    std::size_t taken_from_us = 0;  // slots of our side of the shard the claim took
     event::SlotsChanged change{claimant.id, {}, {}};
     for (std::size_t s = 0; s < kSlotCount; ++s) {
         if (!claimed.test(s)) continue;
@@ -140,7 +141,10 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
             continue;  // an import in progress is settled by SETSLOT, not gossip
         if (owner && owner->config_epoch >= claim_epoch && !disowned_.test(s)) continue;
         if (owner == &me) change.lost_by_me.push_back(static_cast<std::uint16_t>(s));
-        if (owner && owner == my_master) followed_changed = true;
+        if (owner && owner == my_master) {
+            followed_changed = true;
+            ++taken_from_us;
+        }
         assign_slot(s, claimant);
         change.moved.push_back(static_cast<std::uint16_t>(s));
         mark_dirty(true);
@@ -149,10 +153,21 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
     out.events.push_back(std::move(change));
     update_cluster_state(now);
     if (!followed_changed || !my_master || my_master->slot_count != 0) return;
-    // Our side of the shard lost every slot to the claimant: it is the new master of the shard.
+    // Our side of the shard lost every slot to the claimant. When the claim holds nothing but our
+    // slots, the claimant took over our shard (a failover we missed) and we follow it. When it
+    // holds others too, our slots were migrated to another master: following it is a replica
+    // migration, which cluster-allow-replica-migration no forbids, as in Redis 7.0; a master
+    // then stays a master without slots.
+    if (!config_.allow_replica_migration && taken_from_us != claimed.count()) return;
     if (my_master == &me || (me.master && *me.master != claimant.id)) {
         become_replica_of(now, claimant, out);
     }
+}
+
+// Redis keeps a replica in its master's shard; the id is not saved (Redis 7.0's nodes.conf has no
+// place for it), a restarted replica takes it again from its master's next ping.
+inline void ClusterState::adopt_shard_id(const NodeId& id) {
+    if (!id.is_null()) shard_id_ = id;
 }
 
 inline void ClusterState::become_replica_of(Now now, detail::Node& master, Output& out) {
@@ -167,14 +182,14 @@ inline void ClusterState::become_replica_of(Now now, detail::Node& master, Outpu
     // A report about the link to another master says nothing about this one.
     if (!me.master || *me.master != master.id) repl_link_.reset();
     me.master = master.id;
+    if (!master.shard_id.is_null()) adopt_shard_id(master.shard_id);
     master.flags |= node_flag::kMigrateTo;
     reset_election();
     out.events.push_back(event::RoleChanged{false, master.id, was_master});
     update_cluster_state(now);
     mark_dirty(true);
     // Tell everybody at once; they would otherwise learn it from our next pings.
-    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
-    broadcast(pong, out);
+    broadcast_pong(now, out);
 }
 
 // A master's claim is the whole truth about its own slots at its epoch: a slot we still credit to
@@ -338,8 +353,7 @@ inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlot
                 importing_.erase(slot);
                 // The import is ours without a vote; a fresh epoch makes the claim win everywhere.
                 if (bump_epoch_without_consensus()) {
-                    Message pong = build_ping(now, MessageType::Pong, nullptr, false);
-                    broadcast(pong, out);
+                    broadcast_pong(now, out);
                 }
             }
             break;
