@@ -23,6 +23,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -447,24 +448,36 @@ TEST_CASE("[hardening] 2000 connections at once to the bus port", "[interop][har
             }
         }
         CHECK(connected >= kConnections * 9 / 10);
+        // A connect completes once the kernel queues it; the node accepts at its own pace, and
+        // on a loaded machine a round may be measured with a third of them not yet taken. Give
+        // it (bounded) time to hold them all, so that both rounds reach the same peak.
+        wait_until(5s, kPollEvery,
+                   [&] { return open_fds(cluster.target_pid()) >= connected * 9 / 10; });
         // With all of them open the node still serves clients and the bus.
         CHECK(serves(cluster.target()));
+        const long held = open_fds(cluster.target_pid());
         fmt::print(
             "hardening [2000 connections]: round {}: {} connected; with them open the kvserver "
             "holds {} open fds, VmRSS {} kB\n",
-            number, connected, open_fds(cluster.target_pid()), vm_rss_kb(cluster.target_pid()));
+            number, connected, held, vm_rss_kb(cluster.target_pid()));
         peers.clear();
         wait_until(5s, kPollEvery, [&] { return open_fds(cluster.target_pid()) < 100; });
-        return vm_rss_kb(cluster.target_pid());
+        return std::pair{vm_rss_kb(cluster.target_pid()), held};
     };
     survive(
         cluster, "2000 connections",
         [&] {
             // The second round reuses what the first one freed: no growth from one to the next
             // (except under a sanitizer, whose quarantine holds freed memory back).
-            const long first = round(1);
-            const long second = round(2);
-            CHECK(second - first < (kRssScale == 1 ? 4 * 1024 : kConnectionsRssLimitKb));
+            const auto [first, first_held] = round(1);
+            const auto [second, second_held] = round(2);
+            // Memory the allocator keeps after a peak is not a leak: a round that held more
+            // connections at once than the one before may end higher, by about what a
+            // connection costs (17 kB seen); beyond that, growth is a leak.
+            const long extra_held = std::max(0L, second_held - first_held);
+            CAPTURE(first_held, second_held);
+            CHECK(second - first <
+                  (kRssScale == 1 ? 4 * 1024 : kConnectionsRssLimitKb) + extra_held * 24);
         },
         kConnectionsRssLimitKb);
 }
