@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -15,6 +16,12 @@
 #include <fmt/format.h>
 
 namespace gossipcluster::test_common {
+
+inline void write_file(const std::filesystem::path& p, std::string_view data) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out.good()) throw std::runtime_error("cannot write " + p.string());
+}
 
 inline std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -67,11 +67,7 @@ constexpr std::size_t kCportOff = 2248;
 constexpr std::size_t kDataOff = 2256;
 
 long vm_rss_kb(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
+    return proc_status_kb(pid, "VmRSS");
 }
 
 long open_fds(pid_t pid) {
@@ -577,11 +573,7 @@ TEST_CASE("[hardening] an oversize totlen closes the link at once", "[interop][h
 namespace {
 
 long vm_hwm_kb(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
+    return proc_status_kb(pid, "VmHWM");
 }
 
 }  // namespace

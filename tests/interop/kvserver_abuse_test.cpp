@@ -26,11 +26,7 @@ using namespace std::chrono_literals;
 namespace {
 
 long rss_kb(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
+    return proc_status_kb(pid, "VmRSS");
 }
 
 // A kvserver on a port of its own, started with `extra` options. Ready once it answers PING,

@@ -59,6 +59,17 @@ inline constexpr milliseconds kStartLimit{10000};
 using test_common::read_file;
 using test_common::TempDir;
 
+// A kB figure from /proc/PID/status ("VmRSS", "VmHWM", ...); -1 when the process is gone.
+inline long proc_status_kb(pid_t pid, std::string_view field) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+            line[field.size()] == ':')
+            return std::stol(line.substr(field.size() + 1));
+    return -1;
+}
+
 // The last `lines` lines of a file, for failure messages.
 inline std::string read_tail(const fs::path& p, std::size_t lines = 40) {
     const std::string text = read_file(p);

@@ -9,16 +9,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Every live node serves again with slot 0 no longer owned by `old_master`.
-bool failed_over(SimCluster& sim, const NodeId& old_master) {
-    for (std::size_t i = 0; i < sim.size(); ++i) {
-        if (!sim.alive(i)) continue;
-        const auto* owner = sim.core(i).state().slot_owner(0);
-        if (!owner || owner->id == old_master) return false;
-    }
-    return cluster_converged(sim);
-}
-
 ClusterShape shape(Duration timeout, std::size_t replicas = 1) {
     ClusterShape s;
     s.replicas_per_master = replicas;

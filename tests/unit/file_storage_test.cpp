@@ -30,12 +30,7 @@ namespace {
 
 using test_common::read_file;
 using test_common::TempDir;
-
-void write_file(const fs::path& p, const std::string& data) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << data;
-    REQUIRE(out.good());
-}
+using test_common::write_file;
 
 std::set<std::string> names_in(const fs::path& dir) {
     std::set<std::string> names;

@@ -225,6 +225,16 @@ inline bool run_until_converged(SimCluster& sim, Duration limit, Duration every 
     return cluster_converged(sim);
 }
 
+// Every live node serves again with slot 0 no longer owned by `old_master`.
+inline bool failed_over(SimCluster& sim, const NodeId& old_master) {
+    for (std::size_t i = 0; i < sim.size(); ++i) {
+        if (!sim.alive(i)) continue;
+        const auto* owner = sim.core(i).state().slot_owner(0);
+        if (!owner || owner->id == old_master) return false;
+    }
+    return cluster_converged(sim);
+}
+
 // How many live nodes other than `id` itself flag it FAIL.
 inline std::size_t failed_by(SimCluster& sim, const NodeId& id) {
     std::size_t count = 0;
