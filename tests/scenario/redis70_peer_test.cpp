@@ -259,3 +259,35 @@ TEST_CASE(
     CHECK(f.st.myself().is_replica() == follows);
     CHECK(f.st.myself().is_master() == !follows);
 }
+
+// Node 2 stopped claiming the top of its range (a migration we have not heard the end of): those
+// slots stay routed to it but are disowned. When node 1 claims one of node 2's slots with an older
+// epoch, our UPDATE about node 2 must leave the disowned slots out, as Redis 7.0 masks them:
+// node 1 would otherwise bind them to node 2's epoch, and their next claimant would lose.
+TEST_CASE("[redis70] an UPDATE leaves out the slots their owner stopped claiming",
+          "[scenario][redis70]") {
+    Fixture f(0);
+    const std::size_t first2 = 2 * kSlotCount / kMasters;
+    Message from2 = ping_from(2);
+    from2.header.myslots = SlotBitmap{};
+    from2.header.myslots.set_range(first2, 16000);
+    Output out;
+    f.st.on_message(at(2000), link_of(2), from2, out);
+    REQUIRE(f.st.slot_owner(16100)->id == name_of(2));  // still routed to node 2
+
+    Message stale = ping_from(1);
+    stale.header.myslots.set(first2);  // node 2's slot, claimed at node 1's older epoch
+    out = Output{};
+    f.st.on_message(at(2100), link_of(1), stale, out);
+    std::optional<UpdateBody> update;
+    for (const Action& a : out.actions)
+        if (const auto* send = std::get_if<action::Send>(&a);
+            send && send->link == link_of(1) && send->message.header.type == MessageType::Update)
+            update = std::get<UpdateBody>(send->message.body);
+    REQUIRE(update);
+    CHECK(update->node == name_of(2));
+    CHECK(update->config_epoch == 3);
+    SlotBitmap expected;
+    expected.set_range(first2, 16000);
+    CHECK(update->slots == expected);
+}

@@ -373,8 +373,11 @@ inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
             if (node->in_handshake()) continue;
             if (reporter_counts && sender != node) {
                 if (gflags & (node_flag::kFail | node_flag::kPfail)) {
-                    if (add_failure_report(now, *node, sender->id))
-                        mark_failing_if_needed(now, *node, out);
+                    // Checked on a refreshed report too, as Redis does: the quorum may have been
+                    // reached since the report first came (fewer masters with slots, or we
+                    // became one), and nothing else looks again at a node already suspected.
+                    add_failure_report(now, *node, sender->id);
+                    mark_failing_if_needed(now, *node, out);
                 } else {
                     remove_failure_report(*node, sender->id);
                 }

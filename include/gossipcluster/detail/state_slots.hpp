@@ -223,10 +223,17 @@ inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::
         const detail::Node* owner = slot_owner_[s];
         if (!owner || owner == &sender) continue;
         if (owner->config_epoch <= claim_epoch || disowned_.test(s)) continue;
-        // The sender claims a slot a newer configuration gave to someone else: tell it.
+        // The sender claims a slot a newer configuration gave to someone else: tell it. Slots
+        // the owner itself stopped claiming are left out, as Redis 7.0 does: the receiver must
+        // not bind them to the owner's epoch, or the slot's next claimant (often with an older
+        // epoch) could never take them.
+        SlotBitmap owned = slots_of(*owner);
+        if (!disowned_.empty())
+            for (std::size_t d = 0; d < kSlotCount; ++d)
+                if (disowned_.test(d)) owned.clear(d);
         Message update;
         update.header = build_header(MessageType::Update);
-        update.body = UpdateBody{owner->config_epoch, owner->id, slots_of(*owner)};
+        update.body = UpdateBody{owner->config_epoch, owner->id, owned};
         send_on_link(link, std::move(update), out);
         (void)now;
         return;
