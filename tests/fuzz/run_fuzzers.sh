@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer binary of a GOSSIPCLUSTER_FUZZ=ON Clang build for SECONDS each, seeded
 # with the captured vectors, or with tests/fuzz/corpus/<name>/ when the target has its own seeds
-# (gossipcluster_fuzz_sim reads programs and gossipcluster_fuzz_nodes_conf nodes.conf files, not
-# frames). Exits non-zero when any fuzzer finds a
+# (gossipcluster_fuzz_sim reads programs, gossipcluster_fuzz_nodes_conf nodes.conf files and
+# gossipcluster_fuzz_resp client requests, not frames). Exits non-zero when any fuzzer finds a
 # crash or cannot run.
 #
 # usage: tests/fuzz/run_fuzzers.sh BUILD_DIR SECONDS
