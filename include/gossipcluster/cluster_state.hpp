@@ -253,6 +253,8 @@ class ClusterState {
     std::size_t replica_rank() const;
     void reset_election();
     bool election_due() const;
+    void note_rival_election(const detail::Node& sender, const Header& h);
+    void retry_contested_election(std::int64_t t);
     std::int64_t replica_data_age(Now now, const detail::Node& master) const;
     void tell_sibling_replicas(Now now, Output& out);
     void handle_replica_failover(Now now, Output& out);
@@ -382,6 +384,10 @@ class ClusterState {
     Epoch election_epoch_ = 0;
     std::size_t election_rank_ = 0;
     std::vector<NodeId> election_voters_;
+    // A rival's request at our election's epoch or a newer one came while we waited for votes:
+    // masters that saw it first refuse ours (see retry_contested_election).
+    bool election_contested_ = false;
+    std::size_t election_retries_ = 0;  // new epochs asked for after such a contest
     // The replication link as last reported: up, and since when silent (up) or down (down), in
     // monotonic ms; nullopt while the host has reported nothing for the current master.
     struct ReportedLink {

@@ -1,6 +1,6 @@
-// The replica with the most data wins at scale: several masters of a 300-node or larger cluster
-// crash at once, each with two replicas at different offsets, and in every shard the replica
-// that is ahead takes over, whatever the seed and the timeout.
+// The replica with the most data wins at scale: one or several masters of a 300-node or larger
+// cluster crash at once, each with two replicas at different offsets, and in every shard the
+// replica that is ahead takes over, whatever the seed and the timeout.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -89,16 +89,20 @@ void check_most_data_wins(std::size_t nodes, std::int64_t timeout, std::uint64_t
 
 }  // namespace
 
+// Five masters crash together: their replicas' elections overlap, and a request whose epoch a
+// rival's newer one overtook at some masters falls short of a majority. Before contested
+// elections asked again, the replica behind then won its shard 6 times in 50 (10 seeds).
 TEST_CASE("[election] at 300 nodes the replica with the greater offset wins in every shard",
           "[sim]") {
     const auto seed = GENERATE(std::uint64_t{1}, std::uint64_t{2});
-    check_most_data_wins(300, 15000, seed, 1);
+    check_most_data_wins(300, 15000, seed, 5);
 }
 
 TEST_CASE("[election] 300 and 600 nodes, many seeds, two timeouts: the most data always wins",
           "[sim][.long]") {
     const auto nodes = GENERATE(std::size_t{300}, std::size_t{600});
     const auto timeout = GENERATE(std::int64_t{3000}, std::int64_t{15000});
+    const auto crashed = GENERATE(std::size_t{1}, std::size_t{5});
     const auto seed = GENERATE(range(std::uint64_t{1}, std::uint64_t{11}));
-    check_most_data_wins(nodes, timeout, seed, 1);
+    check_most_data_wins(nodes, timeout, seed, crashed);
 }

@@ -80,6 +80,57 @@ inline void ClusterState::reset_election() {
     election_sent_ = false;
     election_epoch_ = 0;
     election_voters_.clear();
+    election_contested_ = false;
+    election_retries_ = 0;
+}
+
+namespace detail {
+
+// Requests at new epochs after a contest, at most, per election.
+inline constexpr std::size_t kMaxContestedRetries = 3;
+
+// How long after our request a contested election is asked again: a quarter of the rank delay,
+// so that the votes for the first request have arrived on any LAN, and up to three retries
+// still come before the next replica of our master may start (one rank delay after us).
+inline std::int64_t contested_retry_delay(std::int64_t rank_delay_ms) {
+    return std::max<std::int64_t>(1, rank_delay_ms / 4);
+}
+
+}  // namespace detail
+
+// Requests are broadcast, so a candidate sees its rivals'. When several masters fail together,
+// their replicas' elections can overlap: a master refuses a request whose epoch is older than
+// one it has already seen, so of two requests sent within a network delay the older epoch loses
+// the masters that got the newer one first, and may fall short of a majority. Redis then waits
+// for the retry time (four node timeouts), and the next replica of the same master, starting a
+// rank delay later at a newer epoch, wins with less data. So a contested candidate asks again,
+// at a new epoch, before that replica may start. Safety is the usual one: each master votes once
+// per epoch and once per failed master within the debounce, so the masters that voted for the
+// first request do not vote again, and the new request can win only with the others.
+inline void ClusterState::note_rival_election(const detail::Node& sender, const Header& h) {
+    if (!election_sent_ || sender.id == myself_ || h.current_epoch < election_epoch_) return;
+    if (election_retries_ >= detail::kMaxContestedRetries || manual_failover_can_start_) return;
+    election_contested_ = true;
+    next_deadline_ = std::min(
+        next_deadline_,
+        election_time_ + detail::contested_retry_delay(config_.election_rank_delay.count()));
+}
+
+// A contested election that is due to ask again is set to send its request now, at a new epoch;
+// one not due yet keeps a wake-up for it.
+inline void ClusterState::retry_contested_election(std::int64_t t) {
+    if (!election_sent_ || !election_contested_) return;
+    const std::int64_t at =
+        election_time_ + detail::contested_retry_delay(config_.election_rank_delay.count());
+    if (t < at) {
+        next_deadline_ = std::min(next_deadline_, at);
+        return;
+    }
+    election_contested_ = false;
+    ++election_retries_;
+    election_sent_ = false;
+    election_voters_.clear();
+    election_time_ = t;
 }
 
 inline void ClusterState::handle_replica_failover(Now now, Output& out) {
@@ -124,6 +175,8 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
         election_time_ = t + delay;
         election_sent_ = false;
         election_voters_.clear();
+        election_contested_ = false;
+        election_retries_ = 0;
         next_deadline_ = std::min(next_deadline_, election_time_);
         if (!manual) tell_sibling_replicas(now, out);
         return;
@@ -137,6 +190,7 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
         }
         return;
     }
+    if (!manual) retry_contested_election(t);  // then the request below goes out again
     if (!election_sent_ && !manual) {
         // Others may have reported a better offset since we scheduled: step back if so.
         std::size_t rank = replica_rank();
@@ -166,6 +220,7 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
 inline void ClusterState::process_auth_request(Now now, detail::Node* sender, const Header& h,
                                                Output& out) {
     if (!sender) return;
+    note_rival_election(*sender, h);
     const detail::Node& me = myself();
     // Only masters that serve slots vote, once per epoch.
     if (!me.is_master() || me.slot_count == 0) return;
