@@ -73,9 +73,12 @@ class ClusterNode {
             bus.reserved_fds =
                 32 + std::min<std::size_t>(options.maxclients,
                                            static_cast<std::size_t>(lim.rlim_cur) / 2);
-        if (options.tls_cluster)
+        if (options.tls_cluster) {
             bus.context = gossipcluster::make_tls_context(
                 {options.tls_cert_file, options.tls_key_file, options.tls_ca_cert_file});
+            bus.bind_node_id = options.tls_cluster_bind_node_id;
+        }
+        const auto context = bus.context;
 
         const bool had_file = std::filesystem::exists(options.cluster_config_file);
         node_ = std::make_unique<Node>(io, std::move(config),
@@ -89,6 +92,7 @@ class ClusterNode {
             log_.notice("Node configuration loaded, I'm {}", id);
         else
             log_.notice("No cluster configuration found, I'm {}", id);
+        if (options.tls_cluster_bind_node_id && context) warn_unless_certified(*context, id);
     }
 
     ClusterNode(const ClusterNode&) = delete;
@@ -119,6 +123,19 @@ class ClusterNode {
         } catch (const std::exception& e) {
             log_.warning("Cannot save the cluster configuration on exit: {}", e.what());
         }
+    }
+
+    // Peers that bind node ids refuse a certificate that does not name this node's id; the node
+    // would start but never join them, so say why at once.
+    void warn_unless_certified(asio::ssl::context& context, std::string_view id) {
+        const auto named =
+            gossipcluster::certificate_node_id(SSL_CTX_get0_certificate(context.native_handle()));
+        if (named && named->view() == id) return;
+        log_.warning(
+            "tls-cluster-bind-node-id: the TLS certificate names {}, not this node's id "
+            "{}: peers that bind node ids will refuse it (issue a certificate naming the "
+            "id, as CN or DNS alternative name)",
+            named ? named->str() : std::string("no node id"), id);
     }
 
     // CLUSTER <args...>, args[0] being the subcommand.

@@ -50,6 +50,8 @@ constexpr std::string_view kUsage =
     "  --tls-port <n>                  with tls-cluster: the port announced to the cluster, the\n"
     "                                  bus on tls-port + 10000 (clients stay on --port, plain)\n"
     "  --tls-cert-file, --tls-key-file, --tls-ca-cert-file <file>  PEM files for the bus\n"
+    "  --tls-cluster-bind-node-id yes|no  a bus peer may speak only for the node id its\n"
+    "                                  certificate names, as CN or DNS name (default no)\n"
     "  --dir <dir>                     working directory (relative paths start there)\n"
     "  --logfile <file>                log file ('' for standard output, the default)\n"
     "  --loglevel debug|verbose|notice|warning\n"

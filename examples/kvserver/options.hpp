@@ -46,6 +46,9 @@ struct ServerOptions {
     std::string tls_cert_file;
     std::string tls_key_file;
     std::string tls_ca_cert_file;
+    // tls-cluster-bind-node-id (ours, not redis-server's): a bus peer may speak only for the
+    // node id its certificate names (AsioTlsOptions::bind_node_id). Needs tls-cluster.
+    bool tls_cluster_bind_node_id = false;
     std::string dir;      // empty: stay in the current directory
     std::string logfile;  // empty: standard output
     LogLevel loglevel = LogLevel::kNotice;
@@ -239,6 +242,10 @@ inline std::optional<OptionsError> apply_option(ServerOptions& o, const std::str
         auto yes = one() ? parse_yes_no(*one()) : std::nullopt;
         if (!yes) return fail("needs yes or no");
         o.tls_cluster = *yes;
+    } else if (name == "tls-cluster-bind-node-id") {
+        auto yes = one() ? parse_yes_no(*one()) : std::nullopt;
+        if (!yes) return fail("needs yes or no");
+        o.tls_cluster_bind_node_id = *yes;
     } else if (name == "tls-cert-file" || name == "tls-key-file" || name == "tls-ca-cert-file") {
         if (!one()) return fail("needs one file name");
         (name == "tls-cert-file"  ? o.tls_cert_file
@@ -324,6 +331,9 @@ inline std::variant<ServerOptions, OptionsError> parse_command_line(
             values.push_back(args[i++]);
         if (auto err = detail::apply_option(o, flag.substr(2), values, "command line")) return *err;
     }
+    // Without TLS on the bus no certificate names anything: the option would protect nothing.
+    if (o.tls_cluster_bind_node_id && !o.tls_cluster)
+        return OptionsError{"tls-cluster-bind-node-id yes needs tls-cluster yes"};
     if (o.tls_cluster) {
         if (o.tls_port == 0) return OptionsError{"tls-cluster yes needs a tls-port"};
         if (o.tls_cert_file.empty() || o.tls_key_file.empty() || o.tls_ca_cert_file.empty())

@@ -63,6 +63,25 @@ TlsServer start_tls(ServerKind kind, const fs::path& dir, const CertFiles& files
     return s;
 }
 
+// A kvserver with tls-cluster-bind-node-id yes whose node id is `id` from its first start: its
+// cluster config file is written before it starts, as ids are fixed before certificates.
+TlsServer start_bound_kv(const fs::path& dir, const std::string& id, const CertFiles& files,
+                         const fs::path& ca) {
+    TlsServer s;
+    s.tls_port = pick_port();
+    REQUIRE(s.tls_port != 0);
+    auto args = tls_arguments(s.tls_port, files, ca);
+    args.insert(args.end(), {"--tls-cluster-bind-node-id", "yes"});
+    s.server = std::make_unique<ClusterServer>(
+        ServerKind::kKv, dir, args, kNodeTimeoutMs, [&](const ClusterServer& target) {
+            gossipcluster::test_common::write_file(
+                target.config_path(), fmt::format("{} :0@0 myself,master - 0 0 0 connected\n"
+                                                  "vars currentEpoch 0 lastVoteEpoch 0\n",
+                                                  id));
+        });
+    return s;
+}
+
 std::string my_id(ClusterServer& s) {
     auto r = s.call({"CLUSTER", "MYID"});
     return r && r->is_bulk() ? r->text : std::string();
@@ -256,6 +275,44 @@ TEST_CASE("[tls] peers without a certificate from the cluster's CA never join",
         for (const auto& l : *lines)
             CHECK((l.has_flag("myself") || l.has_flag("handshake")));
     }
+}
+
+TEST_CASE("[tls] kvservers with tls-cluster-bind-node-id join only as their certified ids",
+          "[interop][tls]") {
+    TempDir dir("gc-tls-bound-kv");
+    TestCertificates certs(dir.path());
+    const std::string id0 = "0d8b5e1f3a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b";
+    const std::string id1 = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c";
+    const std::string id2 = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
+    auto k0 = start_bound_kv(dir.path(), id0, certs.issue_named("k0", id0, {}), certs.ca());
+    auto k1 =
+        start_bound_kv(dir.path(), id1, certs.issue_named("k1", "k1.example", {id1}), certs.ca());
+    // Its certificate, from the same CA, names k1's id rather than its own.
+    auto impostor =
+        start_bound_kv(dir.path(), id2, certs.issue_named("impostor", id1, {}), certs.ca());
+    REQUIRE(my_id(*k0) == id0);
+    REQUIRE(my_id(*k1) == id1);
+    REQUIRE(my_id(*impostor) == id2);
+    std::vector<ClusterServer*> good{k0.server.get(), k1.server.get()};
+    const std::set<std::string> ids{id0, id1};
+    REQUIRE(meet(*k0, k1));
+    REQUIRE(explained(wait_until(kConvergeLimit, kPollEvery, [&] { return converged(good, ids); }),
+                      good));
+
+    // The impostor's MEETs, in its own name on links certified for k1's, are cut off at every
+    // attempt: the cluster stays the two nodes, and the impostor learns neither.
+    REQUIRE(meet(*impostor, k0));
+    REQUIRE(meet(*impostor, k1));
+    std::this_thread::sleep_for(2s);
+    CHECK(explained(converged(good, ids), good));
+    auto lines = nodes_of(*impostor);
+    REQUIRE(lines);
+    for (const auto& l : *lines)
+        CHECK((l.has_flag("myself") || l.has_flag("handshake")));
+    // It said at startup that its certificate does not name it; the others have nothing to say.
+    CHECK(read_file(impostor->log_path()).find("tls-cluster-bind-node-id") != std::string::npos);
+    CHECK(read_file(k0->log_path()).find("tls-cluster-bind-node-id") == std::string::npos);
+    CHECK(read_file(k1->log_path()).find("tls-cluster-bind-node-id") == std::string::npos);
 }
 
 #endif  // GOSSIPCLUSTER_TEST_TLS

@@ -30,6 +30,7 @@
 #include "gossipcluster/message.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 #include "gossipcluster/time.hpp"
+#include "gossipcluster/types.hpp"
 
 namespace gossipcluster {
 
@@ -139,6 +140,12 @@ struct AsioTcpStats {
     std::uint64_t handshakes_succeeded = 0;
     std::uint64_t handshakes_failed = 0;
     std::uint64_t handshakes_timed_out = 0;  // of those failed
+    // Of those failed: the peer's certificate named no node id, or more than one
+    // (AsioTlsOptions::bind_node_id).
+    std::uint64_t handshakes_without_node_id = 0;
+    // Links closed at a frame whose header named another sender than the node id of the peer's
+    // certificate (bind_node_id); that frame and any after it never reached the core.
+    std::uint64_t links_closed_sender_mismatch = 0;
 
     std::uint64_t dropped(DecodeError e) const {
         return frames_dropped[static_cast<std::size_t>(e)];
@@ -201,6 +208,11 @@ class AsioStreamTransport {
     const AsioLinkStats* link_stats(LinkId link) const { return impl_->link_stats(link); }
     // Bytes waiting in a link's send buffer.
     std::size_t queued_bytes(LinkId link) const { return impl_->queued_bytes(link); }
+    // The node id an open link speaks for: the one its peer's certificate names, over TLS with
+    // AsioTlsOptions::bind_node_id once the handshake is done; nullopt otherwise.
+    std::optional<NodeId> certified_node_id(LinkId link) const {
+        return impl_->certified_node_id(link);
+    }
     std::size_t link_count() const { return impl_->link_count(); }
     std::size_t inbound_link_count() const { return impl_->inbound_link_count(); }
     // Bytes all inbound links hold in partial frames (what inbound_buffer_budget bounds).

@@ -5,17 +5,19 @@
 
 #include <asio.hpp>
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "gossipcluster/time.hpp"
+#include "gossipcluster/types.hpp"
 
 namespace gossipcluster::detail {
 
 // What AsioStreamImpl asks of a stream policy: the options type, the socket type, how to make
 // one for an outbound link and how to wrap an accepted one, its TCP layer (for connecting,
-// closing and socket options), whether a handshake must finish before the link is up, and how
-// to read an error.
+// closing and socket options), whether a handshake must finish before the link is up, whether
+// (and to which node id) the handshake binds the link, and how to read an error.
 struct AsioPlainStream {
     using Options = AsioTcpOptions;
     using Socket = asio::ip::tcp::socket;
@@ -33,6 +35,9 @@ struct AsioPlainStream {
     Duration handshake_timeout() const { return Duration{0}; }
     template <typename Handler>
     void async_handshake(Socket&, bool, Handler&&) const {}
+    // Nothing authenticates a plain peer, so no link is bound to a node id.
+    bool binds_node_id() const { return false; }
+    static std::optional<NodeId> peer_node_id(Socket&) { return std::nullopt; }
 
     static bool closed_by_peer(const asio::error_code& ec) { return ec == asio::error::eof; }
     static std::string describe(const asio::error_code& ec) { return ec.message(); }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -35,6 +36,7 @@
 #include "gossipcluster/link.hpp"
 #include "gossipcluster/message.hpp"
 #include "gossipcluster/transport/detail/asio_backoff.hpp"
+#include "gossipcluster/types.hpp"
 
 namespace gossipcluster::detail {
 
@@ -95,6 +97,9 @@ struct AsioStreamLink {
     bool deadline_armed = false;
     std::uint64_t deadline_generation = 0;
     std::size_t accounted = 0;  // of an inbound link: its partial bytes in the transport's total
+    // The node id the peer's certificate names, when the stream binds links to one: every frame
+    // read must name it as its sender.
+    std::optional<NodeId> certified_id;
 
     std::size_t queued_bytes() const { return pending.size() + inflight.size(); }
 };
@@ -275,6 +280,11 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
     std::size_t queued_bytes(LinkId id) const {
         auto it = links_.find(id);
         return it == links_.end() ? 0 : it->second->queued_bytes();
+    }
+    std::optional<NodeId> certified_node_id(LinkId id) const {
+        auto it = links_.find(id);
+        if (it == links_.end() || it->second->closed) return std::nullopt;
+        return it->second->certified_id;
     }
     const ConnectBackoff& backoff() const { return backoff_; }
 
@@ -505,26 +515,42 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
         if (link->closed || stopped_) return;
         link->timer.cancel();
         if (ec) {
-            ++stats_.handshakes_failed;
             if (link->timed_out) ++stats_.handshakes_timed_out;
-            std::string reason = link->timed_out
-                                     ? std::string("handshake timeout")
-                                     : fmt::format("handshake failed: {}", Stream::describe(ec));
-            if (!link->inbound) {
-                connect_failed(link, std::move(reason));
+            handshake_failed(link, link->timed_out
+                                       ? std::string("handshake timeout")
+                                       : fmt::format("handshake failed: {}", Stream::describe(ec)));
+            return;
+        }
+        // A certificate the CA signed but that names no node id cannot be bound: the link fails
+        // as if the handshake had, before the core hears of it or a frame is read.
+        if (stream_.binds_node_id()) {
+            link->certified_id = Stream::peer_node_id(link->socket);
+            if (!link->certified_id) {
+                ++stats_.handshakes_without_node_id;
+                handshake_failed(link,
+                                 "handshake failed: the peer's certificate names no node id "
+                                 "(or more than one)");
                 return;
             }
-            // The core never heard of this link: drop it without a report.
-            auto it = links_.find(link->id);
-            shutdown(*link);
-            if (it != links_.end() && it->second == link) erase(it);
-            return;
         }
         ++stats_.handshakes_succeeded;
         if (link->inbound)
             inbound_up(link);
         else
             outbound_up(link);
+    }
+
+    // An outbound link is reported down like a failed connect; an inbound one, which the core
+    // never heard of, is dropped without a report.
+    void handshake_failed(const LinkPtr& link, std::string reason) {
+        ++stats_.handshakes_failed;
+        if (!link->inbound) {
+            connect_failed(link, std::move(reason));
+            return;
+        }
+        auto it = links_.find(link->id);
+        shutdown(*link);
+        if (it != links_.end() && it->second == link) erase(it);
     }
 
     void connect_failed(const LinkPtr& link, std::string reason) {
@@ -560,6 +586,13 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
         while (auto frame = link->splitter.next()) {
             completed = true;
             link->frame_seen = true;
+            if (link->certified_id && !sent_by(*frame, *link->certified_id)) {
+                ++stats_.links_closed_sender_mismatch;
+                fail(link, fmt::format("a frame names another sender than {}, the node id of the "
+                                       "peer's certificate",
+                                       link->certified_id->view()));
+                return;
+            }
             const DecodeError e = decode(*frame, scratch_, limits_);
             switch (action_for(e)) {
                 case DecodeAction::Accept:
@@ -588,6 +621,18 @@ class AsioStreamImpl : public std::enable_shared_from_this<AsioStreamImpl<Stream
             arm_frame_deadline(link);
         if (link->inbound && !account_inbound(link)) return;
         start_read(link);
+    }
+
+    // Whether a whole frame's header names `id` as its sender: the 40 bytes at their fixed
+    // offset, compared before anything is decoded, so that no frame in another node's name
+    // reaches the core, whatever its type (a MEET or PING names its real sender too) and
+    // whether or not it would decode. A light header (Valkey) has no sender field, and the
+    // decoder drops it; the splitter lets no other frame shorter than a full header through.
+    static bool sent_by(std::span<const std::uint8_t> frame, const NodeId& id) {
+        namespace L = layout;
+        if (frame.size() < L::kSender + kNodeNameLen) return true;
+        if ((frame[L::kType] & (L::kLightBit >> 8)) != 0) return true;
+        return std::memcmp(frame.data() + L::kSender, id.raw().data(), kNodeNameLen) == 0;
     }
 
     // --- partial frames: deadline and budget --------------------------------------------------

@@ -6,7 +6,12 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -14,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "gossipcluster/time.hpp"
+#include "gossipcluster/types.hpp"
 
 namespace gossipcluster::detail {
 
@@ -25,7 +31,9 @@ struct AsioTlsStream {
     static constexpr bool kDirectWrite = false;
 
     explicit AsioTlsStream(const Options& options)
-        : context_(options.context), timeout_(options.handshake_timeout) {
+        : context_(options.context),
+          timeout_(options.handshake_timeout),
+          bind_node_id_(options.bind_node_id) {
         if (!context_)
             throw std::invalid_argument(
                 "AsioTlsOptions: context is not set (see make_tls_context)");
@@ -51,6 +59,23 @@ struct AsioTlsStream {
             std::forward<Handler>(handler));
     }
 
+    bool binds_node_id() const { return bind_node_id_; }
+
+    // After a successful handshake: the node id the peer's certificate names. Only a certificate
+    // that passed verification counts, whatever verify mode a hand-made context has set.
+    static std::optional<NodeId> peer_node_id(Socket& socket) {
+        SSL* ssl = socket.native_handle();
+        if (SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        X509* cert = SSL_get1_peer_certificate(ssl);
+#else
+        X509* cert = SSL_get_peer_certificate(ssl);
+#endif
+        auto id = certificate_node_id(cert);
+        X509_free(cert);  // takes nullptr
+        return id;
+    }
+
     // A peer that closes its socket without a TLS close_notify (as redis-server does) ends the
     // stream with stream_truncated; for the bus that is an ordinary close.
     static bool closed_by_peer(const asio::error_code& ec) {
@@ -71,6 +96,7 @@ struct AsioTlsStream {
   private:
     std::shared_ptr<asio::ssl::context> context_;
     Duration timeout_;
+    bool bind_node_id_;
 };
 
 }  // namespace gossipcluster::detail
