@@ -240,6 +240,7 @@ class ClusterState {
                                  const SlotBitmap& claimed, Output& out);
     void check_stale_claim(Now now, LinkId link, const detail::Node& sender, Epoch claim_epoch,
                            const SlotBitmap& claimed, Output& out);
+    bool claims_some_slot(const detail::Node& node) const;
     void note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
                              const SlotBitmap& claimed);
     void become_replica_of(Now now, detail::Node& master, Output& out);

@@ -291,3 +291,41 @@ TEST_CASE("[redis70] an UPDATE leaves out the slots their owner stopped claiming
     expected.set_range(first2, 16000);
     CHECK(update->slots == expected);
 }
+
+// Node 3 won an election for node 0's slots and said so; a PING it wrote as a replica just
+// before, on its other link, arrives after that. Its header carries node 0's older epoch: stale,
+// it must not demote node 3 and leave node 0's slots without an owner. A header at the new
+// master's epoch (node 2 following node 3 after losing to it) still turns a master into a replica.
+TEST_CASE("[redis70] a replica header older than the master we know does not demote it",
+          "[scenario][redis70]") {
+    Fixture f(1);
+    Message promoted = ping_from(3);
+    promoted.header.slaveof = NodeId{};
+    promoted.header.flags = node_flag::kMaster;
+    promoted.header.config_epoch = 4;
+    promoted.header.current_epoch = 4;
+    promoted.header.myslots = SlotBitmap{};
+    promoted.header.myslots.set_range(0, kSlotCount / kMasters - 1);
+    Output out;
+    f.st.on_message(at(2000), link_of(3), promoted, out);
+    REQUIRE(f.st.slot_owner(0)->id == name_of(3));
+
+    SECTION("stale: written as node 0's replica before the promotion") {
+        f.st.on_message(at(2001), link_of(3), ping_from(3), out);
+        CHECK(f.st.find(name_of(3))->is_master());
+        REQUIRE(f.st.slot_owner(0) != nullptr);
+        CHECK(f.st.slot_owner(0)->id == name_of(3));
+    }
+    SECTION("news: a master that lost its slots to node 3 follows it") {
+        Message m = ping_from(2);
+        m.header.myslots = SlotBitmap{};
+        m.header.myslots.set_range(0, kSlotCount / kMasters - 1);  // node 3's claim, as its replica
+        m.header.slaveof = name_of(3);
+        m.header.flags = node_flag::kSlave;
+        m.header.config_epoch = 4;
+        m.header.current_epoch = 4;
+        f.st.on_message(at(2001), link_of(2), m, out);
+        CHECK(f.st.find(name_of(2))->is_replica());
+        CHECK(f.st.find(name_of(3))->is_master());
+    }
+}

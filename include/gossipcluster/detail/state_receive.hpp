@@ -290,6 +290,13 @@ inline void ClusterState::update_role_from_header(const Header& h, detail::Node&
         return;
     }
     if (!sender.is_replica()) {
+        // A replica's header carries its master's epoch. One older than the sender's own epoch,
+        // while the sender still claims slots here, is a message it wrote before its promotion
+        // and that arrived after the promotion on its other link: a master with slots becomes a
+        // replica only when they go to a newer epoch (a failover) or when it stopped claiming
+        // them (disowned). Taken as news, it left the slots without an owner here until the
+        // sender's next message to us, at 600 nodes over a minute later.
+        if (h.config_epoch < sender.config_epoch && claims_some_slot(sender)) return;
         sender.flags =
             static_cast<std::uint16_t>((sender.flags & ~node_flag::kMaster) | node_flag::kSlave);
         // A master turned replica owns nothing any more.

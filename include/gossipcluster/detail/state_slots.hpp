@@ -215,6 +215,13 @@ inline void ClusterState::note_disowned_slots(const detail::Node& master, Epoch 
     if (newly) ++slots_version_;
 }
 
+// Whether `node` owns a slot here that it has not stopped claiming.
+inline bool ClusterState::claims_some_slot(const detail::Node& node) const {
+    for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
+        if (slot_owner_[s] == &node && !disowned_.test(s)) return true;
+    return false;
+}
+
 inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::Node& sender,
                                             Epoch claim_epoch, const SlotBitmap& claimed,
                                             Output& out) {
