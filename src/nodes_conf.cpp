@@ -1,0 +1,3 @@
+// nodes_conf, compiled once into the gossipcluster library.
+#include "gossipcluster/storage/nodes_conf.hpp"
+#include "gossipcluster/impl/nodes_conf.ipp"
