@@ -1,3 +1,3 @@
-// message_format, compiled once into the gossipcluster library.
+// The definitions of message_format.hpp, compiled once into the gossipcluster library.
 #include "gossipcluster/message_format.hpp"
 #include "gossipcluster/impl/message_format.ipp"

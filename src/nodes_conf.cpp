@@ -1,3 +1,3 @@
-// nodes_conf, compiled once into the gossipcluster library.
+// The definitions of storage/nodes_conf.hpp, compiled once into the gossipcluster library.
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "gossipcluster/impl/nodes_conf.ipp"

@@ -1,3 +1,5 @@
 // ClusterState member definitions (slots), compiled once into the gossipcluster library.
-#include "gossipcluster/detail/state_slots.hpp"
 #include "gossipcluster/cluster_state.hpp"
+
+// The definitions need the whole class first.
+#include "gossipcluster/detail/state_slots.hpp"
