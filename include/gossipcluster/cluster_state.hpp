@@ -12,6 +12,7 @@
 #include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/detail/link_table.hpp"
+#include "gossipcluster/detail/linkage.hpp"
 #include "gossipcluster/detail/node.hpp"
 #include "gossipcluster/detail/node_index.hpp"
 #include "gossipcluster/detail/prng.hpp"
@@ -444,6 +445,9 @@ class ClusterState {
 
 }  // namespace gossipcluster
 
+// The member definitions: compiled once into the library (src/state_*.cpp), or included here
+// in header-only mode.
+#ifdef GOSSIPCLUSTER_HEADER_ONLY
 #include "gossipcluster/detail/state_cron.hpp"
 #include "gossipcluster/detail/state_failover.hpp"
 #include "gossipcluster/detail/state_failure.hpp"
@@ -455,3 +459,4 @@ class ClusterState {
 #include "gossipcluster/detail/state_reset.hpp"
 #include "gossipcluster/detail/state_send.hpp"
 #include "gossipcluster/detail/state_slots.hpp"
+#endif

@@ -6,13 +6,13 @@
 
 namespace gossipcluster {
 
-inline void ClusterState::tick(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::tick(Now now, Output& out) {
     if (now.mono.ms >= next_deadline_) cron(now, out);
     finish(now, out);
 }
 
 // While order_ is stale its rebuild will make every node due anyway.
-inline void ClusterState::wake_node_at(const detail::Node& node, std::int64_t t) {
+GOSSIPCLUSTER_INLINE void ClusterState::wake_node_at(const detail::Node& node, std::int64_t t) {
     if (!order_dirty_ && node.order_pos < order_.size() && order_[node.order_pos] == &node) {
         std::int64_t& due = node_due_[node.order_pos];
         due = std::min(due, t);
@@ -28,7 +28,7 @@ inline void ClusterState::wake_node_at(const detail::Node& node, std::int64_t t)
 // fewer idle wake-ups at 30 nodes). The wall clock's offset is read at every cron run, so the grid
 // follows a clock that is set or adjusted. In a large cluster the grid counts from the node's
 // start (Config::ping_grid_sync_max_nodes says why).
-inline std::int64_t ClusterState::on_ping_grid(std::int64_t t) const {
+GOSSIPCLUSTER_INLINE std::int64_t ClusterState::on_ping_grid(std::int64_t t) const {
     const std::int64_t window = config_.effective_ping_batch_window().count();
     if (window <= 1) return t;
     const bool shared = nodes_.size() <= config_.ping_grid_sync_max_nodes;
@@ -37,11 +37,11 @@ inline std::int64_t ClusterState::on_ping_grid(std::int64_t t) const {
     return phase == 0 ? t : t + (window - phase);
 }
 
-inline void ClusterState::rescan_soon(const detail::Node& node) {
+GOSSIPCLUSTER_INLINE void ClusterState::rescan_soon(const detail::Node& node) {
     wake_node_at(node, last_cron_ + config_.cron_period.count());
 }
 
-inline void ClusterState::connect_soon(const detail::Node& node) {
+GOSSIPCLUSTER_INLINE void ClusterState::connect_soon(const detail::Node& node) {
     connects_.push_back(node.id);
     next_deadline_ = 0;  // the next tick, whenever the host calls it
 }
@@ -58,7 +58,7 @@ inline void ClusterState::connect_soon(const detail::Node& node) {
 // reconnect, a pending change of the cluster state, an orphaned master - the core ticks every
 // cron_period as Redis does. An idle node thus wakes a few times a second instead of ten, and a
 // tick of an idle cluster of N nodes costs O(1) instead of O(N).
-inline void ClusterState::cron(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
     const std::int64_t t = now.mono.ms;
     wall_offset_ = static_cast<std::int64_t>(now.unix_ms) - t;
     const std::int64_t period = config_.cron_period.count();
@@ -120,7 +120,7 @@ inline void ClusterState::cron(Now now, Output& out) {
 }
 
 // Whether the cron must run every period: something time-driven is under way.
-inline bool ClusterState::ticking_needed() const {
+GOSSIPCLUSTER_INLINE bool ClusterState::ticking_needed() const {
     if (mf_end_ != 0 || election_time_ != 0 || !reconnects_.empty() || orphaned_since_ != 0)
         return true;
     if (state_change_pending_) return true;
@@ -150,7 +150,7 @@ struct ClusterState::ScanPass {
 };
 
 // Returns whether a node became PFAIL or went away, which the health verdict depends on.
-inline bool ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& out) {
+GOSSIPCLUSTER_INLINE bool ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& out) {
     ScanPass pass;
     pass.t = now.mono.ms;
     pass.periodic = periodic;
@@ -203,8 +203,8 @@ inline bool ClusterState::scan_nodes(Now now, bool periodic, bool full, Output& 
 
 // Does what is due for one node and returns when it is next due (the maximum when nothing is
 // pending: a later event lowers it through wake_node_at).
-inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPass& pass,
-                                            Output& out) {
+GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node& node,
+                                                          ScanPass& pass, Output& out) {
     const std::int64_t t = pass.t;
     const std::int64_t timeout = pass.timeout;
     std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
@@ -307,12 +307,13 @@ inline std::int64_t ClusterState::scan_node(Now now, detail::Node& node, ScanPas
 
 // Since when a node whose link was lost counts as unreachable: the later of the last message
 // from it and the loss of the link (the node's creation when it never spoke).
-inline std::int64_t ClusterState::unreachable_since(const detail::Node& node) {
+GOSSIPCLUSTER_INLINE std::int64_t ClusterState::unreachable_since(const detail::Node& node) {
     const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
     return std::max(last_heard, node.link_lost_at);
 }
 
-inline void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids,
+                                                       Output& out) {
     for (const NodeId& id : ids) {
         detail::Node* node = lookup(id);
         if (!node || node->id == myself_ || node->has(node_flag::kNoAddr) || node->link.valid())
@@ -322,7 +323,7 @@ inline void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids
     }
 }
 
-inline void ClusterState::random_ping(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::random_ping(Now now, Output& out) {
     if (nodes_.size() <= config_.random_ping_quiet_skip_max_nodes &&
         now.mono.ms - last_ping_exchange_ < config_.random_ping_period.count())
         return;

@@ -17,7 +17,7 @@ inline std::int64_t election_auth_timeout(std::int64_t node_timeout_ms) {
 // Rank among the replicas of the same master: how many of them are ahead of us (greater
 // replication offset, or the same offset and a smaller name). NOFAILOVER replicas never compete.
 // Unique ranks keep two replicas of one master from asking for votes at the same time.
-inline std::size_t ClusterState::replica_rank() const {
+GOSSIPCLUSTER_INLINE std::size_t ClusterState::replica_rank() const {
     const detail::Node& me = myself();
     if (!me.master) return 0;
     std::size_t rank = 0;
@@ -30,11 +30,11 @@ inline std::size_t ClusterState::replica_rank() const {
     return rank;
 }
 
-inline void ClusterState::set_replication_offset(std::uint64_t offset) {
+GOSSIPCLUSTER_INLINE void ClusterState::set_replication_offset(std::uint64_t offset) {
     me_node().repl_offset = offset;
 }
 
-inline void ClusterState::set_replication_link(Now now, ReplicationLink link) {
+GOSSIPCLUSTER_INLINE void ClusterState::set_replication_link(Now now, ReplicationLink link) {
     repl_link_ = ReportedLink{link.up, now.mono.ms - std::max<std::int64_t>(0, link.idle.count())};
 }
 
@@ -42,7 +42,7 @@ inline void ClusterState::set_replication_link(Now now, ReplicationLink link) {
 // yet: a node became FAIL since the step last ran, and it is our master, which serves slots.
 // Checked at the end of every input, so that the step runs at once whichever path marked the
 // master FAIL (once: a refused election is looked at again with the periodic ticks).
-inline bool ClusterState::election_due() const {
+GOSSIPCLUSTER_INLINE bool ClusterState::election_due() const {
     if (!failed_since_failover_step_) return false;
     const detail::Node& me = myself();
     if (!me.is_replica() || !me.master || me.has(node_flag::kNoFailover)) return false;
@@ -53,7 +53,8 @@ inline bool ClusterState::election_due() const {
 // How old this replica's copy of the data may be, in ms: from the replication link when the host
 // reports it (the time since the master last sent something on it, or since it went down), else
 // from the last message the master sent on the bus.
-inline std::int64_t ClusterState::replica_data_age(Now now, const detail::Node& master) const {
+GOSSIPCLUSTER_INLINE std::int64_t ClusterState::replica_data_age(Now now,
+                                                                 const detail::Node& master) const {
     const std::int64_t t = now.mono.ms;
     if (repl_link_) return t - repl_link_->since;
     return t - std::max(master.data_received, master.pong_received);
@@ -63,7 +64,7 @@ inline std::int64_t ClusterState::replica_data_age(Now now, const detail::Node& 
 // to each carries ours in its header, and theirs come back in the PONGs they send when their own
 // elections are scheduled. Without it a rank could rest on offsets from the last idle ping,
 // half a timeout old.
-inline void ClusterState::tell_sibling_replicas(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::tell_sibling_replicas(Now now, Output& out) {
     const detail::Node& me = myself();
     if (!me.master) return;
     const NodeId master = *me.master;
@@ -75,7 +76,7 @@ inline void ClusterState::tell_sibling_replicas(Now now, Output& out) {
     }
 }
 
-inline void ClusterState::reset_election() {
+GOSSIPCLUSTER_INLINE void ClusterState::reset_election() {
     election_time_ = 0;
     election_sent_ = false;
     election_epoch_ = 0;
@@ -107,7 +108,8 @@ inline std::int64_t contested_retry_delay(std::int64_t rank_delay_ms) {
 // at a new epoch, before that replica may start. Safety is the usual one: each master votes once
 // per epoch and once per failed master within the debounce, so the masters that voted for the
 // first request do not vote again, and the new request can win only with the others.
-inline void ClusterState::note_rival_election(const detail::Node& sender, const Header& h) {
+GOSSIPCLUSTER_INLINE void ClusterState::note_rival_election(const detail::Node& sender,
+                                                            const Header& h) {
     if (!election_sent_ || sender.id == myself_ || h.current_epoch < election_epoch_) return;
     if (election_retries_ >= detail::kMaxContestedRetries || manual_failover_can_start_) return;
     election_contested_ = true;
@@ -118,7 +120,7 @@ inline void ClusterState::note_rival_election(const detail::Node& sender, const 
 
 // A contested election that is due to ask again is set to send its request now, at a new epoch;
 // one not due yet keeps a wake-up for it.
-inline void ClusterState::retry_contested_election(std::int64_t t) {
+GOSSIPCLUSTER_INLINE void ClusterState::retry_contested_election(std::int64_t t) {
     if (!election_sent_ || !election_contested_) return;
     const std::int64_t at =
         election_time_ + detail::contested_retry_delay(config_.election_rank_delay.count());
@@ -133,7 +135,7 @@ inline void ClusterState::retry_contested_election(std::int64_t t) {
     election_time_ = t;
 }
 
-inline void ClusterState::handle_replica_failover(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::handle_replica_failover(Now now, Output& out) {
     failed_since_failover_step_ = false;
     detail::Node& me = me_node();
     const std::int64_t t = now.mono.ms;
@@ -217,8 +219,8 @@ inline void ClusterState::handle_replica_failover(Now now, Output& out) {
     }
 }
 
-inline void ClusterState::process_auth_request(Now now, detail::Node* sender, const Header& h,
-                                               Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::Node* sender,
+                                                             const Header& h, Output& out) {
     if (!sender) return;
     note_rival_election(*sender, h);
     const detail::Node& me = myself();
@@ -251,8 +253,8 @@ inline void ClusterState::process_auth_request(Now now, detail::Node* sender, co
     out.events.push_back(event::VoteGranted{sender->id, master->id, current_epoch_});
 }
 
-inline void ClusterState::process_auth_ack(Now now, detail::Node* sender, const Header& h,
-                                           Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_auth_ack(Now now, detail::Node* sender,
+                                                         const Header& h, Output& out) {
     if (!sender || !election_sent_) return;
     // Expired, even if the election step has not noticed yet.
     if (now.mono.ms - election_time_ > detail::election_auth_timeout(config_.node_timeout.count()))
@@ -268,7 +270,7 @@ inline void ClusterState::process_auth_ack(Now now, detail::Node* sender, const 
     win_election(now, out);
 }
 
-inline void ClusterState::win_election(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::win_election(Now now, Output& out) {
     detail::Node& me = me_node();
     detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
     if (me.config_epoch < election_epoch_) me.config_epoch = election_epoch_;
@@ -283,7 +285,8 @@ inline void ClusterState::win_election(Now now, Output& out) {
 }
 
 // Becomes master in place of `old_master`, claims its slots and tells everyone.
-inline void ClusterState::take_over_master(Now now, detail::Node* old_master, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::take_over_master(Now now, detail::Node* old_master,
+                                                         Output& out) {
     detail::Node& me = me_node();
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kSlave) | node_flag::kMaster);
     me.master.reset();

@@ -6,8 +6,8 @@
 
 namespace gossipcluster {
 
-inline bool ClusterState::add_failure_report(Now now, detail::Node& failing,
-                                             const NodeId& reporter) {
+GOSSIPCLUSTER_INLINE bool ClusterState::add_failure_report(Now now, detail::Node& failing,
+                                                           const NodeId& reporter) {
     for (auto& r : failing.fail_reports) {
         if (r.reporter == reporter) {
             r.time = now.mono.ms;
@@ -18,13 +18,14 @@ inline bool ClusterState::add_failure_report(Now now, detail::Node& failing,
     return true;
 }
 
-inline bool ClusterState::remove_failure_report(detail::Node& failing, const NodeId& reporter) {
+GOSSIPCLUSTER_INLINE bool ClusterState::remove_failure_report(detail::Node& failing,
+                                                              const NodeId& reporter) {
     return std::erase_if(failing.fail_reports, [&](const detail::FailureReport& r) {
                return r.reporter == reporter;
            }) != 0;
 }
 
-inline void ClusterState::expire_failure_reports(Now now, detail::Node& failing) {
+GOSSIPCLUSTER_INLINE void ClusterState::expire_failure_reports(Now now, detail::Node& failing) {
     const std::int64_t validity =
         config_.node_timeout.count() * static_cast<std::int64_t>(config_.fail_report_validity_mult);
     std::erase_if(failing.fail_reports, [&](const detail::FailureReport& r) {
@@ -36,14 +37,15 @@ inline void ClusterState::expire_failure_reports(Now now, detail::Node& failing)
     });
 }
 
-inline std::size_t ClusterState::failure_report_count(Now now, const NodeId& id) {
+GOSSIPCLUSTER_INLINE std::size_t ClusterState::failure_report_count(Now now, const NodeId& id) {
     detail::Node* node = lookup(id);
     if (!node) return 0;
     expire_failure_reports(now, *node);
     return node->fail_reports.size();
 }
 
-inline std::size_t ClusterState::valid_failure_reports(Now now, const NodeId& id) const {
+GOSSIPCLUSTER_INLINE std::size_t ClusterState::valid_failure_reports(Now now,
+                                                                     const NodeId& id) const {
     const detail::Node* node = find(id);
     if (!node) return 0;
     const std::int64_t validity =
@@ -57,14 +59,15 @@ inline std::size_t ClusterState::valid_failure_reports(Now now, const NodeId& id
     return count;
 }
 
-inline std::size_t ClusterState::cluster_size() const {
+GOSSIPCLUSTER_INLINE std::size_t ClusterState::cluster_size() const {
     std::size_t size = 0;
     for (const auto& [id, n] : nodes_)
         if (n.is_master() && n.slot_count > 0) ++size;
     return size;
 }
 
-inline void ClusterState::mark_failing_if_needed(Now now, detail::Node& node, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::mark_failing_if_needed(Now now, detail::Node& node,
+                                                               Output& out) {
     if (!node.timed_out() || node.failing()) return;
     expire_failure_reports(now, node);
     const detail::Node& me = myself();
@@ -93,7 +96,8 @@ inline void ClusterState::mark_failing_if_needed(Now now, detail::Node& node, Ou
 // suspect a node also pings a few collectors: the peers whose names hash closest to the suspect's
 // (rendezvous hashing), which every node picks alike from its own view. Their reports meet there,
 // and the first collector that also suspects the node has its quorum at once and broadcasts FAIL.
-inline std::vector<NodeId> ClusterState::failure_report_collectors(const NodeId& id) const {
+GOSSIPCLUSTER_INLINE std::vector<NodeId> ClusterState::failure_report_collectors(
+    const NodeId& id) const {
     const std::size_t wanted = config_.failure_report_collectors;
     if (wanted == 0) return {};
     // Defined on the names' characters alone (FNV-1a, then a final mix), so that nodes built for
@@ -131,7 +135,8 @@ inline std::vector<NodeId> ClusterState::failure_report_collectors(const NodeId&
     return ids;
 }
 
-inline void ClusterState::send_reports_to_collectors(Now now, const NodeId& suspect, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::send_reports_to_collectors(Now now, const NodeId& suspect,
+                                                                   Output& out) {
     const detail::Node& me = myself();
     if (!me.is_master() || me.slot_count == 0) return;
     for (const NodeId& id : failure_report_collectors(suspect))
@@ -139,7 +144,8 @@ inline void ClusterState::send_reports_to_collectors(Now now, const NodeId& susp
             send_ping(now, *collector, MessageType::Ping, out);
 }
 
-inline void ClusterState::clear_failure_if_needed(Now now, detail::Node& node, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::clear_failure_if_needed(Now now, detail::Node& node,
+                                                                Output& out) {
     if (!node.failing()) return;
     bool clear = false;
     if (node.is_replica() || node.slot_count == 0) {
@@ -159,7 +165,7 @@ inline void ClusterState::clear_failure_if_needed(Now now, detail::Node& node, O
     mark_dirty(false);
 }
 
-inline void ClusterState::update_cluster_state(Now now) {
+GOSSIPCLUSTER_INLINE void ClusterState::update_cluster_state(Now now) {
     // Coverage: every slot assigned, and no owner FAIL (counted per master, not per slot).
     bool ok = !(config_.require_full_coverage && unassigned_slots_ != 0);
     std::size_t size = 0, reachable = 0;
@@ -178,7 +184,7 @@ inline void ClusterState::update_cluster_state(Now now) {
 }
 
 // The verdict of the last pass over the masters, with the rules that depend on time alone.
-inline void ClusterState::apply_cluster_state(Now now) {
+GOSSIPCLUSTER_INLINE void ClusterState::apply_cluster_state(Now now) {
     const detail::Node& me = myself();
     bool ok = health_ok_;
     if (health_minority_) ok = false;

@@ -5,7 +5,7 @@
 
 namespace gossipcluster {
 
-inline CommandResult ClusterState::failover(Now now, FailoverMode mode, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::failover(Now now, FailoverMode mode, Output& out) {
     detail::Node& me = me_node();
     if (me.is_master())
         return CommandResult::failure("ERR You should send CLUSTER FAILOVER to a replica");
@@ -39,7 +39,7 @@ inline CommandResult ClusterState::failover(Now now, FailoverMode mode, Output& 
     return CommandResult::success();
 }
 
-inline void ClusterState::reset_manual_failover(Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::reset_manual_failover(Output& out) {
     const detail::Node& me = myself();
     if (me.is_master() && mf_end_ != 0) out.events.push_back(event::ResumeWrites{});
     mf_end_ = 0;
@@ -48,7 +48,8 @@ inline void ClusterState::reset_manual_failover(Output& out) {
     manual_failover_can_start_ = false;
 }
 
-inline void ClusterState::process_mfstart(Now now, detail::Node* sender, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_mfstart(Now now, detail::Node* sender,
+                                                        Output& out) {
     const detail::Node& me = myself();
     if (!sender || !me.is_master() || !sender->is_replica() || !sender->master ||
         *sender->master != myself_)
@@ -66,7 +67,7 @@ inline void ClusterState::process_mfstart(Now now, detail::Node* sender, Output&
     }
 }
 
-inline void ClusterState::manual_failover_cron(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::manual_failover_cron(Now now, Output& out) {
     if (mf_end_ == 0) return;
     if (mf_end_ < now.mono.ms) {
         out.events.push_back(event::ManualFailoverTimedOut{});
@@ -94,7 +95,7 @@ inline void ClusterState::manual_failover_cron(Now now, Output& out) {
 // An orphaned master (slots, no working replica) gets a replica from the master with the most:
 // the replica with the smallest name among those masters' replicas moves, once the orphan has
 // waited migration_delay and if our master keeps more than migration_barrier working replicas.
-inline void ClusterState::replica_migration_cron(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::replica_migration_cron(Now now, Output& out) {
     detail::Node& me = me_node();
     if (!config_.allow_replica_migration || !me.is_replica() || !me.master || !cluster_ok_) {
         orphaned_since_ = 0;

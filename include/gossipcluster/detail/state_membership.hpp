@@ -8,7 +8,8 @@
 
 namespace gossipcluster {
 
-inline ClusterState::ClusterState(Config config, Now now, std::optional<PersistedState> loaded)
+GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
+                                                std::optional<PersistedState> loaded)
     : config_((config.validate(), std::move(config))), prng_(config_.seed) {
     if (now.mono.ms <= 0) throw std::invalid_argument("monotonic time must be positive");
     if (loaded && loaded->myself()) {
@@ -73,7 +74,7 @@ inline ClusterState::ClusterState(Config config, Now now, std::optional<Persiste
     next_deadline_ = now.mono.ms + config_.cron_period.count();
 }
 
-inline NodeId ClusterState::random_name() {
+GOSSIPCLUSTER_INLINE NodeId ClusterState::random_name() {
     static constexpr char kHex[] = "0123456789abcdef";
     std::array<char, kNodeNameLen> raw{};
     for (auto& c : raw)
@@ -81,12 +82,12 @@ inline NodeId ClusterState::random_name() {
     return NodeId::from_raw(raw.data());
 }
 
-inline detail::Node* ClusterState::lookup(const NodeId& id) {
+GOSSIPCLUSTER_INLINE detail::Node* ClusterState::lookup(const NodeId& id) {
     refresh_order();
     return index_.find(id);
 }
 
-inline const detail::Node* ClusterState::find(const NodeId& id) const {
+GOSSIPCLUSTER_INLINE const detail::Node* ClusterState::find(const NodeId& id) const {
     if (!order_dirty_) {
         return index_.find(id);
     }
@@ -94,13 +95,13 @@ inline const detail::Node* ClusterState::find(const NodeId& id) const {
     return it == nodes_.end() ? nullptr : &it->second;
 }
 
-inline void ClusterState::mark_dirty(bool fsync) {
+GOSSIPCLUSTER_INLINE void ClusterState::mark_dirty(bool fsync) {
     ++view_version_;
     dirty_ = true;
     dirty_fsync_ = dirty_fsync_ || fsync;
 }
 
-inline void ClusterState::note_news(detail::Node& node) {
+GOSSIPCLUSTER_INLINE void ClusterState::note_news(detail::Node& node) {
     std::size_t sends = config_.news_sends;
     if (sends == 0)
         sends = static_cast<std::size_t>(std::ceil(
@@ -112,7 +113,7 @@ inline void ClusterState::note_news(detail::Node& node) {
     news_pending_ = true;
 }
 
-inline detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
+GOSSIPCLUSTER_INLINE detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
     out.events.push_back(event::NodeAdded{node.id, node.ip, node.port, node.in_handshake()});
     NodeId id = node.id;
     auto [it, inserted] = nodes_.emplace(id, std::move(node));
@@ -125,19 +126,19 @@ inline detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
     return it->second;
 }
 
-inline void ClusterState::close_link(LinkId link, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::close_link(LinkId link, Output& out) {
     if (!link.valid()) return;
     if (links_.erase(link)) out.actions.push_back(action::Close{link});
 }
 
-inline void ClusterState::free_outbound_link(detail::Node& node, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::free_outbound_link(detail::Node& node, Output& out) {
     close_link(node.link, out);
     node.link = {};
     node.link_up = false;
     connect_soon(node);
 }
 
-inline void ClusterState::delete_node(const NodeId& id, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::delete_node(const NodeId& id, Output& out) {
     auto it = nodes_.find(id);
     if (it == nodes_.end()) return;
     detail::Node& node = it->second;
@@ -160,7 +161,7 @@ inline void ClusterState::delete_node(const NodeId& id, Output& out) {
     mark_dirty(false);
 }
 
-inline void ClusterState::rename_node(const NodeId& from, const NodeId& to) {
+GOSSIPCLUSTER_INLINE void ClusterState::rename_node(const NodeId& from, const NodeId& to) {
     auto handle = nodes_.extract(from);
     handle.key() = to;
     handle.mapped().id = to;
@@ -171,26 +172,28 @@ inline void ClusterState::rename_node(const NodeId& from, const NodeId& to) {
     ++slots_version_;  // owned_runs() are ordered by name
 }
 
-inline bool ClusterState::handshake_in_progress(const std::string& ip, std::uint16_t port,
-                                                std::uint16_t cport) const {
+GOSSIPCLUSTER_INLINE bool ClusterState::handshake_in_progress(const std::string& ip,
+                                                              std::uint16_t port,
+                                                              std::uint16_t cport) const {
     return std::any_of(nodes_.begin(), nodes_.end(), [&](const auto& kv) {
         const auto& n = kv.second;
         return n.in_handshake() && n.ip == ip && n.port == port && n.cport == cport;
     });
 }
 
-inline void ClusterState::blacklist_add(Now now, const NodeId& id, Duration ttl) {
+GOSSIPCLUSTER_INLINE void ClusterState::blacklist_add(Now now, const NodeId& id, Duration ttl) {
     if (blacklist_.size() >= config_.max_blacklist && !blacklist_.contains(id)) return;
     blacklist_[id] = now.mono.ms + ttl.count();
 }
 
-inline bool ClusterState::blacklisted(Now now, const NodeId& id) {
+GOSSIPCLUSTER_INLINE bool ClusterState::blacklisted(Now now, const NodeId& id) {
     std::erase_if(blacklist_, [&](const auto& kv) { return kv.second <= now.mono.ms; });
     return blacklist_.contains(id);
 }
 
-inline CommandResult ClusterState::meet(Now now, std::string_view ip, std::uint16_t port,
-                                        std::uint16_t cport, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::meet(Now now, std::string_view ip,
+                                                      std::uint16_t port, std::uint16_t cport,
+                                                      Output& out) {
     auto norm = detail::normalize_ip(ip);
     if (!norm || port == 0 || cport == 0 || handshake_in_progress(*norm, port, cport) ||
         nodes_.size() >= config_.max_nodes) {
@@ -210,7 +213,8 @@ inline CommandResult ClusterState::meet(Now now, std::string_view ip, std::uint1
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::forget(Now now, std::string_view node_id, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::forget(Now now, std::string_view node_id,
+                                                        Output& out) {
     auto id = NodeId::parse(node_id);
     detail::Node* node = id ? lookup(*id) : nullptr;
     if (!node) return CommandResult::failure(fmt::format("ERR Unknown node {}", node_id));
@@ -226,14 +230,14 @@ inline CommandResult ClusterState::forget(Now now, std::string_view node_id, Out
     return CommandResult::success();
 }
 
-inline std::uint64_t ClusterState::to_unix(Now now, std::int64_t mono) {
+GOSSIPCLUSTER_INLINE std::uint64_t ClusterState::to_unix(Now now, std::int64_t mono) {
     if (mono == 0) return 0;
     std::int64_t delta = now.mono.ms - mono;
     auto unix_ms = static_cast<std::int64_t>(now.unix_ms) - delta;
     return unix_ms > 0 ? static_cast<std::uint64_t>(unix_ms) : 1;
 }
 
-inline std::int64_t ClusterState::from_unix(Now now, std::uint64_t unix_ms) {
+GOSSIPCLUSTER_INLINE std::int64_t ClusterState::from_unix(Now now, std::uint64_t unix_ms) {
     std::int64_t delta =
         static_cast<std::int64_t>(now.unix_ms) - static_cast<std::int64_t>(unix_ms);
     std::int64_t mono = now.mono.ms - delta;
@@ -273,7 +277,8 @@ void ClusterState::fill_record(Now now, const detail::Node& n, bool is_me, Recor
     }
 }
 
-inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_handshake) const {
+GOSSIPCLUSTER_INLINE std::vector<NodeRecord> ClusterState::node_records(
+    Now now, bool include_handshake) const {
     std::vector<NodeRecord> out;
     out.reserve(nodes_.size());
     const detail::Node* me = find(myself_);
@@ -294,7 +299,7 @@ inline std::vector<NodeRecord> ClusterState::node_records(Now now, bool include_
     return out;
 }
 
-inline PersistedState ClusterState::snapshot(Now now) const {
+GOSSIPCLUSTER_INLINE PersistedState ClusterState::snapshot(Now now) const {
     PersistedState s;
     s.nodes = node_records(now, false);
     s.current_epoch = current_epoch_;
@@ -304,7 +309,7 @@ inline PersistedState ClusterState::snapshot(Now now) const {
 
 // Field for field what snapshot() says, but assigned over the previous contents of `c` so that a
 // save in steady state allocates nothing.
-inline void ClusterState::snapshot_into(Now now, CompactState& c) const {
+GOSSIPCLUSTER_INLINE void ClusterState::snapshot_into(Now now, CompactState& c) const {
     c.current_epoch = current_epoch_;
     c.last_vote_epoch = last_vote_epoch_;
     c.slots.clear();
@@ -327,7 +332,7 @@ inline void ClusterState::snapshot_into(Now now, CompactState& c) const {
     c.nodes.resize(count);
 }
 
-inline void ClusterState::refresh_order() {
+GOSSIPCLUSTER_INLINE void ClusterState::refresh_order() {
     if (!order_dirty_) return;
     order_.clear();
     index_.reset(nodes_.size());
@@ -343,7 +348,7 @@ inline void ClusterState::refresh_order() {
     order_dirty_ = false;
 }
 
-inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::connect_node(Now now, detail::Node& node, Output& out) {
     LinkId link{next_link_++};
     links_[link] = LinkInfo{node.id, false, node.ip, {}};
     node.link = link;
@@ -367,7 +372,7 @@ inline void ClusterState::connect_node(Now now, detail::Node& node, Output& out)
                  std::max(node.ping_sent, node.data_received) + config_.node_timeout.count() + 1);
 }
 
-inline void ClusterState::on_link_up(Now, LinkId link, Output&) {
+GOSSIPCLUSTER_INLINE void ClusterState::on_link_up(Now, LinkId link, Output&) {
     const LinkInfo* info = links_.find(link);
     if (!info || info->inbound) return;
     if (auto* node = lookup(info->node); node && node->link == link) {
@@ -380,7 +385,8 @@ inline void ClusterState::on_link_up(Now, LinkId link, Output&) {
     }
 }
 
-inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view reason, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::on_link_down(Now now, LinkId link, std::string_view reason,
+                                                     Output& out) {
     const LinkInfo* found = links_.find(link);
     if (!found) return;
     LinkInfo info = *found;
@@ -400,8 +406,8 @@ inline void ClusterState::on_link_down(Now now, LinkId link, std::string_view re
     out.events.push_back(event::LinkError{node ? node->id : NodeId{}, std::string(reason)});
 }
 
-inline void ClusterState::on_inbound_link(Now, LinkId link, std::string peer_ip,
-                                          std::string local_ip, Output&) {
+GOSSIPCLUSTER_INLINE void ClusterState::on_inbound_link(Now, LinkId link, std::string peer_ip,
+                                                        std::string local_ip, Output&) {
     if (!link.valid()) return;  // id 0 means "no link" throughout
     auto norm = detail::normalize_ip(peer_ip);
     links_[link] = LinkInfo{NodeId{}, true, norm ? *norm : std::move(peer_ip), std::move(local_ip)};

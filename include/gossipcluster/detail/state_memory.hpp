@@ -19,7 +19,7 @@ inline constexpr std::size_t kTreeNodeOverhead = 4 * sizeof(void*);
 
 // An estimate from sizes and capacities (the allocator's own rounding is not counted): enough to
 // see how a view grows with the number of nodes it lists.
-inline std::size_t ClusterState::memory_bytes() const {
+GOSSIPCLUSTER_INLINE std::size_t ClusterState::memory_bytes() const {
     using detail::heap_bytes;
     std::size_t b = sizeof(*this);
     for (const auto& [id, n] : nodes_) {

@@ -3,8 +3,9 @@
 
 namespace gossipcluster {
 
-inline CommandResult ClusterState::publish(Now now, std::string_view channel,
-                                           std::string_view message, bool shard, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::publish(Now now, std::string_view channel,
+                                                         std::string_view message, bool shard,
+                                                         Output& out) {
     if (channel.size() + message.size() > config_.max_publish_bytes)
         return CommandResult::failure("ERR message is larger than the cluster bus allows");
     Message msg;
@@ -27,9 +28,9 @@ inline CommandResult ClusterState::publish(Now now, std::string_view channel,
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::send_module_message(Now now, std::uint64_t module_id,
-                                                       std::uint8_t type, std::string_view payload,
-                                                       std::optional<NodeId> target, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::send_module_message(
+    Now now, std::uint64_t module_id, std::uint8_t type, std::string_view payload,
+    std::optional<NodeId> target, Output& out) {
     if (payload.size() > config_.max_publish_bytes)
         return CommandResult::failure("ERR message is larger than the cluster bus allows");
     Message msg;
@@ -47,7 +48,8 @@ inline CommandResult ClusterState::send_module_message(Now now, std::uint64_t mo
     return CommandResult::success();
 }
 
-inline void ClusterState::process_publish(const Message& msg, detail::Node* sender, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_publish(const Message& msg, detail::Node* sender,
+                                                        Output& out) {
     if (!sender) {
         ++counters_.dropped_unknown_sender;
         return;
@@ -57,7 +59,8 @@ inline void ClusterState::process_publish(const Message& msg, detail::Node* send
                                                 msg.header.type == MessageType::PublishShard});
 }
 
-inline void ClusterState::process_module(const Message& msg, detail::Node* sender, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_module(const Message& msg, detail::Node* sender,
+                                                       Output& out) {
     if (!sender) {
         ++counters_.dropped_unknown_sender;
         return;

@@ -3,9 +3,12 @@
 
 #include <algorithm>
 
+#include "gossipcluster/detail/address.hpp"
+
 namespace gossipcluster {
 
-inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::on_message(Now now, LinkId link, const Message& msg,
+                                                   Output& out) {
     LinkInfo* found = links_.find(link);
     if (!found) return;  // closed meanwhile
     LinkInfo& info = *found;
@@ -100,7 +103,8 @@ inline void ClusterState::on_message(Now now, LinkId link, const Message& msg, O
     finish(now, out);
 }
 
-inline void ClusterState::update_epochs_from_header(const Header& h, detail::Node& sender) {
+GOSSIPCLUSTER_INLINE void ClusterState::update_epochs_from_header(const Header& h,
+                                                                  detail::Node& sender) {
     // on_message already drops headers at or above kEpochLimit; checked again so that this
     // function keeps the bound whoever calls it.
     if (h.current_epoch > current_epoch_ && h.current_epoch < kEpochLimit) {
@@ -115,9 +119,9 @@ inline void ClusterState::update_epochs_from_header(const Header& h, detail::Nod
     }
 }
 
-inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo& info,
-                                                 detail::Node* sender, const Message& msg,
-                                                 Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo& info,
+                                                               detail::Node* sender,
+                                                               const Message& msg, Output& out) {
     const Header& h = msg.header;
     const auto& body = std::get<GossipBody>(msg.body);
     detail::Node& me = me_node();
@@ -271,7 +275,8 @@ inline void ClusterState::process_gossip_message(Now now, LinkId link, LinkInfo&
     process_extensions(now, *sender, body, out);
 }
 
-inline void ClusterState::update_role_from_header(const Header& h, detail::Node& sender) {
+GOSSIPCLUSTER_INLINE void ClusterState::update_role_from_header(const Header& h,
+                                                                detail::Node& sender) {
     if (h.slaveof.is_null()) {
         if (!sender.is_master()) {
             // A promoted replica starts without replicas: an orphaned master that replica
@@ -318,9 +323,9 @@ inline void ClusterState::update_role_from_header(const Header& h, detail::Node&
     }
 }
 
-inline bool ClusterState::update_address_if_needed(detail::Node& node, LinkId link,
-                                                   const LinkInfo& info, const Header& h,
-                                                   Output& out) {
+GOSSIPCLUSTER_INLINE bool ClusterState::update_address_if_needed(detail::Node& node, LinkId link,
+                                                                 const LinkInfo& info,
+                                                                 const Header& h, Output& out) {
     // Never trust an address learnt over our own outbound link to that node.
     if (link.valid() && link == node.link) return false;
     std::string_view ip = h.myip.view();
@@ -343,7 +348,7 @@ inline bool ClusterState::update_address_if_needed(detail::Node& node, LinkId li
     return true;
 }
 
-inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
+GOSSIPCLUSTER_INLINE void ClusterState::handle_epoch_collision(detail::Node& sender) {
     // The node with the smaller name moves to a fresh epoch; the greatest name never moves.
     if (sender.id <= myself_) return;
     if (!advance_current_epoch()) return;
@@ -351,8 +356,9 @@ inline void ClusterState::handle_epoch_collision(detail::Node& sender) {
     mark_dirty(true);
 }
 
-inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
-                                                 const GossipBody& body, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_section(Now now, detail::Node* sender,
+                                                               const GossipBody& body,
+                                                               Output& out) {
     const bool reporter_counts = sender && sender->is_master() && sender->slot_count > 0;
     // A large view misses the cache twice on every entry; see NodeIndex::prefetch_slot.
     constexpr std::size_t kSlotAhead = 8;
@@ -435,8 +441,8 @@ inline void ClusterState::process_gossip_section(Now now, detail::Node* sender,
     }
 }
 
-inline void ClusterState::process_extensions(Now now, detail::Node& sender, const GossipBody& body,
-                                             Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_extensions(Now now, detail::Node& sender,
+                                                           const GossipBody& body, Output& out) {
     bool saw_hostname = false;
     for (const auto& ext : body.extensions) {
         if (const auto* hn = std::get_if<HostnameExt>(&ext)) {
@@ -475,8 +481,8 @@ inline void ClusterState::process_extensions(Now now, detail::Node& sender, cons
     }
 }
 
-inline void ClusterState::process_fail(Now now, detail::Node* sender, const FailBody& body,
-                                       Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_fail(Now now, detail::Node* sender,
+                                                     const FailBody& body, Output& out) {
     if (!sender) {
         ++counters_.dropped_unknown_sender;
         return;

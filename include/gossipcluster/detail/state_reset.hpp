@@ -11,7 +11,7 @@ namespace gossipcluster {
 // with its links. HARD also renames the node and zeroes currentEpoch, configEpoch and
 // lastVoteEpoch, so it can join another cluster as a stranger. The blacklist is kept, as in
 // Redis: a node forgotten on purpose must not come back through this one's gossip.
-inline CommandResult ClusterState::reset(Now now, bool hard, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::reset(Now now, bool hard, Output& out) {
     // While still in the old role: a master releases writes a manual failover paused.
     reset_manual_failover(out);
     reset_election();

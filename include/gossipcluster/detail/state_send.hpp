@@ -5,14 +5,14 @@
 
 namespace gossipcluster {
 
-inline Header ClusterState::build_header(MessageType type) const {
+GOSSIPCLUSTER_INLINE Header ClusterState::build_header(MessageType type) const {
     Header h;
     fill_header(type, h);
     return h;
 }
 
 // Every field is set, so a header reused from an earlier message comes out the same as a new one.
-inline void ClusterState::fill_header(MessageType type, Header& h) const {
+GOSSIPCLUSTER_INLINE void ClusterState::fill_header(MessageType type, Header& h) const {
     const detail::Node& me = myself();
     const detail::Node* master = (me.is_replica() && me.master) ? find(*me.master) : nullptr;
     h.type = type;
@@ -36,8 +36,9 @@ inline void ClusterState::fill_header(MessageType type, Header& h) const {
     if (me.is_master() && mf_end_ != 0) h.mflags[0] |= message_flag::kPaused;
 }
 
-inline Message ClusterState::build_ping(Now now, MessageType type, const detail::Node* target,
-                                        ExtSet exts, GossipSize size) {
+GOSSIPCLUSTER_INLINE Message ClusterState::build_ping(Now now, MessageType type,
+                                                      const detail::Node* target, ExtSet exts,
+                                                      GossipSize size) {
     Message msg;
     fill_ping(msg, now, type, target, exts, size);
     return msg;
@@ -48,7 +49,8 @@ inline Message ClusterState::build_ping(Now now, MessageType type, const detail:
 // hostname and forgets our hostname if a PING or PONG lacks it: it gets the hostname alone, sent
 // to every peer as 7.0 sends it; only extensions_only_to_advertisers spares a peer that never set
 // EXT_DATA (pre-7.0 nodes drop frames with extensions).
-inline ExtSet ClusterState::ext_set_for(const detail::Node* peer, const Message* received) const {
+GOSSIPCLUSTER_INLINE ExtSet ClusterState::ext_set_for(const detail::Node* peer,
+                                                      const Message* received) const {
     if ((peer && peer->reads_all_ext) || (received && reads_all_extensions(*received)))
         return ExtSet::All;
     const bool advertised = (peer && peer->supports_ext) ||
@@ -59,7 +61,7 @@ inline ExtSet ClusterState::ext_set_for(const detail::Node* peer, const Message*
 
 // A message from a node that reads every extension: one with EXTENSIONS_SUPPORTED, or one
 // carrying a type Redis 7.0 does not know (7.0 sends the hostname and nothing else).
-inline bool ClusterState::reads_all_extensions(const Message& msg) {
+GOSSIPCLUSTER_INLINE bool ClusterState::reads_all_extensions(const Message& msg) {
     if (msg.header.flags & node_flag::kExtensionsSupported) return true;
     const auto* body = std::get_if<GossipBody>(&msg.body);
     if (!body || !(msg.header.mflags[0] & message_flag::kExtData)) return false;
@@ -70,8 +72,9 @@ inline bool ClusterState::reads_all_extensions(const Message& msg) {
 
 // Fills msg in place: a ping is about 2.3 KB, and building it where it is sent from saves copying
 // it twice on the way into the output.
-inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
-                                    const detail::Node* target, ExtSet exts, GossipSize size) {
+GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
+                                                  const detail::Node* target, ExtSet exts,
+                                                  GossipSize size) {
     fill_header(type, msg.header);
     // We can always parse extensions; saying so lets peers send us theirs.
     msg.header.mflags[0] |= message_flag::kExtData;
@@ -174,8 +177,8 @@ inline void ClusterState::fill_ping(Message& msg, Now now, MessageType type,
 // sender ends up FAILed. At most kMaxForgottenPerMessage go out here: a longer blacklist is sent
 // in turns, each message continuing after the last name the previous one to the same receiver
 // carried, so every name reaches every peer within a few pings of it.
-inline void ClusterState::append_forgotten_nodes(Now now, GossipBody& body,
-                                                 const detail::Node* target) {
+GOSSIPCLUSTER_INLINE void ClusterState::append_forgotten_nodes(Now now, GossipBody& body,
+                                                               const detail::Node* target) {
     std::size_t room = kMaxForgottenPerMessage;
     NodeId* cursor = nullptr;
     auto append = [&](auto first, auto last) {
@@ -204,12 +207,12 @@ inline void ClusterState::append_forgotten_nodes(Now now, GossipBody& body,
     append(blacklist_.begin(), from);
 }
 
-inline void ClusterState::send_on_link(LinkId link, Message msg, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::send_on_link(LinkId link, Message msg, Output& out) {
     count_sent(msg.header.type);
     out.actions.emplace_back(action::Send{link, std::move(msg)});
 }
 
-inline void ClusterState::count_sent(MessageType type) {
+GOSSIPCLUSTER_INLINE void ClusterState::count_sent(MessageType type) {
     auto type_index = static_cast<std::size_t>(type);
     if (type_index < kMessageTypeCount) ++counters_.sent[type_index];
 }
@@ -217,7 +220,7 @@ inline void ClusterState::count_sent(MessageType type) {
 // A Send action for `link`, counted as a message of `type`, whose message the caller fills in
 // place (a PING, PONG or MEET finds a gossip section with room in it). The reference lasts until
 // the next action is added.
-inline Message& ClusterState::queue_send(LinkId link, MessageType type, Output& out) {
+GOSSIPCLUSTER_INLINE Message& ClusterState::queue_send(LinkId link, MessageType type, Output& out) {
     count_sent(type);
     auto& send = std::get<action::Send>(out.actions.emplace_back(std::in_place_type<action::Send>));
     send.link = link;
@@ -226,8 +229,8 @@ inline Message& ClusterState::queue_send(LinkId link, MessageType type, Output& 
     return send.message;
 }
 
-inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType type, Output& out,
-                                    GossipSize size) {
+GOSSIPCLUSTER_INLINE void ClusterState::send_ping(Now now, detail::Node& node, MessageType type,
+                                                  Output& out, GossipSize size) {
     if (!node.link.valid()) return;
     fill_ping(queue_send(node.link, type, out), now, type, &node, ext_set_for(&node), size);
     if (type == MessageType::Ping || type == MessageType::Meet) {
@@ -240,7 +243,7 @@ inline void ClusterState::send_ping(Now now, detail::Node& node, MessageType typ
     }
 }
 
-inline void ClusterState::broadcast(const Message& msg, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::broadcast(const Message& msg, Output& out) {
     for (auto& [id, node] : nodes_) {
         if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
         send_on_link(node.link, msg, out);
@@ -250,7 +253,7 @@ inline void ClusterState::broadcast(const Message& msg, Output& out) {
 // One PONG to every linked peer (after a change of role or slots). It carries our hostname: a
 // PONG without it would make Redis 7.0 (and us) forget it until the next ping. A peer that must
 // get no extension at all gets a copy without.
-inline void ClusterState::broadcast_pong(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::broadcast_pong(Now now, Output& out) {
     const Message pong = build_ping(now, MessageType::Pong, nullptr, ExtSet::Hostname);
     const auto* body = std::get_if<GossipBody>(&pong.body);
     for (auto& [id, node] : nodes_) {
@@ -265,7 +268,7 @@ inline void ClusterState::broadcast_pong(Now now, Output& out) {
     }
 }
 
-inline void ClusterState::push_news(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::push_news(Now now, Output& out) {
     news_pending_ = false;
     if (config_.news_push_fanout == 0) return;
     refresh_order();
@@ -284,7 +287,7 @@ inline void ClusterState::push_news(Now now, Output& out) {
     }
 }
 
-inline void ClusterState::finish(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::finish(Now now, Output& out) {
     if (news_pending_) push_news(now, out);
     // Whatever marked our master FAIL (our own quorum, a FAIL message, a header), the election
     // is scheduled now rather than at the next planned wake-up, up to a second away.

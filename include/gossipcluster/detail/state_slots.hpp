@@ -6,7 +6,7 @@
 
 namespace gossipcluster {
 
-inline void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
+GOSSIPCLUSTER_INLINE void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
     detail::Node*& owner = slot_owner_[slot];
     if (owner == &node) return;
     if (owner)
@@ -19,7 +19,7 @@ inline void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
     disowned_.clear(slot);
 }
 
-inline void ClusterState::unassign_slot(std::size_t slot) {
+GOSSIPCLUSTER_INLINE void ClusterState::unassign_slot(std::size_t slot) {
     detail::Node*& owner = slot_owner_[slot];
     if (!owner) return;
     --owner->slot_count;
@@ -29,18 +29,18 @@ inline void ClusterState::unassign_slot(std::size_t slot) {
     disowned_.clear(slot);
 }
 
-inline const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
+GOSSIPCLUSTER_INLINE const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
     return slot < kSlotCount ? slot_owner_[slot] : nullptr;
 }
 
-inline SlotBitmap ClusterState::slots_of(const detail::Node& node) const {
+GOSSIPCLUSTER_INLINE SlotBitmap ClusterState::slots_of(const detail::Node& node) const {
     SlotBitmap bits;
     for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
         if (slot_owner_[s] == &node) bits.set(s);
     return bits;
 }
 
-inline const std::vector<ClusterState::OwnedRun>& ClusterState::owned_runs() const {
+GOSSIPCLUSTER_INLINE const std::vector<ClusterState::OwnedRun>& ClusterState::owned_runs() const {
     if (runs_version_ == slots_version_) return runs_;
     runs_.clear();
     for (std::size_t s = 0; s < kSlotCount;) {
@@ -59,7 +59,7 @@ inline const std::vector<ClusterState::OwnedRun>& ClusterState::owned_runs() con
     return runs_;
 }
 
-inline const SlotBitmap& ClusterState::claim_bitmap(const detail::Node& owner) const {
+GOSSIPCLUSTER_INLINE const SlotBitmap& ClusterState::claim_bitmap(const detail::Node& owner) const {
     if (claim_owner_ != &owner || claim_version_ != slots_version_) {
         claim_bits_ = slots_of(owner);
         claim_owner_ = &owner;
@@ -68,7 +68,8 @@ inline const SlotBitmap& ClusterState::claim_bitmap(const detail::Node& owner) c
     return claim_bits_;
 }
 
-inline bool ClusterState::owns_exactly(const detail::Node& node, const SlotBitmap& claimed) const {
+GOSSIPCLUSTER_INLINE bool ClusterState::owns_exactly(const detail::Node& node,
+                                                     const SlotBitmap& claimed) const {
     // Skips the claim eight zero bytes at a time: a claim is mostly zero bytes.
     const auto& bytes = claimed.bytes();
     std::size_t count = 0;
@@ -92,7 +93,8 @@ inline bool ClusterState::owns_exactly(const detail::Node& node, const SlotBitma
 // owns_exactly, remembered. Every header repeats its sender's claim, and walking the slot table
 // for it costs a cache miss per owned slot in a large view. A claim already found equal under the
 // current slot table is recognised by a hash of its non-zero words and their positions instead.
-inline bool ClusterState::claim_matches(detail::Node& node, const SlotBitmap& claimed) {
+GOSSIPCLUSTER_INLINE bool ClusterState::claim_matches(detail::Node& node,
+                                                      const SlotBitmap& claimed) {
     const auto& bytes = claimed.bytes();
     std::uint64_t h = 0x9e3779b97f4a7c15ull;
     for (std::size_t w = 0; w < kSlotBitmapBytes; w += 8) {
@@ -113,7 +115,7 @@ inline bool ClusterState::claim_matches(detail::Node& node, const SlotBitmap& cl
     return true;
 }
 
-inline void ClusterState::set_role_master(detail::Node& node) {
+GOSSIPCLUSTER_INLINE void ClusterState::set_role_master(detail::Node& node) {
     if (node.is_master() && !node.master) return;
     node.flags = static_cast<std::uint16_t>((node.flags & ~node_flag::kSlave) | node_flag::kMaster);
     node.master.reset();
@@ -124,9 +126,10 @@ inline void ClusterState::set_role_master(detail::Node& node) {
 // The rule that keeps one owner per slot: a claim wins a slot only with a greater configEpoch than
 // the current owner's, or when the owner itself stopped claiming it (see note_disowned_slots).
 // When we, or our master, lose every slot to the claimant, we follow it.
-inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claimant,
-                                                  Epoch claim_epoch, const SlotBitmap& claimed,
-                                                  Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::update_slots_from_claim(Now now, detail::Node& claimant,
+                                                                Epoch claim_epoch,
+                                                                const SlotBitmap& claimed,
+                                                                Output& out) {
     if (claimant.id == myself_) return;
     detail::Node& me = me_node();
     detail::Node* my_master = me.is_master() ? &me : (me.master ? lookup(*me.master) : nullptr);
@@ -166,11 +169,12 @@ inline void ClusterState::update_slots_from_claim(Now now, detail::Node& claiman
 
 // Redis keeps a replica in its master's shard; the id is not saved (Redis 7.0's nodes.conf has no
 // place for it), a restarted replica takes it again from its master's next ping.
-inline void ClusterState::adopt_shard_id(const NodeId& id) {
+GOSSIPCLUSTER_INLINE void ClusterState::adopt_shard_id(const NodeId& id) {
     if (!id.is_null()) shard_id_ = id;
 }
 
-inline void ClusterState::become_replica_of(Now now, detail::Node& master, Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::become_replica_of(Now now, detail::Node& master,
+                                                          Output& out) {
     detail::Node& me = me_node();
     const bool was_master = me.is_master();
     for (std::size_t s = 0; s < kSlotCount; ++s)
@@ -198,8 +202,9 @@ inline void ClusterState::become_replica_of(Now now, detail::Node& master, Outpu
 // node and may have grown since the slot was won (a later election for other slots), so the
 // rightful new owner's older epoch would lose against it forever. The slot stays routed to its
 // old owner (which redirects) until some claim, of any epoch, arrives for it.
-inline void ClusterState::note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
-                                              const SlotBitmap& claimed) {
+GOSSIPCLUSTER_INLINE void ClusterState::note_disowned_slots(const detail::Node& master,
+                                                            Epoch claim_epoch,
+                                                            const SlotBitmap& claimed) {
     if (master.id == myself_ || !master.is_master() || claim_epoch < master.config_epoch) return;
     bool newly = false;
     for (std::size_t s = 0; s < kSlotCount && master.slot_count > 0; ++s) {
@@ -216,15 +221,16 @@ inline void ClusterState::note_disowned_slots(const detail::Node& master, Epoch 
 }
 
 // Whether `node` owns a slot here that it has not stopped claiming.
-inline bool ClusterState::claims_some_slot(const detail::Node& node) const {
+GOSSIPCLUSTER_INLINE bool ClusterState::claims_some_slot(const detail::Node& node) const {
     for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
         if (slot_owner_[s] == &node && !disowned_.test(s)) return true;
     return false;
 }
 
-inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::Node& sender,
-                                            Epoch claim_epoch, const SlotBitmap& claimed,
-                                            Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::check_stale_claim(Now now, LinkId link,
+                                                          const detail::Node& sender,
+                                                          Epoch claim_epoch,
+                                                          const SlotBitmap& claimed, Output& out) {
     for (std::size_t s = 0; s < kSlotCount; ++s) {
         if (!claimed.test(s)) continue;
         const detail::Node* owner = slot_owner_[s];
@@ -247,8 +253,8 @@ inline void ClusterState::check_stale_claim(Now now, LinkId link, const detail::
     }
 }
 
-inline void ClusterState::process_update(Now now, detail::Node* sender, const UpdateBody& body,
-                                         Output& out) {
+GOSSIPCLUSTER_INLINE void ClusterState::process_update(Now now, detail::Node* sender,
+                                                       const UpdateBody& body, Output& out) {
     if (!sender) {
         ++counters_.dropped_unknown_sender;
         return;
@@ -266,7 +272,7 @@ inline void ClusterState::process_update(Now now, detail::Node* sender, const Up
 
 // ADDSLOTS and DELSLOTS refuse the whole list if any slot is out of range, repeated, or (for
 // ADDSLOTS) already owned / (for DELSLOTS) not owned.
-inline std::optional<CommandResult> ClusterState::check_slot_list(
+GOSSIPCLUSTER_INLINE std::optional<CommandResult> ClusterState::check_slot_list(
     const std::vector<std::uint16_t>& slots, bool must_be_free) const {
     std::vector<bool> seen(kSlotCount, false);
     for (auto s : slots) {
@@ -282,8 +288,9 @@ inline std::optional<CommandResult> ClusterState::check_slot_list(
     return std::nullopt;
 }
 
-inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uint16_t>& slots,
-                                             Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::add_slots(Now now,
+                                                           const std::vector<std::uint16_t>& slots,
+                                                           Output& out) {
     if (auto refused = check_slot_list(slots, true)) return *refused;
     detail::Node& me = me_node();
     for (auto s : slots) {
@@ -296,8 +303,9 @@ inline CommandResult ClusterState::add_slots(Now now, const std::vector<std::uin
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::del_slots(Now now, const std::vector<std::uint16_t>& slots,
-                                             Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::del_slots(Now now,
+                                                           const std::vector<std::uint16_t>& slots,
+                                                           Output& out) {
     if (auto refused = check_slot_list(slots, false)) return *refused;
     for (auto s : slots) {
         unassign_slot(s);
@@ -310,7 +318,7 @@ inline CommandResult ClusterState::del_slots(Now now, const std::vector<std::uin
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::flush_slots(Now now, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::flush_slots(Now now, Output& out) {
     detail::Node& me = me_node();
     for (std::size_t s = 0; s < kSlotCount; ++s)
         if (slot_owner_[s] == &me) unassign_slot(s);
@@ -320,9 +328,10 @@ inline CommandResult ClusterState::flush_slots(Now now, Output& out) {
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlotMode mode,
-                                            std::string_view node_id, std::size_t keys_in_slot,
-                                            Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::set_slot(Now now, std::uint16_t slot,
+                                                          SetSlotMode mode,
+                                                          std::string_view node_id,
+                                                          std::size_t keys_in_slot, Output& out) {
     detail::Node& me = me_node();
     if (me.is_replica()) return CommandResult::failure("ERR Please use SETSLOT only with masters.");
     if (slot >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
@@ -379,7 +388,7 @@ inline CommandResult ClusterState::set_slot(Now now, std::uint16_t slot, SetSlot
     return CommandResult::success();
 }
 
-inline bool ClusterState::bump_epoch_without_consensus() {
+GOSSIPCLUSTER_INLINE bool ClusterState::bump_epoch_without_consensus() {
     detail::Node& me = me_node();
     Epoch max_epoch = current_epoch_;
     for (const auto& [id, n] : nodes_)
@@ -398,19 +407,20 @@ inline bool ClusterState::bump_epoch_without_consensus() {
     return true;
 }
 
-inline bool ClusterState::advance_current_epoch() {
+GOSSIPCLUSTER_INLINE bool ClusterState::advance_current_epoch() {
     if (current_epoch_ >= kEpochLimit - 1) return false;
     ++current_epoch_;
     return true;
 }
 
-inline CommandResult ClusterState::bump_epoch(Now now, Output& out, bool& bumped) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::bump_epoch(Now now, Output& out, bool& bumped) {
     bumped = bump_epoch_without_consensus();
     finish(now, out);
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch, Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch,
+                                                                  Output& out) {
     if (epoch < 0 || static_cast<Epoch>(epoch) >= kEpochLimit)
         return CommandResult::failure(fmt::format("ERR Invalid config epoch specified: {}", epoch));
     if (nodes_.size() > 1)
@@ -427,8 +437,8 @@ inline CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch,
     return CommandResult::success();
 }
 
-inline CommandResult ClusterState::replicate(Now now, std::string_view node_id, bool host_empty,
-                                             Output& out) {
+GOSSIPCLUSTER_INLINE CommandResult ClusterState::replicate(Now now, std::string_view node_id,
+                                                           bool host_empty, Output& out) {
     auto id = NodeId::parse(node_id);
     detail::Node* target = id ? lookup(*id) : nullptr;
     if (!target || target->in_handshake())

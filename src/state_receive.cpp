@@ -1,0 +1,5 @@
+// ClusterState member definitions (receive), compiled once into the gossipcluster library.
+#include "gossipcluster/cluster_state.hpp"
+
+// The definitions need the whole class first.
+#include "gossipcluster/detail/state_receive.hpp"
