@@ -272,7 +272,7 @@ class ClusterState {
     void process_module(const Message& msg, detail::Node* sender, Output& out);
 
     // Failure detection.
-    bool add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
+    void add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
     bool remove_failure_report(detail::Node& failing, const NodeId& reporter);
     void expire_failure_reports(Now now, detail::Node& failing);
     void mark_failing_if_needed(Now now, detail::Node& node, Output& out);

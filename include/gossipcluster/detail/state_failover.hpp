@@ -90,11 +90,11 @@ namespace detail {
 // Requests at new epochs after a contest, at most, per election.
 inline constexpr std::size_t kMaxContestedRetries = 3;
 
-// How long after our request a contested election is asked again: a quarter of the rank delay,
-// so that the votes for the first request have arrived on any LAN, and up to three retries
-// still come before the next replica of our master may start (one rank delay after us).
-inline std::int64_t contested_retry_delay(std::int64_t rank_delay_ms) {
-    return std::max<std::int64_t>(1, rank_delay_ms / 4);
+// When a contested election sent at `request_time` is asked again: a quarter of the rank delay
+// later, so that the votes for the first request have arrived on any LAN, and up to three
+// retries still come before the next replica of our master may start (one rank delay after us).
+inline std::int64_t contested_retry_at(std::int64_t request_time, Duration rank_delay) {
+    return request_time + std::max<std::int64_t>(1, rank_delay.count() / 4);
 }
 
 }  // namespace detail
@@ -114,16 +114,14 @@ GOSSIPCLUSTER_INLINE void ClusterState::note_rival_election(const detail::Node& 
     if (election_retries_ >= detail::kMaxContestedRetries || manual_failover_can_start_) return;
     election_contested_ = true;
     next_deadline_ = std::min(
-        next_deadline_,
-        election_time_ + detail::contested_retry_delay(config_.election_rank_delay.count()));
+        next_deadline_, detail::contested_retry_at(election_time_, config_.election_rank_delay));
 }
 
 // A contested election that is due to ask again is set to send its request now, at a new epoch;
 // one not due yet keeps a wake-up for it.
 GOSSIPCLUSTER_INLINE void ClusterState::retry_contested_election(std::int64_t t) {
     if (!election_sent_ || !election_contested_) return;
-    const std::int64_t at =
-        election_time_ + detail::contested_retry_delay(config_.election_rank_delay.count());
+    const std::int64_t at = detail::contested_retry_at(election_time_, config_.election_rank_delay);
     if (t < at) {
         next_deadline_ = std::min(next_deadline_, at);
         return;

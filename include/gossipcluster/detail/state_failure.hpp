@@ -6,16 +6,16 @@
 
 namespace gossipcluster {
 
-GOSSIPCLUSTER_INLINE bool ClusterState::add_failure_report(Now now, detail::Node& failing,
+// A new report, or a newer time for the reporter's earlier one.
+GOSSIPCLUSTER_INLINE void ClusterState::add_failure_report(Now now, detail::Node& failing,
                                                            const NodeId& reporter) {
     for (auto& r : failing.fail_reports) {
         if (r.reporter == reporter) {
             r.time = now.mono.ms;
-            return false;
+            return;
         }
     }
     failing.fail_reports.push_back({reporter, now.mono.ms});
-    return true;
 }
 
 GOSSIPCLUSTER_INLINE bool ClusterState::remove_failure_report(detail::Node& failing,
