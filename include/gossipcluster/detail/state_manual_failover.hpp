@@ -26,7 +26,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::failover(Now now, FailoverMode 
         case FailoverMode::Force:
             manual_failover_can_start_ = true;
             reset_election();
-            next_deadline_ = now.mono.ms;
+            timers_.lower(detail::Timer::Wake, now.mono.ms);
             break;
         case FailoverMode::Default: {
             Message start;
@@ -88,7 +88,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::manual_failover_cron(Now now, Output& ou
         // Caught up with the paused master: the election can start, with no delay.
         manual_failover_can_start_ = true;
         reset_election();
-        next_deadline_ = now.mono.ms;
+        timers_.lower(detail::Timer::Wake, now.mono.ms);
     }
 }
 

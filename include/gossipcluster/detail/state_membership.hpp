@@ -71,7 +71,9 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
     start_time_ = now.mono.ms;
     wall_offset_ = static_cast<std::int64_t>(now.unix_ms) - now.mono.ms;
     last_random_ping_ = now.mono.ms;
-    next_deadline_ = now.mono.ms + config_.cron_period.count();
+    // The first cron run scans every node.
+    timers_.set(detail::Timer::Scan, now.mono.ms + config_.cron_period.count());
+    timers_.set(detail::Timer::Periodic, now.mono.ms + config_.cron_period.count());
 }
 
 GOSSIPCLUSTER_INLINE NodeId ClusterState::random_name() {
@@ -80,25 +82,6 @@ GOSSIPCLUSTER_INLINE NodeId ClusterState::random_name() {
     for (auto& c : raw)
         c = kHex[prng_.below(16)];
     return NodeId::from_raw(raw.data());
-}
-
-GOSSIPCLUSTER_INLINE detail::Node* ClusterState::lookup(const NodeId& id) {
-    refresh_order();
-    return index_.find(id);
-}
-
-GOSSIPCLUSTER_INLINE const detail::Node* ClusterState::find(const NodeId& id) const {
-    if (!order_dirty_) {
-        return index_.find(id);
-    }
-    auto it = nodes_.find(id);
-    return it == nodes_.end() ? nullptr : &it->second;
-}
-
-GOSSIPCLUSTER_INLINE void ClusterState::mark_dirty(bool fsync) {
-    ++view_version_;
-    dirty_ = true;
-    dirty_fsync_ = dirty_fsync_ || fsync;
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::note_news(detail::Node& node) {
@@ -209,7 +192,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::meet(Now now, std::string_view 
     n.cport = cport;
     add_node(std::move(n), out);
     // Connect at once rather than at the next cron tick: a MEET is an explicit request.
-    next_deadline_ = std::min(next_deadline_, now.mono.ms);
+    timers_.lower(detail::Timer::Wake, now.mono.ms);
     return CommandResult::success();
 }
 

@@ -29,10 +29,6 @@ GOSSIPCLUSTER_INLINE void ClusterState::unassign_slot(std::size_t slot) {
     disowned_.clear(slot);
 }
 
-GOSSIPCLUSTER_INLINE const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
-    return slot < kSlotCount ? slot_owner_[slot] : nullptr;
-}
-
 GOSSIPCLUSTER_INLINE SlotBitmap ClusterState::slots_of(const detail::Node& node) const {
     SlotBitmap bits;
     for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
