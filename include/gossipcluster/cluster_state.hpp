@@ -13,6 +13,7 @@
 #include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/detail/election.hpp"
+#include "gossipcluster/detail/invariant.hpp"
 #include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/linkage.hpp"
 #include "gossipcluster/detail/node.hpp"
@@ -148,6 +149,10 @@ class ClusterState {
     const Config& config() const { return config_; }
     const MessageCounters& counters() const { return counters_; }
     const ScanCounters& scan_counters() const { return scan_counters_; }
+    // The first broken rule of this view's own consistency (slot counts, the node order and
+    // index, epochs, news counts), or an empty string: for simulations and tests, which run it
+    // after every step (detail/state_invariants.hpp lists the rules).
+    std::string check_invariants() const;
     // Approximate bytes this view occupies (the object and the containers it owns).
     std::size_t memory_bytes() const;
     std::size_t node_count() const { return nodes_.size(); }
@@ -402,6 +407,7 @@ class ClusterState {
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
     std::size_t unassigned_slots_ = kSlotCount;
     std::uint64_t slots_version_ = 0;  // bumped on every change of slot_owner_
+    mutable std::uint64_t checked_slots_version_ = ~std::uint64_t{0};  // check_invariants' last
     // Slots whose owner here said, in its latest claim, that it no longer serves them: the next
     // claimant takes them whatever its epoch (cleared whenever the slot's owner changes).
     SlotBitmap disowned_;
@@ -475,6 +481,7 @@ class ClusterState {
 #include "gossipcluster/detail/state_cron.hpp"
 #include "gossipcluster/detail/state_failover.hpp"
 #include "gossipcluster/detail/state_failure.hpp"
+#include "gossipcluster/detail/state_invariants.hpp"
 #include "gossipcluster/detail/state_manual_failover.hpp"
 #include "gossipcluster/detail/state_membership.hpp"
 #include "gossipcluster/detail/state_memory.hpp"

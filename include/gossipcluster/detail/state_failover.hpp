@@ -165,6 +165,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::handle_replica_failover(Now now, Output&
         if (!advance_current_epoch()) return;  // at kEpochLimit no election can be won
         election_.mark_sent(current_epoch_);
         mark_dirty(true);  // the epoch is on disk before the request that carries it leaves
+        GOSSIPCLUSTER_INVARIANT(dirty_fsync_);
         Message req;
         req.header = build_header(MessageType::FailoverAuthRequest);
         if (manual) req.header.mflags[0] |= message_flag::kForceAck;
@@ -209,6 +210,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::No
     last_vote_epoch_ = current_epoch_;
     master->voted_time = now.mono.ms;
     mark_dirty(true);  // the vote is on disk before the ACK leaves (Output order)
+    GOSSIPCLUSTER_INVARIANT(dirty_fsync_ && last_vote_epoch_ == current_epoch_);
     Message ack;
     ack.header = build_header(MessageType::FailoverAuthAck);
     const LinkId to = sender->link.valid() ? sender->link : sender->inbound_link;
@@ -231,6 +233,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_ack(Now now, detail::Node* 
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::win_election(Now now, Output& out) {
+    GOSSIPCLUSTER_INVARIANT(election_.sent() && election_.won(cluster_size()));
     detail::Node& me = me_node();
     detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
     if (me.config_epoch < election_.epoch()) me.config_epoch = election_.epoch();

@@ -40,8 +40,9 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::failover(Now now, FailoverMode 
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::reset_manual_failover(Output& out) {
-    const detail::Node& me = myself();
-    if (me.is_master() && mf_end_ != 0) out.events.push_back(event::ResumeWrites{});
+    // Only the master that paused its writes for a replica's request resumes them; a replica that
+    // took over (a master now) never paused anything.
+    if (!mf_replica_.is_null() && mf_end_ != 0) out.events.push_back(event::ResumeWrites{});
     mf_end_ = 0;
     mf_replica_ = NodeId{};
     mf_master_offset_.reset();

@@ -13,8 +13,10 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
     : config_((config.validate(), std::move(config))), prng_(config_.seed) {
     if (now.mono.ms <= 0) throw std::invalid_argument("monotonic time must be positive");
     if (loaded && loaded->myself()) {
-        current_epoch_ = loaded->current_epoch;
         last_vote_epoch_ = loaded->last_vote_epoch;
+        // A vote is only ever given in our current epoch, so a file whose vote is newer than its
+        // currentEpoch was edited or damaged: the vote's epoch, the later one, is the one kept.
+        current_epoch_ = std::max(loaded->current_epoch, loaded->last_vote_epoch);
         for (const auto& rec : loaded->nodes) {
             detail::Node n;
             n.id = rec.id;
@@ -27,6 +29,12 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
             n.cport = rec.cport;
             n.hostname = rec.hostname;
             n.master = rec.master;
+            // A damaged file may say both master and replica, or name a node its own master:
+            // one role is kept, the replica's when it names another node as its master.
+            if (n.master && *n.master == n.id) n.master.reset();
+            if (n.is_master() && n.is_replica())
+                n.flags &=
+                    static_cast<std::uint16_t>(n.master ? ~node_flag::kMaster : ~node_flag::kSlave);
             n.config_epoch = rec.config_epoch;
             // A node that was pinged or answered before the restart counts as "just now", so that
             // failure detection starts from the restart rather than from stale wall times.

@@ -283,6 +283,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::push_news(Now now, Output& out) {
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::finish(Now now, Output& out) {
+    GOSSIPCLUSTER_INVARIANT(last_vote_epoch_ <= current_epoch_);
     if (news_pending_) push_news(now, out);
     // Whatever marked our master FAIL (our own quorum, a FAIL message, a header), the election
     // is scheduled now rather than at the next planned wake-up, up to a second away.
