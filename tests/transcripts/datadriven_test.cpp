@@ -72,4 +72,7 @@ TEST_CASE("[transcripts] the diff marks lines only expected and only actual", "[
     CHECK(line_diff("a\nb\nc\n", "a\nx\nc\n") == "  a\n- b\n+ x\n  c\n");
     CHECK(line_diff("", "new\n") == "+ new\n");
     CHECK(line_diff("same\n", "same\n") == "  same\n");
+    // Context: only the lines near a change, the rest elided.
+    CHECK(line_diff("1\n2\n3\n4\n5\n6\n", "1\n2\n3\n4\nx\n6\n", 1) ==
+          "  ...\n  4\n- 5\n+ x\n  6\n");
 }
