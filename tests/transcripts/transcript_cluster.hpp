@@ -40,11 +40,14 @@ namespace gt = gossipcluster::testing;
 //       failure reports), link errors, changes of the failure reports a node holds, epochs
 // Output lines are `+<ms> n<i>: <event>` for events and state changes seen at node i, and
 // `+<ms> n<i> -> n<j>,...: <message>` for messages put on the wire (consecutive copies of one
-// message to several nodes share a line).
+// message to several nodes share a line). Within one input of a node, its messages come before
+// its events, in the order ClusterCore applies them, and the changes of what the transcript
+// watches in its state (epochs, failure reports held) just before its events.
 class TranscriptCluster {
   public:
     std::string run(const Directive& d) {
         lines_.clear();
+        check_keys(d);
         if (d.command == "cluster")
             form(d);
         else {
@@ -93,6 +96,30 @@ class TranscriptCluster {
     }
 
   private:
+    // A misspelt argument would otherwise fall back to its default without a word.
+    static void check_keys(const Directive& d) {
+        static const std::map<std::string, std::set<std::string>> known{
+            {"cluster", {"masters", "replicas", "timeout", "seed", "epochs"}},
+            {"advance", {"ms"}},
+            {"step", {"n"}},
+            {"run-until", {"converged", "failed-over", "master", "replica", "node", "max"}},
+            {"crash", {"node"}},
+            {"restart", {"node"}},
+            {"partition", {"a", "b"}},
+            {"heal", {}},
+            {"set-offset", {"node", "offset"}},
+            {"failover", {"node", "mode"}},
+            {"view", {"node"}},
+            {"name-order", {}},
+            {"trace", {"messages", "links", "reports", "epochs"}},
+        };
+        auto it = known.find(d.command);
+        if (it == known.end()) throw std::runtime_error("unknown command " + d.command);
+        for (const auto& a : d.args)
+            if (!it->second.contains(a.key))
+                throw std::runtime_error(fmt::format("{}: unknown argument {}", d.command, a.key));
+    }
+
     static std::int64_t number(const Directive& d, std::string_view key,
                                std::optional<std::int64_t> fallback = std::nullopt) {
         const Arg* a = d.find(key);
@@ -201,7 +228,9 @@ class TranscriptCluster {
         const std::int64_t limit = number(d, "max", 30000);
         std::function<bool()> done;
         std::string what;
-        const Arg& cond = d.args.at(0);
+        if (d.args.empty())
+            throw std::runtime_error("run-until needs a condition: converged, failed-over, ...");
+        const Arg& cond = d.args.front();
         if (cond.key == "converged") {
             done = [this] { return gt::cluster_converged(*sim_); };
         } else if (cond.key == "failed-over") {
