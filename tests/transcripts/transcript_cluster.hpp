@@ -2,14 +2,17 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -227,7 +230,6 @@ class TranscriptCluster {
     void run_until(const Directive& d) {
         const std::int64_t limit = number(d, "max", 30000);
         std::function<bool()> done;
-        std::string what;
         if (d.args.empty())
             throw std::runtime_error("run-until needs a condition: converged, failed-over, ...");
         const Arg& cond = d.args.front();
