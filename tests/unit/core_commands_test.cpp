@@ -141,8 +141,14 @@ TEST_CASE("[core-commands] command methods reach the state and return its errors
     CHECK(core.failover().error == "ERR You should send CLUSTER FAILOVER to a replica");
     CHECK(core.set_config_epoch(9).error.find("does not know any other node") != std::string::npos);
     CHECK_FALSE(core.forget("0000000000000000000000000000000000000000").ok);
+    auto sends = [&] {
+        return std::count(node.journal->entries.begin(), node.journal->entries.end(), "send");
+    };
     CHECK(core.publish("news", "hello").ok);
-    CHECK(std::count(node.journal->entries.begin(), node.journal->entries.end(), "send") > 0);
+    const auto after_publish = sends();
+    CHECK(after_publish > 0);
+    CHECK(core.send_module_message(42, 1, "payload").ok);
+    CHECK(sends() > after_publish);
 }
 
 TEST_CASE("[core-commands] events are queued only once the host opts in", "[unit][core-commands]") {
