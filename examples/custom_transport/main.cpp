@@ -18,9 +18,7 @@
 
 #include <fmt/format.h>
 
-#include <gossipcluster/clock/steady_clock.hpp>
-#include <gossipcluster/cluster_core.hpp>
-#include <gossipcluster/storage/memory_storage.hpp>
+#include <gossipcluster/gossipcluster.hpp>
 
 #include "socket_transport.hpp"
 

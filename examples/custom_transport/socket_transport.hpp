@@ -17,9 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include <gossipcluster/codec.hpp>
-#include <gossipcluster/concepts.hpp>
-#include <gossipcluster/frame_splitter.hpp>
+#include <gossipcluster/gossipcluster.hpp>
 
 namespace custom_transport {
 

@@ -21,14 +21,13 @@
 #include <variant>
 #include <vector>
 
-#include "bus_transport.hpp"
 #include "cluster_events.hpp"
 #include "gossipcluster/commands/cluster_command.hpp"
 #include "gossipcluster/commands/resp_value.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
-#include "gossipcluster/transport/asio_tcp.hpp"
-#include "gossipcluster/transport/asio_tls.hpp"
+#include "gossipcluster/transport/asio_cluster_node.hpp"
+#include "gossipcluster/transport/asio_tcp_or_tls.hpp"
 #include "logger.hpp"
 #include "options.hpp"
 
@@ -40,8 +39,8 @@ namespace kvserver {
 // thread as the clients, so handlers call it directly.
 class ClusterNode {
   public:
-    using Node = gossipcluster::AsioClusterNode<gossipcluster::SteadyClock,
-                                                gossipcluster::FileStorage, BusTransport>;
+    // Plain TCP, or TLS with tls-cluster: the transport picks from its options.
+    using Node = gossipcluster::TcpOrTlsClusterNode;
     using Core = Node::Core;
 
     // Called when the cluster side cannot go on (its config file cannot be saved, say); the
@@ -62,7 +61,7 @@ class ClusterNode {
         config.announce_hostname = options.cluster_announce_hostname;
         config.node_timeout = gossipcluster::Duration{options.cluster_node_timeout_ms};
 
-        BusTransport::Options bus;
+        gossipcluster::AsioTcpOrTlsTransport::Options bus;
         bus.bind_addresses = options.bind;
         bus.port = options.bus_port();
         // Inbound bus links leave the clients their share of the open files limit (raised at

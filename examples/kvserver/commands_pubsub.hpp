@@ -87,10 +87,7 @@ inline RespValue unsubscribe_from(CommandContext& c, SubKind kind) {
 // The bus refuses messages over its size limit; Redis has none, so the client hears why.
 inline std::optional<RespValue> publish_to_cluster(CommandContext& c, bool shard) {
     if (!c.server.cluster) return std::nullopt;
-    auto result = c.server.cluster->core().command(
-        [&](auto& state, gossipcluster::Now now, gossipcluster::Output& out) {
-            return state.publish(now, c.args[1], c.args[2], shard, out);
-        });
+    auto result = c.server.cluster->core().publish(c.args[1], c.args[2], shard);
     if (!result.ok) return RespValue::error(result.error);
     return std::nullopt;
 }

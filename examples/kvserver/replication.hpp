@@ -634,9 +634,7 @@ class Replication {
     void report_offset() {
         if (!ctx_.cluster || stopped_) return;
         const std::uint64_t value = offset_;
-        ctx_.cluster->core().command([&](auto& st, gossipcluster::Now, gossipcluster::Output&) {
-            st.set_replication_offset(value);
-        });
+        ctx_.cluster->core().set_replication_offset(value);
     }
 
     static std::int64_t steady_ms() {
@@ -658,10 +656,7 @@ class Replication {
             link.idle = std::chrono::milliseconds(now - down_since_steady_);
         else
             link.idle = std::chrono::hours(24 * 365);
-        ctx_.cluster->core().command(
-            [&](auto& st, gossipcluster::Now when, gossipcluster::Output&) {
-                st.set_replication_link(when, link);
-            });
+        ctx_.cluster->core().set_replication_link(link);
     }
 
     // Masters: a GCPING on every replica link each second, outside the offset.

@@ -157,11 +157,8 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
                 slots.push_back(static_cast<std::uint16_t>(sl));
             auto& core = s.core(m);
             const auto epoch = static_cast<std::int64_t>(m + 1);
-            (void)core.command(
-                [&](auto& st, Now now, Output& out) { return st.add_slots(now, slots, out); });
-            (void)core.command([&](auto& st, Now now, Output& out) {
-                return st.set_config_epoch(now, epoch, out);
-            });
+            (void)core.add_slots(slots);
+            (void)core.set_config_epoch(epoch);
             master_ids.push_back(core.state().myself_id());
         }
         t0 = s.now();
@@ -174,9 +171,7 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
         }
         for (std::size_t r = masters; r < n; ++r) {
             const NodeId master = master_ids[(r - masters) % masters];
-            (void)s.core(r).command([&](auto& st, Now now, Output& out) {
-                return st.replicate(now, master.view(), true, out);
-            });
+            (void)s.core(r).replicate(master.view(), true);
         }
     }
     // The full check costs O(N x masters): look every 10 simulated ms.

@@ -1,8 +1,13 @@
 // ClusterCore<Transport, Clock, Storage>: drives ClusterState with the host's policies.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "gossipcluster/cluster_state.hpp"
 #include "gossipcluster/concepts.hpp"
@@ -56,12 +61,74 @@ class ClusterCore {
     }
     Instant next_deadline() const { return state_.next_deadline(); }
 
-    // Operator commands.
+    // Operator commands: each runs like every other input (the state is saved before anything
+    // it caused is sent). Failures come back as a CommandResult with Redis's error text.
     CommandResult meet(std::string_view ip, std::uint16_t port, std::uint16_t cport) {
         return run([&](Now n, Output& o) { return state_.meet(n, ip, port, cport, o); });
     }
     CommandResult forget(std::string_view node_id) {
         return run([&](Now n, Output& o) { return state_.forget(n, node_id, o); });
+    }
+    CommandResult add_slots(const std::vector<std::uint16_t>& slots) {
+        return run([&](Now n, Output& o) { return state_.add_slots(n, slots, o); });
+    }
+    CommandResult del_slots(const std::vector<std::uint16_t>& slots) {
+        return run([&](Now n, Output& o) { return state_.del_slots(n, slots, o); });
+    }
+    CommandResult flush_slots() {
+        return run([&](Now n, Output& o) { return state_.flush_slots(n, o); });
+    }
+    // `keys_in_slot`: keys the host still holds in `slot` (SETSLOT NODE refuses to give away a
+    // slot that has some here). `node_id` is ignored for SetSlotMode::Stable.
+    CommandResult set_slot(std::uint16_t slot, SetSlotMode mode, std::string_view node_id = {},
+                           std::size_t keys_in_slot = 0) {
+        return run([&](Now n, Output& o) {
+            return state_.set_slot(n, slot, mode, node_id, keys_in_slot, o);
+        });
+    }
+    CommandResult set_config_epoch(std::int64_t epoch) {
+        return run([&](Now n, Output& o) { return state_.set_config_epoch(n, epoch, o); });
+    }
+    // `bumped` says whether the config epoch changed (CLUSTER BUMPEPOCH's BUMPED or STILL).
+    CommandResult bump_epoch(bool& bumped) {
+        return run([&](Now n, Output& o) { return state_.bump_epoch(n, o, bumped); });
+    }
+    CommandResult bump_epoch() {
+        bool bumped = false;
+        return bump_epoch(bumped);
+    }
+    CommandResult publish(std::string_view channel, std::string_view message, bool shard = false) {
+        return run([&](Now n, Output& o) { return state_.publish(n, channel, message, shard, o); });
+    }
+    // To one node, or to every node when `target` is empty.
+    CommandResult send_module_message(std::uint64_t module_id, std::uint8_t type,
+                                      std::string_view payload,
+                                      std::optional<NodeId> target = std::nullopt) {
+        return run([&](Now n, Output& o) {
+            return state_.send_module_message(n, module_id, type, payload, target, o);
+        });
+    }
+    CommandResult failover(ClusterState::FailoverMode mode = ClusterState::FailoverMode::Default) {
+        return run([&](Now n, Output& o) { return state_.failover(n, mode, o); });
+    }
+    // `host_empty`: the host holds no keys (a master must be empty to become a replica).
+    CommandResult replicate(std::string_view node_id, bool host_empty) {
+        return run([&](Now n, Output& o) { return state_.replicate(n, node_id, host_empty, o); });
+    }
+    CommandResult reset(bool hard) {
+        return run([&](Now n, Output& o) { return state_.reset(n, hard, o); });
+    }
+    // Reports from the host's replication (see ClusterState); they produce no output today but
+    // go through the same path, so a future one that does is applied like any other.
+    void set_replication_offset(std::uint64_t offset) {
+        run([&](Now, Output&) { state_.set_replication_offset(offset); });
+    }
+    void set_replication_link(ReplicationLink link) {
+        run([&](Now n, Output&) { state_.set_replication_link(n, link); });
+    }
+    // CLUSTER COUNT-FAILURE-REPORTS: counting drops the reports that expired.
+    std::size_t failure_report_count(const NodeId& node) {
+        return run([&](Now n, Output&) { return state_.failure_report_count(n, node); });
     }
 
     // Any other command: runs f(state, now, output) and applies the output like every input,
@@ -70,6 +137,23 @@ class ClusterCore {
     auto command(F&& f) {
         return run([&](Now n, Output& o) { return f(state_, n, o); });
     }
+
+    // Polling instead of (or beside) the event handler, which runs while a step is applied and
+    // so must not call the core. Off until the host opts in: queue_events(limit) keeps up to
+    // `limit` events for take_events(); the events past it are dropped and counted, so memory
+    // stays bounded when the host polls late. A host that sees dropped_events() grow has missed
+    // some changes after the events it got and should read state() afresh. queue_events(0)
+    // stops queueing and discards what is queued.
+    void queue_events(std::size_t limit) {
+        event_limit_ = limit;
+        if (limit == 0) {
+            queued_.clear();
+            queued_.shrink_to_fit();
+        }
+    }
+    // The events of the inputs since the last call, oldest first.
+    std::vector<Event> take_events() { return std::exchange(queued_, {}); }
+    std::uint64_t dropped_events() const { return dropped_events_; }
 
     Now now() { return Now{clock_.now(), static_cast<std::uint64_t>(clock_.unix_ms())}; }
     const ClusterState& state() const { return state_; }
@@ -149,6 +233,16 @@ class ClusterCore {
         if (on_event_)
             for (const auto& e : out_.events)
                 on_event_(e);
+        if (event_limit_ != 0) queue(out_.events);
+    }
+
+    void queue(const std::vector<Event>& events) {
+        for (const auto& e : events) {
+            if (queued_.size() < event_limit_)
+                queued_.push_back(e);
+            else
+                ++dropped_events_;
+        }
     }
 
     T transport_;
@@ -157,6 +251,9 @@ class ClusterCore {
     ClusterState state_;
     Output out_;
     EventHandler on_event_;
+    std::vector<Event> queued_;
+    std::size_t event_limit_ = 0;  // 0: not queueing
+    std::uint64_t dropped_events_ = 0;
     bool halted_ = false;
 };
 

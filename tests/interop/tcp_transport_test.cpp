@@ -25,6 +25,7 @@
 #include "gossipcluster/frame_splitter.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 #include "gossipcluster/storage/memory_storage.hpp"
+#include "gossipcluster/transport/asio_cluster_node.hpp"
 #include "gossipcluster/transport/asio_tcp.hpp"
 
 using namespace gossipcluster;

@@ -26,17 +26,25 @@
 
 namespace gossipcluster {
 
-// What cluster_command needs from the node: ClusterCore provides exactly this.
+// What cluster_command needs from the node: ClusterCore's operator commands.
 template <typename C>
-concept ClusterCommandTarget = requires(C& c, std::string_view text, std::uint16_t port) {
+concept ClusterCommandTarget = requires(C& c, std::string_view text, std::uint16_t port,
+                                        const std::vector<std::uint16_t>& slots, bool flag,
+                                        const NodeId& id) {
     { std::as_const(c).state() } -> std::convertible_to<const ClusterState&>;
     { c.now() } -> std::same_as<Now>;
     { c.meet(text, port, port) } -> std::same_as<CommandResult>;
     { c.forget(text) } -> std::same_as<CommandResult>;
-    // Runs f(state, now, output) on the mutable state and applies the output.
-    {
-        c.command([](ClusterState&, Now, Output&) { return 0; })
-        } -> std::same_as<int>;
+    { c.add_slots(slots) } -> std::same_as<CommandResult>;
+    { c.del_slots(slots) } -> std::same_as<CommandResult>;
+    { c.flush_slots() } -> std::same_as<CommandResult>;
+    { c.set_slot(port, SetSlotMode::Stable, text, std::size_t{0}) } -> std::same_as<CommandResult>;
+    { c.set_config_epoch(std::int64_t{0}) } -> std::same_as<CommandResult>;
+    { c.bump_epoch(flag) } -> std::same_as<CommandResult>;
+    { c.failover(ClusterState::FailoverMode::Default) } -> std::same_as<CommandResult>;
+    { c.replicate(text, flag) } -> std::same_as<CommandResult>;
+    { c.reset(flag) } -> std::same_as<CommandResult>;
+    { c.failure_report_count(id) } -> std::same_as<std::size_t>;
 };
 
 struct ClusterSubcommand {
@@ -201,8 +209,7 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
     auto id = NodeId::parse(args[1]);
     if (!id || !state.find(*id))
         return RespValue::error(fmt::format("ERR Unknown node {}", args[1]));
-    const std::size_t reports = core.command(
-        [&](ClusterState& s, Now now, Output&) { return s.failure_report_count(now, *id); });
+    const std::size_t reports = core.failure_report_count(*id);
     return RespValue::number(static_cast<std::int64_t>(reports));
 }
 

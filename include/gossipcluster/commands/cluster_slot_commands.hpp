@@ -61,9 +61,7 @@ RespValue cluster_slot_list(Core& core, std::span<const std::string_view> args, 
         if (!slot) return invalid_slot();
         slots.push_back(*slot);
     }
-    return from_result(core.command([&](ClusterState& s, Now now, Output& out) {
-        return add ? s.add_slots(now, slots, out) : s.del_slots(now, slots, out);
-    }));
+    return from_result(add ? core.add_slots(slots) : core.del_slots(slots));
 }
 
 // ADDSLOTSRANGE / DELSLOTSRANGE <first> <last>...
@@ -93,9 +91,7 @@ RespValue cluster_slot_ranges(Core& core, std::span<const std::string_view> args
         for (std::uint32_t s = *first; s <= *last; ++s)
             slots.push_back(static_cast<std::uint16_t>(s));
     }
-    return from_result(core.command([&](ClusterState& s, Now now, Output& out) {
-        return add ? s.add_slots(now, slots, out) : s.del_slots(now, slots, out);
-    }));
+    return from_result(add ? core.add_slots(slots) : core.del_slots(slots));
 }
 
 // SETSLOT <slot> IMPORTING|MIGRATING|NODE <id> | STABLE
@@ -126,9 +122,7 @@ RespValue cluster_setslot(Core& core, std::span<const std::string_view> args,
             return RespValue::error(fmt::format("ERR Unknown node {}", id));
     }
     const std::size_t held = keys.keys_in(*slot);
-    return from_result(core.command([&](ClusterState& s, Now now, Output& out) {
-        return s.set_slot(now, *slot, *mode, id, held, out);
-    }));
+    return from_result(core.set_slot(*slot, *mode, id, held));
 }
 
 // FAILOVER [FORCE|TAKEOVER]
@@ -146,8 +140,7 @@ RespValue cluster_failover(Core& core, std::span<const std::string_view> args) {
     } else if (args.size() > 2) {
         return RespValue::error("ERR syntax error");
     }
-    return from_result(core.command(
-        [&](ClusterState& s, Now now, Output& out) { return s.failover(now, mode, out); }));
+    return from_result(core.failover(mode));
 }
 
 // RESET [HARD|SOFT]: a master must hold no keys; a replica turns master and drops its data.
@@ -169,8 +162,7 @@ RespValue cluster_reset(Core& core, std::span<const std::string_view> args,
     if (!was_replica && keys.total_keys() != 0)
         return RespValue::error(
             "ERR CLUSTER RESET can't be called with master nodes containing keys");
-    RespValue reply = from_result(core.command(
-        [&](ClusterState& s, Now now, Output& out) { return s.reset(now, hard, out); }));
+    RespValue reply = from_result(core.reset(hard));
     if (was_replica && keys.flush) keys.flush();
     return reply;
 }
@@ -204,27 +196,21 @@ std::optional<RespValue> cluster_slot_subcommand(Core& core, std::string_view na
     if (name == "flushslots") {
         if (keys.total_keys() != 0)
             return RespValue::error("ERR DB must be empty to perform CLUSTER FLUSHSLOTS.");
-        return from_result(core.command(
-            [&](ClusterState& s, Now now, Output& out) { return s.flush_slots(now, out); }));
+        return from_result(core.flush_slots());
     }
     if (name == "setslot") return cluster_setslot(core, args, keys);
     if (name == "replicate") {
         const bool empty = keys.total_keys() == 0;
-        return from_result(core.command([&](ClusterState& s, Now now, Output& out) {
-            return s.replicate(now, args[1], empty, out);
-        }));
+        return from_result(core.replicate(args[1], empty));
     }
     if (name == "set-config-epoch") {
         auto epoch = parse_int64_strict(args[1]);
         if (!epoch) return RespValue::error("ERR value is not an integer or out of range");
-        return from_result(core.command([&](ClusterState& s, Now now, Output& out) {
-            return s.set_config_epoch(now, *epoch, out);
-        }));
+        return from_result(core.set_config_epoch(*epoch));
     }
     if (name == "bumpepoch") {
         bool bumped = false;
-        core.command(
-            [&](ClusterState& s, Now now, Output& out) { return s.bump_epoch(now, out, bumped); });
+        core.bump_epoch(bumped);
         return RespValue::simple(
             fmt::format("{} {}", bumped ? "BUMPED" : "STILL", core.state().myself().config_epoch));
     }

@@ -2,10 +2,10 @@
 #pragma once
 
 // Link with gossipcluster::asio_tls (it brings OpenSSL::SSL). Everything AsioTcpTransport does
-// (framing, buffers, backoff, counters, AsioClusterNode) is shared; what TLS adds is a handshake
-// after every TCP connection, in which each side must present a certificate that the other
-// verifies against its CA. A peer that fails it is closed before the core hears of it. With
-// bind_node_id, a link also speaks only for the node id its peer's certificate names.
+// (framing, buffers, backoff, counters) is shared, and AsioClusterNode runs over either; what TLS
+// adds is a handshake after every TCP connection, in which each side must present a certificate
+// that the other verifies against its CA. A peer that fails it is closed before the core hears of
+// it. With bind_node_id, a link also speaks only for the node id its peer's certificate names.
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "gossipcluster/transport/asio_cluster_node.hpp"
 #include "gossipcluster/transport/asio_tcp.hpp"
 #include "gossipcluster/types.hpp"
 
@@ -154,7 +155,7 @@ namespace gossipcluster {
 // AsioTcpTransport; its options are AsioTlsOptions.
 using AsioTlsTransport = AsioStreamTransport<detail::AsioTlsStream>;
 
-static_assert(Transport<AsioTlsTransport>);
+static_assert(AsioBusTransport<AsioTlsTransport>);
 
 using TlsClusterCore = ClusterCore<AsioTlsTransport, SteadyClock, FileStorage>;
 using TlsClusterNode = AsioClusterNode<SteadyClock, FileStorage, AsioTlsTransport>;

@@ -1,12 +1,13 @@
 // The Asio half of the consumer program: compiles and links through gossipcluster::asio only.
 #include <asio.hpp>
-#if __has_include(<gossipcluster/transport/asio_tcp.hpp>)
+#include <gossipcluster/transport/asio_cluster_node.hpp>
 #include <gossipcluster/transport/asio_tcp.hpp>
-#endif
 
 #include <array>
 #include <cstdio>
 #include <exception>
+
+static_assert(gossipcluster::AsioBusTransport<gossipcluster::AsioTcpTransport>);
 
 // Sends four bytes over a loopback TCP connection on an ephemeral port and reads them back.
 int asio_loopback_check() {
