@@ -20,6 +20,7 @@
 
 #include <gossipcluster/clock/steady_clock.hpp>
 #include <gossipcluster/cluster_core.hpp>
+#include <gossipcluster/commands/command_error_text.hpp>
 #include <gossipcluster/storage/memory_storage.hpp>
 
 #include "socket_transport.hpp"
@@ -169,7 +170,7 @@ int main() {
         const auto result =
             cores[i]->meet("127.0.0.1", kFirstPort, kFirstPort + gc::kBusPortIncrement);
         if (!result.ok) {
-            fmt::print(stderr, "MEET from node {} failed: {}\n", i, result.error);
+            fmt::print(stderr, "MEET from node {} failed: {}\n", i, gc::error_text(result));
             return 1;
         }
     }

@@ -15,6 +15,7 @@
 #include "cluster_node.hpp"
 #include "cluster_routing.hpp"
 #include "command_context.hpp"
+#include "gossipcluster/commands/command_error_text.hpp"
 #include "gossipcluster/keyslot.hpp"
 #include "pubsub.hpp"
 
@@ -91,7 +92,7 @@ inline std::optional<RespValue> publish_to_cluster(CommandContext& c, bool shard
         [&](auto& state, gossipcluster::Now now, gossipcluster::Output& out) {
             return state.publish(now, c.args[1], c.args[2], shard, out);
         });
-    if (!result.ok) return RespValue::error(result.error);
+    if (!result.ok) return RespValue::error(gossipcluster::error_text(result));
     return std::nullopt;
 }
 
