@@ -1,6 +1,7 @@
 // ClusterState: the cluster-bus protocol as a pure state machine (inputs in, one Output batch out).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -12,11 +13,15 @@
 #include "gossipcluster/command_error.hpp"
 #include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
+#include "gossipcluster/detail/election.hpp"
+#include "gossipcluster/detail/invariant.hpp"
 #include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/linkage.hpp"
 #include "gossipcluster/detail/node.hpp"
 #include "gossipcluster/detail/node_index.hpp"
 #include "gossipcluster/detail/prng.hpp"
+#include "gossipcluster/detail/quorum.hpp"
+#include "gossipcluster/detail/timer_table.hpp"
 #include "gossipcluster/link.hpp"
 #include "gossipcluster/message.hpp"
 #include "gossipcluster/output.hpp"
@@ -86,7 +91,8 @@ class ClusterState {
                          Output& out);
     void on_message(Now now, LinkId link, const Message& msg, Output& out);
     void tick(Now now, Output& out);
-    Instant next_deadline() const { return Instant{next_deadline_}; }
+    // The earliest of the named deadlines (detail::TimerTable): when tick() next has work.
+    Instant next_deadline() const { return Instant{timers_.next()}; }
 
     // Operator commands.
     CommandResult meet(Now now, std::string_view ip, std::uint16_t port, std::uint16_t cport,
@@ -135,10 +141,20 @@ class ClusterState {
     const Config& config() const { return config_; }
     const MessageCounters& counters() const { return counters_; }
     const ScanCounters& scan_counters() const { return scan_counters_; }
+    // The first broken rule of this view's own consistency (slot counts, the node order and
+    // index, epochs, news counts), or an empty string: for simulations and tests, which run it
+    // after every step (detail/state_invariants.hpp lists the rules).
+    std::string check_invariants() const;
     // Approximate bytes this view occupies (the object and the containers it owns).
     std::size_t memory_bytes() const;
     std::size_t node_count() const { return nodes_.size(); }
-    const detail::Node* find(const NodeId& id) const;
+    // Defined here, like the other small helpers every part calls on hot paths, so that the
+    // compiled parts inline them.
+    const detail::Node* find(const NodeId& id) const {
+        if (!order_dirty_) return index_.find(id);
+        auto it = nodes_.find(id);
+        return it == nodes_.end() ? nullptr : &it->second;
+    }
     const detail::Node& myself() const { return order_dirty_ || !me_ ? nodes_.at(myself_) : *me_; }
     // Every node, handshakes included, in id order (CLUSTER NODES).
     std::vector<NodeRecord> node_records(Now now, bool include_handshake) const;
@@ -153,7 +169,9 @@ class ClusterState {
     // The same count without expiring anything (for observers).
     std::size_t valid_failure_reports(Now now, const NodeId& id) const;
     bool cluster_ok() const { return cluster_ok_; }
-    const detail::Node* slot_owner(std::size_t slot) const;
+    const detail::Node* slot_owner(std::size_t slot) const {
+        return slot < kSlotCount ? slot_owner_[slot] : nullptr;
+    }
     // The slots `node` owns in this view.
     SlotBitmap slots_of(const detail::Node& node) const;
     const std::map<std::uint16_t, NodeId>& importing() const { return importing_; }
@@ -174,10 +192,13 @@ class ClusterState {
 
     // Membership.
     NodeId random_name();
-    detail::Node* lookup(const NodeId& id);
+    detail::Node* lookup(const NodeId& id) {
+        if (order_dirty_) refresh_order();
+        return index_.find(id);
+    }
     // Our own node without a tree walk (hot paths ask for it on every message).
     detail::Node& me_node() {
-        refresh_order();
+        if (order_dirty_) refresh_order();
         return me_ ? *me_ : nodes_.at(myself_);
     }
     detail::Node& add_node(detail::Node node, Output& out);
@@ -188,7 +209,11 @@ class ClusterState {
     void blacklist_add(Now now, const NodeId& id, Duration ttl);
     bool blacklisted(Now now, const NodeId& id);
     void note_news(detail::Node& node);
-    void mark_dirty(bool fsync);
+    void mark_dirty(bool fsync) {
+        ++view_version_;
+        dirty_ = true;
+        dirty_fsync_ = dirty_fsync_ || fsync;
+    }
     // Ends every input: pushes pending news and moves the dirty flags into the Output.
     void finish(Now now, Output& out);
 
@@ -267,6 +292,8 @@ class ClusterState {
     void add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
     bool remove_failure_report(detail::Node& failing, const NodeId& reporter);
     void expire_failure_reports(Now now, detail::Node& failing);
+    std::int64_t report_validity() const;
+    bool is_voter(const NodeId& id) const;
     void mark_failing_if_needed(Now now, detail::Node& node, Output& out);
     void clear_failure_if_needed(Now now, detail::Node& node, Output& out);
     std::size_t cluster_size() const;
@@ -285,7 +312,10 @@ class ClusterState {
     void broadcast_pong(Now now, Output& out);
     void adopt_shard_id(const NodeId& id);
     Message& queue_send(LinkId link, MessageType type, Output& out);
-    void count_sent(MessageType type);
+    void count_sent(MessageType type) {
+        const auto type_index = static_cast<std::size_t>(type);
+        if (type_index < kMessageTypeCount) ++counters_.sent[type_index];
+    }
     void send_ping(Now now, detail::Node& node, MessageType type, Output& out,
                    GossipSize size = GossipSize::usual());
     void send_on_link(LinkId link, Message msg, Output& out);
@@ -301,7 +331,15 @@ class ClusterState {
     static std::int64_t unreachable_since(const detail::Node& node);
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
-    void wake_node_at(const detail::Node& node, std::int64_t t);
+    // The cron's scan looks at `node` again at `t` (or sooner, if it was due sooner). While
+    // order_ is stale its rebuild will make every node due anyway.
+    void wake_node_at(const detail::Node& node, std::int64_t t) {
+        if (!order_dirty_ && node.order_pos < order_.size() && order_[node.order_pos] == &node) {
+            std::int64_t& due = node_due_[node.order_pos];
+            due = std::min(due, t);
+        }
+        timers_.lower(detail::Timer::Scan, t);
+    }
     std::int64_t on_ping_grid(std::int64_t t) const;
     void rescan_soon(const detail::Node& node);
     void random_ping(Now now, Output& out);
@@ -361,6 +399,7 @@ class ClusterState {
     std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
     std::size_t unassigned_slots_ = kSlotCount;
     std::uint64_t slots_version_ = 0;  // bumped on every change of slot_owner_
+    mutable std::uint64_t checked_slots_version_ = ~std::uint64_t{0};  // check_invariants' last
     // Slots whose owner here said, in its latest claim, that it no longer serves them: the next
     // claimant takes them whatever its epoch (cleared whenever the slot's owner changes).
     SlotBitmap disowned_;
@@ -373,15 +412,7 @@ class ClusterState {
     std::size_t pfail_nodes_ = 0;      // PFAIL nodes seen by the last cron run
     std::map<std::uint16_t, NodeId> importing_;
     std::map<std::uint16_t, NodeId> migrating_;
-    std::int64_t election_time_ = 0;  // when this replica may ask for votes, 0 if not scheduled
-    bool election_sent_ = false;
-    Epoch election_epoch_ = 0;
-    std::size_t election_rank_ = 0;
-    std::vector<NodeId> election_voters_;
-    // A rival's request at our election's epoch or a newer one came while we waited for votes:
-    // masters that saw it first refuse ours (see retry_contested_election).
-    bool election_contested_ = false;
-    std::size_t election_retries_ = 0;  // new epochs asked for after such a contest
+    detail::Election election_;  // this replica's election, when its master failed
     // The replication link as last reported: up, and since when silent (up) or down (down), in
     // monotonic ms; nullopt while the host has reported nothing for the current master.
     struct ReportedLink {
@@ -412,9 +443,8 @@ class ClusterState {
     ViewStamp surveyed_;  // the replica-migration survey's last walk
     std::int64_t surveyed_at_ = 0;
     ViewStamp health_stamp_;  // the cron's last health pass
-    // Cron's node scan: when it next has work, when it last ran, and who waits for a periodic
-    // reconnect meanwhile.
-    std::int64_t scan_due_ = 0;
+    // Cron's node scan (its next work is timers_' Scan): when it last walked the whole view, and
+    // who waits for a periodic reconnect meanwhile.
     std::int64_t last_full_scan_ = 0;
     std::vector<NodeId> reconnects_;
     std::vector<NodeId> connects_;  // wanted before the next scan: new nodes, dropped links
@@ -426,7 +456,7 @@ class ClusterState {
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t last_ping_exchange_ = 0;  // a PING or MEET sent or received
-    std::int64_t next_deadline_ = 0;
+    detail::TimerTable timers_;  // one deadline per purpose; next_deadline() is the earliest
     std::uint64_t gossip_round_ = 0;
     bool news_pending_ = false;
     bool dirty_ = false;
@@ -443,6 +473,7 @@ class ClusterState {
 #include "gossipcluster/detail/state_cron.hpp"
 #include "gossipcluster/detail/state_failover.hpp"
 #include "gossipcluster/detail/state_failure.hpp"
+#include "gossipcluster/detail/state_invariants.hpp"
 #include "gossipcluster/detail/state_manual_failover.hpp"
 #include "gossipcluster/detail/state_membership.hpp"
 #include "gossipcluster/detail/state_memory.hpp"

@@ -6,15 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "gossipcluster/detail/failure_reports.hpp"
 #include "gossipcluster/link.hpp"
 #include "gossipcluster/types.hpp"
 
 namespace gossipcluster::detail {
-
-struct FailureReport {
-    NodeId reporter;
-    std::int64_t time = 0;  // monotonic ms of the last report
-};
 
 // Times are monotonic milliseconds; 0 means "never".
 // The fields are ordered by use, not by topic: a large view touches random nodes for every gossip
@@ -31,7 +27,7 @@ struct alignas(64) Node {
     std::int64_t pong_received = 0;
 
     // Second line: the rest of the gossip and timeout paths.
-    std::vector<FailureReport> fail_reports;
+    FailureReports fail_reports;
     std::int64_t data_received = 0;
     std::uint64_t gossip_round = 0;  // last outgoing section that carried it (deduplication)
     LinkId link;                     // outbound, created by us

@@ -7,18 +7,8 @@
 namespace gossipcluster {
 
 GOSSIPCLUSTER_INLINE void ClusterState::tick(Now now, Output& out) {
-    if (now.mono.ms >= next_deadline_) cron(now, out);
+    if (now.mono.ms >= timers_.next()) cron(now, out);
     finish(now, out);
-}
-
-// While order_ is stale its rebuild will make every node due anyway.
-GOSSIPCLUSTER_INLINE void ClusterState::wake_node_at(const detail::Node& node, std::int64_t t) {
-    if (!order_dirty_ && node.order_pos < order_.size() && order_[node.order_pos] == &node) {
-        std::int64_t& due = node_due_[node.order_pos];
-        due = std::min(due, t);
-    }
-    scan_due_ = std::min(scan_due_, t);
-    next_deadline_ = std::min(next_deadline_, t);
 }
 
 // The first point of the ping batch grid at or after t. In a small cluster grid points are the
@@ -43,7 +33,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::rescan_soon(const detail::Node& node) {
 
 GOSSIPCLUSTER_INLINE void ClusterState::connect_soon(const detail::Node& node) {
     connects_.push_back(node.id);
-    next_deadline_ = 0;  // the next tick, whenever the host calls it
+    timers_.lower(detail::Timer::Wake, 0);  // the next tick, whenever the host calls it
 }
 
 // Redis wakes ten times a second and walks every node each time. Here each node visited by a scan
@@ -63,6 +53,10 @@ GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
     wall_offset_ = static_cast<std::int64_t>(now.unix_ms) - t;
     const std::int64_t period = config_.cron_period.count();
     const bool periodic = t - last_cron_ >= period;
+    const bool scan_due = timers_.expired(detail::Timer::Scan, t);
+    // What fired is done by this run; whatever is still pending afterwards is armed again by its
+    // owner (the scan, the housekeeping and the periodic tick below, an election in its step).
+    timers_.cancel_expired(t);
     if (periodic) last_cron_ = t;
     const std::int64_t hk_period = config_.random_ping_period.count();
     const bool housekeeping = t - last_random_ping_ >= hk_period;
@@ -86,7 +80,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
     // which bounds what a missed wake-up could cost to a quarter of the node timeout.
     const std::int64_t full_period = std::max(hk_period, config_.node_timeout.count() / 4);
     const bool full = t - last_full_scan_ >= full_period;
-    const bool scan = full || housekeeping || t >= scan_due_;
+    const bool scan = full || housekeeping || scan_due;
     const bool flags_changed = scan && scan_nodes(now, periodic, full, out);
 
     if (housekeeping) random_ping(now, out);
@@ -101,11 +95,12 @@ GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
     } else
         apply_cluster_state(now);
 
-    std::int64_t next =
-        std::min(std::max(scan_due_, t + 1),
-                 on_ping_grid(last_random_ping_ + config_.random_ping_period.count()));
-    if (ticking_needed()) next = std::min(next, last_cron_ + period);
-    next_deadline_ = next;
+    timers_.set(detail::Timer::Housekeeping,
+                on_ping_grid(last_random_ping_ + config_.random_ping_period.count()));
+    if (ticking_needed())
+        timers_.set(detail::Timer::Periodic, last_cron_ + period);
+    else
+        timers_.cancel(detail::Timer::Periodic);
     manual_failover_cron(now, out);
     if (myself().is_replica()) {
         handle_replica_failover(now, out);
@@ -121,7 +116,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
 
 // Whether the cron must run every period: something time-driven is under way.
 GOSSIPCLUSTER_INLINE bool ClusterState::ticking_needed() const {
-    if (mf_end_ != 0 || election_time_ != 0 || !reconnects_.empty() || orphaned_since_ != 0)
+    if (mf_end_ != 0 || election_.scheduled() || !reconnects_.empty() || orphaned_since_ != 0)
         return true;
     if (state_change_pending_) return true;
     const detail::Node& me = myself();
@@ -197,7 +192,7 @@ GOSSIPCLUSTER_INLINE bool ClusterState::scan_nodes(Now now, bool periodic, bool 
     // After the walk: the PINGs carry every suspect, which needs pfail_nodes_ counted.
     for (const auto& id : pass.suspected)
         send_reports_to_collectors(now, id, out);
-    scan_due_ = std::max(earliest, pass.t + 1);
+    timers_.set(detail::Timer::Scan, std::max(earliest, pass.t + 1));
     return pass.pfail_marked != 0 || !pass.expired.empty();
 }
 

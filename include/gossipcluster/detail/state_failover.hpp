@@ -3,16 +3,9 @@
 
 #include <algorithm>
 
+#include "gossipcluster/detail/election.hpp"
+
 namespace gossipcluster {
-
-namespace detail {
-
-// How long an election collects votes (Redis: twice the node timeout, at least 2 s).
-inline std::int64_t election_auth_timeout(std::int64_t node_timeout_ms) {
-    return std::max<std::int64_t>(2 * node_timeout_ms, 2000);
-}
-
-}  // namespace detail
 
 // Rank among the replicas of the same master: how many of them are ahead of us (greater
 // replication offset, or the same offset and a smaller name). NOFAILOVER replicas never compete.
@@ -24,8 +17,7 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::replica_rank() const {
     for (const auto& [id, n] : nodes_) {
         if (id == myself_ || !n.is_replica() || !n.master || *n.master != *me.master) continue;
         if (n.has(node_flag::kNoFailover) || n.failing()) continue;
-        if (n.repl_offset > me.repl_offset || (n.repl_offset == me.repl_offset && id < myself_))
-            ++rank;
+        if (detail::ranks_ahead(n.repl_offset, id, me.repl_offset, myself_)) ++rank;
     }
     return rank;
 }
@@ -77,27 +69,10 @@ GOSSIPCLUSTER_INLINE void ClusterState::tell_sibling_replicas(Now now, Output& o
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::reset_election() {
-    election_time_ = 0;
-    election_sent_ = false;
-    election_epoch_ = 0;
-    election_voters_.clear();
-    election_contested_ = false;
-    election_retries_ = 0;
+    election_.reset();
+    timers_.cancel(detail::Timer::Election);
+    timers_.cancel(detail::Timer::ElectionRetry);
 }
-
-namespace detail {
-
-// Requests at new epochs after a contest, at most, per election.
-inline constexpr std::size_t kMaxContestedRetries = 3;
-
-// When a contested election sent at `request_time` is asked again: a quarter of the rank delay
-// later, so that the votes for the first request have arrived on any LAN, and up to three
-// retries still come before the next replica of our master may start (one rank delay after us).
-inline std::int64_t contested_retry_at(std::int64_t request_time, Duration rank_delay) {
-    return request_time + std::max<std::int64_t>(1, rank_delay.count() / 4);
-}
-
-}  // namespace detail
 
 // Requests are broadcast, so a candidate sees its rivals'. When several masters fail together,
 // their replicas' elections can overlap: a master refuses a request whose epoch is older than
@@ -110,27 +85,19 @@ inline std::int64_t contested_retry_at(std::int64_t request_time, Duration rank_
 // first request do not vote again, and the new request can win only with the others.
 GOSSIPCLUSTER_INLINE void ClusterState::note_rival_election(const detail::Node& sender,
                                                             const Header& h) {
-    if (!election_sent_ || sender.id == myself_ || h.current_epoch < election_epoch_) return;
-    if (election_retries_ >= detail::kMaxContestedRetries || manual_failover_can_start_) return;
-    election_contested_ = true;
-    next_deadline_ = std::min(
-        next_deadline_, detail::contested_retry_at(election_time_, config_.election_rank_delay));
+    if (sender.id == myself_ || manual_failover_can_start_) return;
+    if (election_.note_rival(h.current_epoch))
+        timers_.lower(detail::Timer::ElectionRetry,
+                      election_.retry_at(config_.election_rank_delay));
 }
 
 // A contested election that is due to ask again is set to send its request now, at a new epoch;
 // one not due yet keeps a wake-up for it.
 GOSSIPCLUSTER_INLINE void ClusterState::retry_contested_election(std::int64_t t) {
-    if (!election_sent_ || !election_contested_) return;
-    const std::int64_t at = detail::contested_retry_at(election_time_, config_.election_rank_delay);
-    if (t < at) {
-        next_deadline_ = std::min(next_deadline_, at);
-        return;
-    }
-    election_contested_ = false;
-    ++election_retries_;
-    election_sent_ = false;
-    election_voters_.clear();
-    election_time_ = t;
+    if (!election_.sent() || !election_.contested()) return;
+    if (!election_.take_retry(t, config_.election_rank_delay))
+        timers_.lower(detail::Timer::ElectionRetry,
+                      election_.retry_at(config_.election_rank_delay));
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::handle_replica_failover(Now now, Output& out) {
@@ -142,7 +109,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::handle_replica_failover(Now now, Output&
     const bool manual = manual_failover_can_start_;
     if (!master || master->slot_count == 0 || (!master->failing() && !manual) ||
         (me.has(node_flag::kNoFailover) && !manual)) {
-        if (election_time_ != 0 && !election_sent_) reset_election();
+        if (election_.scheduled() && !election_.sent()) reset_election();
         return;
     }
 
@@ -163,57 +130,48 @@ GOSSIPCLUSTER_INLINE void ClusterState::handle_replica_failover(Now now, Output&
 
     const std::int64_t auth_timeout = detail::election_auth_timeout(timeout);
     const std::int64_t auth_retry = 2 * auth_timeout;
-    if (election_time_ == 0 || t - election_time_ > auth_retry) {
+    if (!election_.scheduled() || t - election_.time() > auth_retry) {
         // Schedule: the best replica first, the next one a rank delay later.
-        election_rank_ = manual ? 0 : replica_rank();
+        const std::size_t rank = manual ? 0 : replica_rank();
         std::int64_t delay = 0;
-        if (!manual) {
-            delay = config_.election_base_delay.count() +
-                    prng_.between(0, config_.election_jitter.count()) +
-                    static_cast<std::int64_t>(election_rank_) * config_.election_rank_delay.count();
-        }
-        election_time_ = t + delay;
-        election_sent_ = false;
-        election_voters_.clear();
-        election_contested_ = false;
-        election_retries_ = 0;
-        next_deadline_ = std::min(next_deadline_, election_time_);
+        if (!manual)
+            delay = detail::election_delay(config_.election_base_delay,
+                                           prng_.between(0, config_.election_jitter.count()), rank,
+                                           config_.election_rank_delay);
+        election_.schedule(t + delay, rank);
+        timers_.cancel(detail::Timer::ElectionRetry);
+        timers_.set(detail::Timer::Election, election_.time());
         if (!manual) tell_sibling_replicas(now, out);
         return;
     }
-    if (t - election_time_ > auth_timeout) {
+    if (t - election_.time() > auth_timeout) {
         // Over: reported once, and votes that still arrive no longer count (as in Redis, which
         // never wins an expired election). A new attempt is scheduled after the retry time.
-        if (election_sent_) {
-            out.events.push_back(event::ElectionFailed{election_epoch_, election_voters_.size()});
-            election_sent_ = false;
+        if (election_.sent()) {
+            out.events.push_back(event::ElectionFailed{election_.epoch(), election_.votes()});
+            election_.expire();
         }
         return;
     }
     if (!manual) retry_contested_election(t);  // then the request below goes out again
-    if (!election_sent_ && !manual) {
-        // Others may have reported a better offset since we scheduled: step back if so.
-        std::size_t rank = replica_rank();
-        if (rank > election_rank_) {
-            election_time_ += static_cast<std::int64_t>(rank - election_rank_) *
-                              config_.election_rank_delay.count();
-            election_rank_ = rank;
-        }
-    }
-    if (t < election_time_) {
-        next_deadline_ = std::min(next_deadline_, election_time_);
+    // Others may have reported a better offset since we scheduled: step back if so.
+    if (!election_.sent() && !manual)
+        election_.step_back(replica_rank(), config_.election_rank_delay);
+    if (t < election_.time()) {
+        timers_.set(detail::Timer::Election, election_.time());
         return;
     }
-    if (!election_sent_) {
+    if (!election_.sent()) {
         if (!advance_current_epoch()) return;  // at kEpochLimit no election can be won
-        election_epoch_ = current_epoch_;
-        election_sent_ = true;
+        election_.mark_sent(current_epoch_);
         mark_dirty(true);  // the epoch is on disk before the request that carries it leaves
+        GOSSIPCLUSTER_INVARIANT(dirty_fsync_);
         Message req;
         req.header = build_header(MessageType::FailoverAuthRequest);
         if (manual) req.header.mflags[0] |= message_flag::kForceAck;
         broadcast(req, out);
-        out.events.push_back(event::ElectionStarted{election_epoch_, election_rank_, master->id});
+        out.events.push_back(
+            event::ElectionStarted{election_.epoch(), election_.rank(), master->id});
     }
 }
 
@@ -222,28 +180,37 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::No
     if (!sender) return;
     note_rival_election(*sender, h);
     const detail::Node& me = myself();
-    // Only masters that serve slots vote, once per epoch.
-    if (!me.is_master() || me.slot_count == 0) return;
-    if (h.current_epoch < current_epoch_) return;
-    if (last_vote_epoch_ == current_epoch_) return;
-    if (!sender->is_replica() || !sender->master) return;
-    detail::Node* master = lookup(*sender->master);
-    if (!master) return;
-    const bool force = (h.mflags[0] & message_flag::kForceAck) != 0;
-    if (!master->failing() && !force) return;
-    // One failover per master at a time: do not vote for another replica of it too soon.
-    const std::int64_t debounce =
-        config_.node_timeout.count() * static_cast<std::int64_t>(config_.vote_debounce_mult);
-    if (master->voted_time != 0 && now.mono.ms - master->voted_time < debounce) return;
-    // The requester may only claim slots whose owners' epochs are not newer than its claim.
-    for (std::size_t s = 0; s < kSlotCount; ++s) {
-        if (!h.myslots.test(s)) continue;
-        const detail::Node* owner = slot_owner_[s];
-        if (owner && owner->config_epoch > h.config_epoch) return;
+    detail::VoteRequestView request;
+    request.voter_serves_slots = me.is_master() && me.slot_count > 0;
+    request.request_epoch = h.current_epoch;
+    request.current_epoch = current_epoch_;
+    request.last_vote_epoch = last_vote_epoch_;
+    detail::Node* master =
+        sender->is_replica() && sender->master ? lookup(*sender->master) : nullptr;
+    request.requester_is_replica = master != nullptr;
+    if (master) {
+        request.master_failing = master->failing();
+        request.forced = (h.mflags[0] & message_flag::kForceAck) != 0;
+        // One failover per master at a time: do not vote for another replica of it too soon.
+        const std::int64_t debounce =
+            config_.node_timeout.count() * static_cast<std::int64_t>(config_.vote_debounce_mult);
+        request.voted_for_master_recently =
+            master->voted_time != 0 && now.mono.ms - master->voted_time < debounce;
     }
+    // The requester may only claim slots whose owners' epochs are not newer than its claim
+    // (looked at only when every cheaper rule passed).
+    if (detail::vote_refusal(request) == detail::VoteRefusal::None) {
+        for (std::size_t s = 0; s < kSlotCount && !request.claims_newer_slots; ++s) {
+            if (!h.myslots.test(s)) continue;
+            const detail::Node* owner = slot_owner_[s];
+            request.claims_newer_slots = owner && owner->config_epoch > h.config_epoch;
+        }
+    }
+    if (detail::vote_refusal(request) != detail::VoteRefusal::None) return;
     last_vote_epoch_ = current_epoch_;
     master->voted_time = now.mono.ms;
     mark_dirty(true);  // the vote is on disk before the ACK leaves (Output order)
+    GOSSIPCLUSTER_INVARIANT(dirty_fsync_ && last_vote_epoch_ == current_epoch_);
     Message ack;
     ack.header = build_header(MessageType::FailoverAuthAck);
     const LinkId to = sender->link.valid() ? sender->link : sender->inbound_link;
@@ -253,31 +220,29 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::No
 
 GOSSIPCLUSTER_INLINE void ClusterState::process_auth_ack(Now now, detail::Node* sender,
                                                          const Header& h, Output& out) {
-    if (!sender || !election_sent_) return;
+    if (!sender || !election_.sent()) return;
     // Expired, even if the election step has not noticed yet.
-    if (now.mono.ms - election_time_ > detail::election_auth_timeout(config_.node_timeout.count()))
+    if (now.mono.ms - election_.time() >
+        detail::election_auth_timeout(config_.node_timeout.count()))
         return;
     if (!sender->is_master() || sender->slot_count == 0) return;
-    if (h.current_epoch < election_epoch_) return;
+    if (h.current_epoch < election_.epoch()) return;
     // A duplicated or replayed ACK must not count twice.
-    if (std::find(election_voters_.begin(), election_voters_.end(), sender->id) !=
-        election_voters_.end())
-        return;
-    election_voters_.push_back(sender->id);
-    if (election_voters_.size() < cluster_size() / 2 + 1) return;
-    win_election(now, out);
+    if (!election_.add_vote(sender->id)) return;
+    if (election_.won(cluster_size())) win_election(now, out);
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::win_election(Now now, Output& out) {
+    GOSSIPCLUSTER_INVARIANT(election_.sent() && election_.won(cluster_size()));
     detail::Node& me = me_node();
     detail::Node* old_master = me.master ? lookup(*me.master) : nullptr;
-    if (me.config_epoch < election_epoch_) me.config_epoch = election_epoch_;
+    if (me.config_epoch < election_.epoch()) me.config_epoch = election_.epoch();
     // As a Raft candidate votes for itself: the new master gives no vote in the epoch it won, so
     // no second replica can win that epoch with its help (Redis lets it vote).
-    last_vote_epoch_ = std::max(last_vote_epoch_, election_epoch_);
+    last_vote_epoch_ = std::max(last_vote_epoch_, election_.epoch());
     take_over_master(now, old_master, out);
     reset_manual_failover(out);
-    out.events.push_back(event::ElectionWon{election_epoch_, election_voters_.size(),
+    out.events.push_back(event::ElectionWon{election_.epoch(), election_.votes(),
                                             old_master ? old_master->id : NodeId{}});
     reset_election();
 }

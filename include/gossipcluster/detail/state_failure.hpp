@@ -6,35 +6,31 @@
 
 namespace gossipcluster {
 
-// A new report, or a newer time for the reporter's earlier one.
 GOSSIPCLUSTER_INLINE void ClusterState::add_failure_report(Now now, detail::Node& failing,
                                                            const NodeId& reporter) {
-    for (auto& r : failing.fail_reports) {
-        if (r.reporter == reporter) {
-            r.time = now.mono.ms;
-            return;
-        }
-    }
-    failing.fail_reports.push_back({reporter, now.mono.ms});
+    failing.fail_reports.add(reporter, now.mono.ms);
 }
 
 GOSSIPCLUSTER_INLINE bool ClusterState::remove_failure_report(detail::Node& failing,
                                                               const NodeId& reporter) {
-    return std::erase_if(failing.fail_reports, [&](const detail::FailureReport& r) {
-               return r.reporter == reporter;
-           }) != 0;
+    return failing.fail_reports.remove(reporter);
+}
+
+// How long a failure report counts (Redis: twice the node timeout).
+GOSSIPCLUSTER_INLINE std::int64_t ClusterState::report_validity() const {
+    return config_.node_timeout.count() *
+           static_cast<std::int64_t>(config_.fail_report_validity_mult);
+}
+
+// Only masters that own slots may vote a node down or elect a replica.
+GOSSIPCLUSTER_INLINE bool ClusterState::is_voter(const NodeId& id) const {
+    const detail::Node* n = find(id);
+    return n && n->is_master() && n->slot_count > 0;
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::expire_failure_reports(Now now, detail::Node& failing) {
-    const std::int64_t validity =
-        config_.node_timeout.count() * static_cast<std::int64_t>(config_.fail_report_validity_mult);
-    std::erase_if(failing.fail_reports, [&](const detail::FailureReport& r) {
-        if (now.mono.ms - r.time > validity) return true;
-        // Only masters that own slots may vote a node down; a reporter that lost its slots or
-        // left since its report no longer counts.
-        const detail::Node* rep = find(r.reporter);
-        return !rep || !rep->is_master() || rep->slot_count == 0;
-    });
+    failing.fail_reports.expire(now.mono.ms, report_validity(),
+                                [&](const NodeId& id) { return is_voter(id); });
 }
 
 GOSSIPCLUSTER_INLINE std::size_t ClusterState::failure_report_count(Now now, const NodeId& id) {
@@ -48,15 +44,8 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::valid_failure_reports(Now now,
                                                                      const NodeId& id) const {
     const detail::Node* node = find(id);
     if (!node) return 0;
-    const std::int64_t validity =
-        config_.node_timeout.count() * static_cast<std::int64_t>(config_.fail_report_validity_mult);
-    std::size_t count = 0;
-    for (const auto& r : node->fail_reports) {
-        const detail::Node* rep = find(r.reporter);
-        if (now.mono.ms - r.time <= validity && rep && rep->is_master() && rep->slot_count > 0)
-            ++count;
-    }
-    return count;
+    return node->fail_reports.count_valid(now.mono.ms, report_validity(),
+                                          [&](const NodeId& rid) { return is_voter(rid); });
 }
 
 GOSSIPCLUSTER_INLINE std::size_t ClusterState::cluster_size() const {
@@ -71,10 +60,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::mark_failing_if_needed(Now now, detail::
     if (!node.timed_out() || node.failing()) return;
     expire_failure_reports(now, node);
     const detail::Node& me = myself();
-    std::size_t failures = node.fail_reports.size();
-    if (me.is_master() && me.slot_count > 0) ++failures;
-    const std::size_t needed = cluster_size() / 2 + 1;
-    if (failures < needed) return;
+    const bool self_is_voter = me.is_master() && me.slot_count > 0;
+    if (!detail::reaches_fail_quorum(node.fail_reports.size(), self_is_voter, cluster_size()))
+        return;
     node.flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
     node.flags |= node_flag::kFail;
     node.fail_time = now.mono.ms;
@@ -178,7 +166,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_cluster_state(Now now) {
         if (config_.require_full_coverage && n.failing()) ok = false;
     }
     health_ok_ = ok;
-    health_minority_ = reachable < size / 2 + 1;
+    health_minority_ = reachable < detail::majority(size);
     last_health_pass_ = now.mono.ms;
     apply_cluster_state(now);
 }

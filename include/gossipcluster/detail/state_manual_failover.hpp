@@ -24,7 +24,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::failover(Now now, FailoverMode 
         case FailoverMode::Force:
             manual_failover_can_start_ = true;
             reset_election();
-            next_deadline_ = now.mono.ms;
+            timers_.lower(detail::Timer::Wake, now.mono.ms);
             break;
         case FailoverMode::Default: {
             Message start;
@@ -38,8 +38,9 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::failover(Now now, FailoverMode 
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::reset_manual_failover(Output& out) {
-    const detail::Node& me = myself();
-    if (me.is_master() && mf_end_ != 0) out.events.push_back(event::ResumeWrites{});
+    // Only the master that paused its writes for a replica's request resumes them; a replica that
+    // took over (a master now) never paused anything.
+    if (!mf_replica_.is_null() && mf_end_ != 0) out.events.push_back(event::ResumeWrites{});
     mf_end_ = 0;
     mf_replica_ = NodeId{};
     mf_master_offset_.reset();
@@ -86,7 +87,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::manual_failover_cron(Now now, Output& ou
         // Caught up with the paused master: the election can start, with no delay.
         manual_failover_can_start_ = true;
         reset_election();
-        next_deadline_ = now.mono.ms;
+        timers_.lower(detail::Timer::Wake, now.mono.ms);
     }
 }
 

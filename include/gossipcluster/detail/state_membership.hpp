@@ -13,8 +13,10 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
     : config_((config.validate(), std::move(config))), prng_(config_.seed) {
     if (now.mono.ms <= 0) throw std::invalid_argument("monotonic time must be positive");
     if (loaded && loaded->myself()) {
-        current_epoch_ = loaded->current_epoch;
         last_vote_epoch_ = loaded->last_vote_epoch;
+        // A vote is only ever given in our current epoch, so a file whose vote is newer than its
+        // currentEpoch was edited or damaged: the vote's epoch, the later one, is the one kept.
+        current_epoch_ = std::max(loaded->current_epoch, loaded->last_vote_epoch);
         for (const auto& rec : loaded->nodes) {
             detail::Node n;
             n.id = rec.id;
@@ -27,6 +29,12 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
             n.cport = rec.cport;
             n.hostname = rec.hostname;
             n.master = rec.master;
+            // A damaged file may say both master and replica, or name a node its own master:
+            // one role is kept, the replica's when it names another node as its master.
+            if (n.master && *n.master == n.id) n.master.reset();
+            if (n.is_master() && n.is_replica())
+                n.flags &=
+                    static_cast<std::uint16_t>(n.master ? ~node_flag::kMaster : ~node_flag::kSlave);
             n.config_epoch = rec.config_epoch;
             // A node that was pinged or answered before the restart counts as "just now", so that
             // failure detection starts from the restart rather than from stale wall times.
@@ -71,7 +79,9 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
     start_time_ = now.mono.ms;
     wall_offset_ = static_cast<std::int64_t>(now.unix_ms) - now.mono.ms;
     last_random_ping_ = now.mono.ms;
-    next_deadline_ = now.mono.ms + config_.cron_period.count();
+    // The first cron run scans every node.
+    timers_.set(detail::Timer::Scan, now.mono.ms + config_.cron_period.count());
+    timers_.set(detail::Timer::Periodic, now.mono.ms + config_.cron_period.count());
 }
 
 GOSSIPCLUSTER_INLINE NodeId ClusterState::random_name() {
@@ -80,25 +90,6 @@ GOSSIPCLUSTER_INLINE NodeId ClusterState::random_name() {
     for (auto& c : raw)
         c = kHex[prng_.below(16)];
     return NodeId::from_raw(raw.data());
-}
-
-GOSSIPCLUSTER_INLINE detail::Node* ClusterState::lookup(const NodeId& id) {
-    refresh_order();
-    return index_.find(id);
-}
-
-GOSSIPCLUSTER_INLINE const detail::Node* ClusterState::find(const NodeId& id) const {
-    if (!order_dirty_) {
-        return index_.find(id);
-    }
-    auto it = nodes_.find(id);
-    return it == nodes_.end() ? nullptr : &it->second;
-}
-
-GOSSIPCLUSTER_INLINE void ClusterState::mark_dirty(bool fsync) {
-    ++view_version_;
-    dirty_ = true;
-    dirty_fsync_ = dirty_fsync_ || fsync;
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::note_news(detail::Node& node) {
@@ -208,7 +199,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::meet(Now now, std::string_view 
     n.cport = cport;
     add_node(std::move(n), out);
     // Connect at once rather than at the next cron tick: a MEET is an explicit request.
-    next_deadline_ = std::min(next_deadline_, now.mono.ms);
+    timers_.lower(detail::Timer::Wake, now.mono.ms);
     return CommandResult::success();
 }
 

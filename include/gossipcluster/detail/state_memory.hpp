@@ -40,7 +40,7 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::memory_bytes() const {
          (detail::kTreeNodeOverhead + sizeof(std::pair<std::uint16_t, NodeId>));
     b += slot_owner_.capacity() * sizeof(detail::Node*);
     b += runs_.capacity() * sizeof(OwnedRun);
-    b += election_voters_.capacity() * sizeof(NodeId);
+    b += election_.voters_capacity() * sizeof(NodeId);
     return b;
 }
 

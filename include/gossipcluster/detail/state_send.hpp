@@ -212,11 +212,6 @@ GOSSIPCLUSTER_INLINE void ClusterState::send_on_link(LinkId link, Message msg, O
     out.actions.emplace_back(action::Send{link, std::move(msg)});
 }
 
-GOSSIPCLUSTER_INLINE void ClusterState::count_sent(MessageType type) {
-    auto type_index = static_cast<std::size_t>(type);
-    if (type_index < kMessageTypeCount) ++counters_.sent[type_index];
-}
-
 // A Send action for `link`, counted as a message of `type`, whose message the caller fills in
 // place (a PING, PONG or MEET finds a gossip section with room in it). The reference lasts until
 // the next action is added.
@@ -288,11 +283,12 @@ GOSSIPCLUSTER_INLINE void ClusterState::push_news(Now now, Output& out) {
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::finish(Now now, Output& out) {
+    GOSSIPCLUSTER_INVARIANT(last_vote_epoch_ <= current_epoch_);
     if (news_pending_) push_news(now, out);
     // Whatever marked our master FAIL (our own quorum, a FAIL message, a header), the election
     // is scheduled now rather than at the next planned wake-up, up to a second away.
-    if (election_time_ == 0 && election_due())
-        next_deadline_ = std::min(next_deadline_, now.mono.ms);
+    if (!election_.scheduled() && election_due())
+        timers_.lower(detail::Timer::Election, now.mono.ms);
     if (reported_ok_ != cluster_ok_) {
         reported_ok_ = cluster_ok_;
         out.events.push_back(event::ClusterStateChanged{cluster_ok_});

@@ -7,6 +7,7 @@
 namespace gossipcluster {
 
 GOSSIPCLUSTER_INLINE void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
+    GOSSIPCLUSTER_INVARIANT(slot < kSlotCount);
     detail::Node*& owner = slot_owner_[slot];
     if (owner == &node) return;
     if (owner)
@@ -20,6 +21,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::assign_slot(std::size_t slot, detail::No
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::unassign_slot(std::size_t slot) {
+    GOSSIPCLUSTER_INVARIANT(slot < kSlotCount);
     detail::Node*& owner = slot_owner_[slot];
     if (!owner) return;
     --owner->slot_count;
@@ -27,10 +29,6 @@ GOSSIPCLUSTER_INLINE void ClusterState::unassign_slot(std::size_t slot) {
     ++unassigned_slots_;
     ++slots_version_;
     disowned_.clear(slot);
-}
-
-GOSSIPCLUSTER_INLINE const detail::Node* ClusterState::slot_owner(std::size_t slot) const {
-    return slot < kSlotCount ? slot_owner_[slot] : nullptr;
 }
 
 GOSSIPCLUSTER_INLINE SlotBitmap ClusterState::slots_of(const detail::Node& node) const {

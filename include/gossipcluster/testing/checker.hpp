@@ -14,6 +14,7 @@
 namespace gossipcluster::testing {
 
 // Invariants:
+// - every live node's view is consistent with itself (ClusterState::check_invariants);
 // - currentEpoch, lastVoteEpoch and a master's own configEpoch never decrease, across restarts;
 // - a master grants at most one vote per epoch (across restarts: the vote is durable);
 // - at most one election winner per failed master and epoch, each with a majority of the masters
@@ -39,6 +40,8 @@ class Checker {
         for (std::size_t i = 0; i < sim_.size(); ++i) {
             if (!sim_.alive(i)) continue;
             const auto& st = sim_.core(i).state();
+            if (std::string broken = st.check_invariants(); !broken.empty())
+                violate(fmt::format("node {}: {}", st.myself_id().view(), broken));
             Seen& s = seen_[st.myself_id()];
             monotonic(st.myself_id(), "currentEpoch", s.current, st.current_epoch());
             monotonic(st.myself_id(), "lastVoteEpoch", s.vote, st.last_vote_epoch());
@@ -206,8 +209,13 @@ class Checker {
     }
 
     void violate(std::string what) {
+        // The first violations tell the story; a broken rule repeated on every step must not
+        // grow the list without bound.
+        if (violations_.size() >= kMaxViolations) return;
         violations_.push_back(fmt::format("t={} ms: {}", sim_.now().ms, std::move(what)));
     }
+
+    static constexpr std::size_t kMaxViolations = 100;
 
     SimCluster& sim_;
     std::map<NodeId, Seen> seen_;

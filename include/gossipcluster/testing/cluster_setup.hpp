@@ -15,10 +15,13 @@ struct ClusterShape {
     std::size_t masters = 3;
     std::size_t replicas_per_master = 1;
     Config config;  // for every node (the simulator assigns addresses and seeds)
+    // Master m's config epoch when given (0 leaves it unset); otherwise m + 1.
+    std::vector<Epoch> config_epochs;
 };
 
-// Node i < masters is a master with an even share of the slots and config epoch i + 1; the
-// replicas follow, replica r of master m at index masters + m * replicas_per_master + r.
+// Node i < masters is a master with an even share of the slots and config epoch i + 1 (or the
+// shape's config_epochs[i]); the replicas follow, replica r of master m at index
+// masters + m * replicas_per_master + r.
 inline std::size_t replica_index(const ClusterShape& shape, std::size_t master, std::size_t r) {
     return shape.masters + master * shape.replicas_per_master + r;
 }
@@ -127,7 +130,9 @@ inline bool form_cluster(SimCluster& sim, const ClusterShape& shape, Duration li
         auto& core = sim.core(base + m);
         if (!core.command([&](auto& st, Now n, Output& o) { return st.add_slots(n, slots, o); }).ok)
             return false;
-        const auto epoch = static_cast<std::int64_t>(m + 1);
+        const auto epoch = static_cast<std::int64_t>(
+            m < shape.config_epochs.size() ? shape.config_epochs[m] : m + 1);
+        if (epoch == 0) continue;
         if (!core.command(
                      [&](auto& st, Now n, Output& o) { return st.set_config_epoch(n, epoch, o); })
                  .ok)

@@ -72,6 +72,9 @@ struct SimNodeStats {
 class SimCluster {
   public:
     using Observer = std::function<void(std::size_t node, Instant at, const Event&)>;
+    // Sees every message a node puts on an open link; `lost` when the network then drops it.
+    using SendObserver =
+        std::function<void(std::size_t from, std::size_t to, const Message&, bool lost)>;
 
     explicit SimCluster(SimOptions options = {}) : options_(options), prng_(options.seed) {
         if (options_.min_delay.count() < 1 || options_.max_delay < options_.min_delay)
@@ -134,6 +137,7 @@ class SimCluster {
     std::uint64_t steps() const { return steps_; }
     void set_observer(Observer observer) { observer_ = std::move(observer); }
     const Observer& observer() const { return observer_; }
+    void set_send_observer(SendObserver observer) { send_observer_ = std::move(observer); }
     // Called after every step (the invariant checker hooks in here).
     void set_step_hook(std::function<void()> hook) { step_hook_ = std::move(hook); }
     // Codec failures seen on delivery; always empty unless the codec or core is broken.
@@ -455,7 +459,10 @@ class SimCluster {
         // encoded only when it will be delivered.
         const std::size_t size = encoded_size(msg);
         st.bytes_sent += size;
-        if (is_blocked(from, to) || (options_.loss > 0 && prng_.chance(options_.loss))) return;
+        const bool lost =
+            is_blocked(from, to) || (options_.loss > 0 && prng_.chance(options_.loss));
+        if (send_observer_) send_observer_(from, to, msg, lost);
+        if (lost) return;
         std::size_t& in_flight = forward ? c.in_flight_to_b : c.in_flight_to_a;
         if (in_flight >= options_.link_capacity) {
             ++dropped_full_;
@@ -672,6 +679,7 @@ class SimCluster {
     std::uint64_t trace_ = 1469598103934665603ull;
     Message scratch_;
     Observer observer_;
+    SendObserver send_observer_;
     std::function<void()> step_hook_;
     std::vector<std::string> codec_errors_;
     std::uint64_t dropped_full_ = 0;

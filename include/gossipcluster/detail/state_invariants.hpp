@@ -1,0 +1,80 @@
+// ClusterState, invariants: the whole-state consistency check the simulator runs after each step.
+#pragma once
+
+#include <string>
+
+#include <fmt/format.h>
+
+namespace gossipcluster {
+
+// Returns the first broken rule, or an empty string. The slot table is recounted only when it
+// changed since the last check, so a simulation can afford the check after every step.
+GOSSIPCLUSTER_INLINE std::string ClusterState::check_invariants() const {
+    if (!nodes_.count(myself_)) return "our own node is missing from the view";
+    if (last_vote_epoch_ > current_epoch_)
+        return fmt::format("lastVoteEpoch {} is ahead of currentEpoch {}", last_vote_epoch_,
+                           current_epoch_);
+    const detail::Node& me = nodes_.at(myself_);
+    if (me.config_epoch > current_epoch_)
+        return fmt::format("our configEpoch {} is ahead of currentEpoch {}", me.config_epoch,
+                           current_epoch_);
+    if (timers_.next() == detail::TimerTable::kNever) return "no timer is armed";
+    if (election_.sent() && !election_.scheduled()) return "an election was sent unscheduled";
+    if (election_.sent() && election_.epoch() > current_epoch_)
+        return "the election's epoch is ahead of currentEpoch";
+
+    std::size_t with_news = 0;
+    for (const auto& [id, n] : nodes_) {
+        if (n.id != id) return fmt::format("node {} is filed under {}", n.id.view(), id.view());
+        if (n.has(node_flag::kPfail) && n.has(node_flag::kFail))
+            return fmt::format("node {} is both PFAIL and FAIL", id.view());
+        if (n.is_master() && n.is_replica())
+            return fmt::format("node {} is both master and replica", id.view());
+        if (n.master && *n.master == id) return fmt::format("node {} replicates itself", id.view());
+        if (n.news != 0) ++with_news;
+        for (auto a = n.fail_reports.begin(); a != n.fail_reports.end(); ++a)
+            for (auto b = std::next(a); b != n.fail_reports.end(); ++b)
+                if (a->reporter == b->reporter)
+                    return fmt::format("two reports by {} about {}", a->reporter.view(), id.view());
+    }
+    if (with_news != nodes_with_news_)
+        return fmt::format("{} nodes have news but {} are counted", with_news, nodes_with_news_);
+
+    if (!order_dirty_) {
+        if (order_.size() != nodes_.size() || node_due_.size() != order_.size())
+            return "the node order does not list every node";
+        for (std::size_t k = 0; k < order_.size(); ++k) {
+            if (order_[k]->order_pos != k) return "a node's position in the order is wrong";
+            if (k > 0 && !(order_[k - 1]->id < order_[k]->id)) return "the node order is unsorted";
+            if (index_.find(order_[k]->id) != order_[k]) return "the name index lost a node";
+        }
+        if (me_ != &me) return "the cached own node is not ours";
+    }
+
+    if (checked_slots_version_ != slots_version_) {
+        std::map<const detail::Node*, std::size_t> owned;
+        std::size_t unassigned = 0;
+        for (const detail::Node* owner : slot_owner_) {
+            if (owner)
+                ++owned[owner];
+            else
+                ++unassigned;
+        }
+        if (unassigned != unassigned_slots_)
+            return fmt::format("{} slots have no owner but {} are counted", unassigned,
+                               unassigned_slots_);
+        for (const auto& [id, n] : nodes_) {
+            const auto it = owned.find(&n);
+            const std::size_t count = it == owned.end() ? 0 : it->second;
+            if (count != n.slot_count)
+                return fmt::format("node {} owns {} slots but counts {}", id.view(), count,
+                                   n.slot_count);
+            if (count != 0) owned.erase(it);
+        }
+        if (!owned.empty()) return "a slot is owned by a node outside the view";
+        checked_slots_version_ = slots_version_;
+    }
+    return {};
+}
+
+}  // namespace gossipcluster
