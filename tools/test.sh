@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures, builds and runs the test suite in ./build: every test registered with ctest (labels
-# unit, scenario, sim, interop, fuzz) except Catch2's hidden [.long] tests and tests labelled long.
+# unit, scenario, sim, interop, fuzz, kvserver) except Catch2's hidden [.long] tests and tests
+# labelled long.
 # Extra arguments go to the CMake configure step, e.g. bash tools/test.sh -DGOSSIPCLUSTER_WERROR=ON
 # GOSSIPCLUSTER_BUILD_DIR chooses another build directory.
 set -euo pipefail

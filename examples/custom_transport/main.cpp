@@ -167,7 +167,7 @@ int main() {
         const auto result =
             cores[i]->meet("127.0.0.1", kFirstPort, kFirstPort + gc::kBusPortIncrement);
         if (!result.ok) {
-            fmt::print(stderr, "MEET from node {} failed: {}\n", i, result.error);
+            fmt::print(stderr, "MEET from node {} failed: {}\n", i, gc::error_text(result));
             return 1;
         }
     }

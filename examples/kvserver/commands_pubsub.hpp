@@ -15,6 +15,7 @@
 #include "cluster_node.hpp"
 #include "cluster_routing.hpp"
 #include "command_context.hpp"
+#include "gossipcluster/commands/command_error_text.hpp"
 #include "gossipcluster/keyslot.hpp"
 #include "pubsub.hpp"
 
@@ -88,7 +89,7 @@ inline RespValue unsubscribe_from(CommandContext& c, SubKind kind) {
 inline std::optional<RespValue> publish_to_cluster(CommandContext& c, bool shard) {
     if (!c.server.cluster) return std::nullopt;
     auto result = c.server.cluster->core().publish(c.args[1], c.args[2], shard);
-    if (!result.ok) return RespValue::error(result.error);
+    if (!result.ok) return RespValue::error(gossipcluster::error_text(result));
     return std::nullopt;
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gossipcluster/command_error.hpp"
 #include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/detail/election.hpp"
@@ -30,15 +31,6 @@
 namespace gossipcluster {
 
 enum class SetSlotMode : std::uint8_t { Importing, Migrating, Stable, Node };
-
-// Result of an operator command; `error` holds Redis's error text (without the leading '-').
-struct CommandResult {
-    bool ok = true;
-    std::string error;
-
-    static CommandResult success() { return {}; }
-    static CommandResult failure(std::string text) { return {false, std::move(text)}; }
-};
 
 struct MessageCounters {
     std::array<std::uint64_t, kMessageTypeCount> sent{};

@@ -37,4 +37,6 @@
 #include "gossipcluster/storage/storage_error.hpp"
 
 // The CLUSTER command of a Redis-compatible host.
+#include "gossipcluster/command_error.hpp"
 #include "gossipcluster/commands/cluster_command.hpp"
+#include "gossipcluster/commands/command_error_text.hpp"

@@ -166,18 +166,18 @@ TEST_CASE("[failover] CLUSTER FAILOVER in all three modes promotes the replica",
     }
 }
 
-TEST_CASE("[failover] CLUSTER FAILOVER refusals use Redis's texts", "[scenario]") {
+TEST_CASE("[failover] CLUSTER FAILOVER refusals name the rule broken", "[scenario]") {
     SimCluster sim({.seed = 59});
     const auto sh = shape(1000ms);
     REQUIRE(form_cluster(sim, sh, 60s));
     CHECK(manual(sim, 0, ClusterState::FailoverMode::Default).error ==
-          "ERR You should send CLUSTER FAILOVER to a replica");
+          CommandError::FailoverOnMaster);
     sim.crash(0);
     // The replica sees its link to the master break at once, before any FAIL.
     sim.run_for(50ms);
     const std::size_t replica = replica_index(sh, 0, 0);
     CHECK(manual(sim, replica, ClusterState::FailoverMode::Default).error ==
-          "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
+          CommandError::FailoverMasterDown);
     CHECK(manual(sim, replica, ClusterState::FailoverMode::Force).ok);
 }
 

@@ -273,7 +273,8 @@ TEST_CASE("[epochs] every epoch change is saved with fsync before a message carr
     CHECK(sim.core(1).storage().saved()->current_epoch == 5);
 }
 
-TEST_CASE("[slots] slot commands answer with Redis's errors", "[scenario]") {
+TEST_CASE("[slots] slot commands are refused with the code and values of Redis's errors",
+          "[scenario]") {
     SimCluster sim({.seed = 31});
     sim.add_node();
     auto& core = sim.core(0);
@@ -281,25 +282,31 @@ TEST_CASE("[slots] slot commands answer with Redis's errors", "[scenario]") {
         return core.command([&](auto& st, Now n, Output& o) { return st.add_slots(n, slots, o); });
     };
     CHECK(add({1, 2}).ok);
-    CHECK(add({1}).error == "ERR Slot 1 is already busy");
-    CHECK(add({5, 5}).error == "ERR Slot 5 specified multiple times");
+    const auto busy = add({1});
+    CHECK_FALSE(busy.ok);
+    CHECK(busy.error == CommandError::SlotBusy);
+    CHECK(busy.args.slot == 1);
+    const auto twice = add({5, 5});
+    CHECK(twice.error == CommandError::SlotRepeated);
+    CHECK(twice.args.slot == 5);
     auto del = core.command([](auto& st, Now n, Output& o) { return st.del_slots(n, {7}, o); });
-    CHECK(del.error == "ERR Slot 7 is already unassigned");
+    CHECK(del.error == CommandError::SlotUnassigned);
+    CHECK(del.args.slot == 7);
     auto mig = core.command([](auto& st, Now n, Output& o) {
         return st.set_slot(n, 9, SetSlotMode::Migrating, "0000000000000000000000000000000000000000",
                            0, o);
     });
-    CHECK(mig.error == "ERR I don't know about node 0000000000000000000000000000000000000000");
+    CHECK(mig.error == CommandError::SetSlotUnknownNode);
+    CHECK(mig.args.node == "0000000000000000000000000000000000000000");
     auto rep = core.command([](auto& st, Now n, Output& o) {
         return st.replicate(n, "0000000000000000000000000000000000000000", true, o);
     });
-    CHECK(rep.error == "ERR Unknown node 0000000000000000000000000000000000000000");
+    CHECK(rep.error == CommandError::UnknownNode);
+    CHECK(rep.args.node == "0000000000000000000000000000000000000000");
     sim.add_node();
     REQUIRE(sim.meet(0, 1).ok);
     REQUIRE(sim.run_until([&] { return membership_converged(sim); }, 10s));
     auto sce =
         core.command([](auto& st, Now n, Output& o) { return st.set_config_epoch(n, 3, o); });
-    CHECK(
-        sce.error ==
-        "ERR The user can assign a config epoch only when the node does not know any other node.");
+    CHECK(sce.error == CommandError::ConfigEpochNotAlone);
 }

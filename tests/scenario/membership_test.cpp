@@ -36,7 +36,9 @@ TEST_CASE("[membership] a duplicate MEET to the same address is refused", "[scen
     REQUIRE(sim.meet(0, 1).ok);
     auto second = sim.meet(0, 1);
     CHECK_FALSE(second.ok);
-    CHECK(second.error.find("Invalid node address") != std::string::npos);
+    CHECK(second.error == CommandError::InvalidNodeAddress);
+    CHECK(second.args.ip == sim.ip(1));
+    CHECK(second.args.port == sim.port(1));
     CHECK_FALSE(sim.core(0).meet("not-an-ip", 7000, 17000).ok);
     CHECK_FALSE(sim.core(0).meet("127.0.0.9", 0, 17000).ok);
 }

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <gossipcluster/commands/command_error_text.hpp>
 #include <gossipcluster/testing/cluster_setup.hpp>
 
 #include "datadriven.hpp"
@@ -270,7 +271,7 @@ class TranscriptCluster {
             throw std::runtime_error("failover: unknown mode " + mode);
         const auto r = sim_->core(node(d)).command(
             [&](auto& st, gc::Now n, gc::Output& o) { return st.failover(n, m, o); });
-        line(r.ok ? std::string("OK") : "error: " + r.error);
+        line(r.ok ? std::string("OK") : "error: " + gc::error_text(r));
     }
 
     void view(std::size_t i) {

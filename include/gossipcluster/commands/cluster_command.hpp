@@ -20,6 +20,7 @@
 #include "gossipcluster/commands/cluster_replies.hpp"
 #include "gossipcluster/commands/cluster_slot_commands.hpp"
 #include "gossipcluster/commands/cluster_topology_replies.hpp"
+#include "gossipcluster/commands/command_error_text.hpp"
 #include "gossipcluster/commands/resp_value.hpp"
 #include "gossipcluster/detail/address.hpp"
 #include "gossipcluster/keyslot.hpp"
@@ -163,7 +164,7 @@ RespValue cluster_meet(Core& core, std::span<const std::string_view> args) {
         if (pending) return RespValue::ok();
     }
     CommandResult result = core.meet(ip, p, c);
-    return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
+    return result.ok ? RespValue::ok() : RespValue::error(error_text(result));
 }
 
 }  // namespace detail
@@ -192,7 +193,7 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
     if (name == "keyslot") return RespValue::number(key_hash_slot(args[1]));
     if (name == "forget") {
         CommandResult result = core.forget(args[1]);
-        return result.ok ? RespValue::ok() : RespValue::error(std::move(result.error));
+        return result.ok ? RespValue::ok() : RespValue::error(error_text(result));
     }
     if (name == "slots") return cluster_slots_reply(state, extras.show_pport());
     if (name == "shards") return cluster_shards_reply(state, extras.tls_cluster);

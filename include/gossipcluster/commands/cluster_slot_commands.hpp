@@ -15,6 +15,7 @@
 
 #include "gossipcluster/cluster_state.hpp"
 #include "gossipcluster/commands/arguments.hpp"
+#include "gossipcluster/commands/command_error_text.hpp"
 #include "gossipcluster/commands/resp_value.hpp"
 
 namespace gossipcluster {
@@ -37,8 +38,8 @@ struct ClusterHostKeys {
 
 namespace detail {
 
-inline RespValue from_result(CommandResult r) {
-    return r.ok ? RespValue::ok() : RespValue::error(std::move(r.error));
+inline RespValue from_result(const CommandResult& r) {
+    return r.ok ? RespValue::ok() : RespValue::error(error_text(r));
 }
 
 inline std::optional<std::uint16_t> parse_slot_arg(std::string_view text) {

@@ -7,13 +7,11 @@ namespace gossipcluster {
 
 GOSSIPCLUSTER_INLINE CommandResult ClusterState::failover(Now now, FailoverMode mode, Output& out) {
     detail::Node& me = me_node();
-    if (me.is_master())
-        return CommandResult::failure("ERR You should send CLUSTER FAILOVER to a replica");
+    if (me.is_master()) return CommandResult::failure(CommandError::FailoverOnMaster);
     detail::Node* master = me.master ? lookup(*me.master) : nullptr;
-    if (!master) return CommandResult::failure("ERR I'm a replica but my master is unknown to me");
+    if (!master) return CommandResult::failure(CommandError::FailoverMasterUnknown);
     if (mode == FailoverMode::Default && (master->failing() || !master->link.valid()))
-        return CommandResult::failure(
-            "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
+        return CommandResult::failure(CommandError::FailoverMasterDown);
     reset_manual_failover(out);
     mf_end_ = now.mono.ms + config_.manual_failover_timeout.count();
     switch (mode) {

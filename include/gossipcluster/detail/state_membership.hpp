@@ -188,8 +188,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::meet(Now now, std::string_view 
     auto norm = detail::normalize_ip(ip);
     if (!norm || port == 0 || cport == 0 || handshake_in_progress(*norm, port, cport) ||
         nodes_.size() >= config_.max_nodes) {
-        return CommandResult::failure(
-            fmt::format("ERR Invalid node address specified: {}:{}", ip, port));
+        return CommandResult::failure_address(CommandError::InvalidNodeAddress, ip, port);
     }
     detail::Node n;
     n.id = random_name();
@@ -208,12 +207,11 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::forget(Now now, std::string_vie
                                                         Output& out) {
     auto id = NodeId::parse(node_id);
     detail::Node* node = id ? lookup(*id) : nullptr;
-    if (!node) return CommandResult::failure(fmt::format("ERR Unknown node {}", node_id));
-    if (*id == myself_)
-        return CommandResult::failure("ERR I tried hard but I can't forget myself...");
+    if (!node) return CommandResult::failure_node(CommandError::UnknownNode, node_id);
+    if (*id == myself_) return CommandResult::failure(CommandError::ForgetMyself);
     const auto& me = myself();
     if (me.is_replica() && me.master && *me.master == *id)
-        return CommandResult::failure("ERR Can't forget my master!");
+        return CommandResult::failure(CommandError::ForgetMyMaster);
     blacklist_add(now, *id, config_.blacklist_ttl);
     delete_node(*id, out);
     out.events.push_back(event::NodeForgotten{*id, false});

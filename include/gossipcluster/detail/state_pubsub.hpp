@@ -7,7 +7,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::publish(Now now, std::string_vi
                                                          std::string_view message, bool shard,
                                                          Output& out) {
     if (channel.size() + message.size() > config_.max_publish_bytes)
-        return CommandResult::failure("ERR message is larger than the cluster bus allows");
+        return CommandResult::failure(CommandError::MessageTooLarge);
     Message msg;
     msg.header = build_header(shard ? MessageType::PublishShard : MessageType::Publish);
     msg.body = PublishBody{std::string(channel), std::string(message)};
@@ -32,14 +32,14 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::send_module_message(
     Now now, std::uint64_t module_id, std::uint8_t type, std::string_view payload,
     std::optional<NodeId> target, Output& out) {
     if (payload.size() > config_.max_publish_bytes)
-        return CommandResult::failure("ERR message is larger than the cluster bus allows");
+        return CommandResult::failure(CommandError::MessageTooLarge);
     Message msg;
     msg.header = build_header(MessageType::Module);
     msg.body = ModuleBody{module_id, type, std::string(payload)};
     if (target) {
         detail::Node* node = lookup(*target);
         if (!node || node->in_handshake() || !node->link.valid())
-            return CommandResult::failure(fmt::format("ERR Unknown node {}", target->view()));
+            return CommandResult::failure_node(CommandError::UnknownNode, target->view());
         send_on_link(node->link, std::move(msg), out);
     } else {
         broadcast(msg, out);

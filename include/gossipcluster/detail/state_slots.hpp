@@ -274,14 +274,13 @@ GOSSIPCLUSTER_INLINE std::optional<CommandResult> ClusterState::check_slot_list(
     const std::vector<std::uint16_t>& slots, bool must_be_free) const {
     std::vector<bool> seen(kSlotCount, false);
     for (auto s : slots) {
-        if (s >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
-        if (seen[s])
-            return CommandResult::failure(fmt::format("ERR Slot {} specified multiple times", s));
+        if (s >= kSlotCount) return CommandResult::failure(CommandError::InvalidSlot);
+        if (seen[s]) return CommandResult::failure_slot(CommandError::SlotRepeated, s);
         seen[s] = true;
         if (must_be_free && slot_owner_[s])
-            return CommandResult::failure(fmt::format("ERR Slot {} is already busy", s));
+            return CommandResult::failure_slot(CommandError::SlotBusy, s);
         if (!must_be_free && !slot_owner_[s])
-            return CommandResult::failure(fmt::format("ERR Slot {} is already unassigned", s));
+            return CommandResult::failure_slot(CommandError::SlotUnassigned, s);
     }
     return std::nullopt;
 }
@@ -331,27 +330,26 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::set_slot(Now now, std::uint16_t
                                                           std::string_view node_id,
                                                           std::size_t keys_in_slot, Output& out) {
     detail::Node& me = me_node();
-    if (me.is_replica()) return CommandResult::failure("ERR Please use SETSLOT only with masters.");
-    if (slot >= kSlotCount) return CommandResult::failure("ERR Invalid or out of range slot");
+    if (me.is_replica()) return CommandResult::failure(CommandError::SetSlotOnReplica);
+    if (slot >= kSlotCount) return CommandResult::failure(CommandError::InvalidSlot);
     detail::Node* target = nullptr;
     if (mode != SetSlotMode::Stable) {
         auto id = NodeId::parse(node_id);
         target = id ? lookup(*id) : nullptr;
         if (!target || target->in_handshake())
-            return CommandResult::failure(fmt::format("ERR I don't know about node {}", node_id));
-        if (target->is_replica()) return CommandResult::failure("ERR Target node is not a master");
+            return CommandResult::failure_node(CommandError::SetSlotUnknownNode, node_id);
+        if (target->is_replica())
+            return CommandResult::failure(CommandError::SetSlotTargetNotMaster);
     }
     switch (mode) {
         case SetSlotMode::Migrating:
             if (slot_owner_[slot] != &me)
-                return CommandResult::failure(
-                    fmt::format("ERR I'm not the owner of hash slot {}", slot));
+                return CommandResult::failure_slot(CommandError::NotSlotOwner, slot);
             migrating_[slot] = target->id;
             break;
         case SetSlotMode::Importing:
             if (slot_owner_[slot] == &me)
-                return CommandResult::failure(
-                    fmt::format("ERR I'm already the owner of hash slot {}", slot));
+                return CommandResult::failure_slot(CommandError::AlreadySlotOwner, slot);
             importing_[slot] = target->id;
             break;
         case SetSlotMode::Stable:
@@ -360,10 +358,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::set_slot(Now now, std::uint16_t
             break;
         case SetSlotMode::Node: {
             if (slot_owner_[slot] == &me && target != &me && keys_in_slot != 0)
-                return CommandResult::failure(fmt::format(
-                    "ERR Can't assign hashslot {} to a different node while I still hold keys for "
-                    "this hash slot.",
-                    slot));
+                return CommandResult::failure_slot(CommandError::SlotHasKeys, slot);
             if (keys_in_slot == 0) migrating_.erase(slot);
             const bool closing_import = importing_.contains(slot) && target == &me;
             if (slot_owner_[slot] == &me && target != &me)
@@ -420,14 +415,10 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::bump_epoch(Now now, Output& out
 GOSSIPCLUSTER_INLINE CommandResult ClusterState::set_config_epoch(Now now, std::int64_t epoch,
                                                                   Output& out) {
     if (epoch < 0 || static_cast<Epoch>(epoch) >= kEpochLimit)
-        return CommandResult::failure(fmt::format("ERR Invalid config epoch specified: {}", epoch));
-    if (nodes_.size() > 1)
-        return CommandResult::failure(
-            "ERR The user can assign a config epoch only when the node does not know any other "
-            "node.");
+        return CommandResult::failure_epoch(CommandError::InvalidConfigEpoch, epoch);
+    if (nodes_.size() > 1) return CommandResult::failure(CommandError::ConfigEpochNotAlone);
     detail::Node& me = me_node();
-    if (me.config_epoch != 0)
-        return CommandResult::failure("ERR Node config epoch is already non-zero");
+    if (me.config_epoch != 0) return CommandResult::failure(CommandError::ConfigEpochNonZero);
     me.config_epoch = static_cast<Epoch>(epoch);
     current_epoch_ = std::max(current_epoch_, me.config_epoch);
     mark_dirty(true);
@@ -440,14 +431,12 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::replicate(Now now, std::string_
     auto id = NodeId::parse(node_id);
     detail::Node* target = id ? lookup(*id) : nullptr;
     if (!target || target->in_handshake())
-        return CommandResult::failure(fmt::format("ERR Unknown node {}", node_id));
-    if (target->id == myself_) return CommandResult::failure("ERR Can't replicate myself");
-    if (target->is_replica())
-        return CommandResult::failure("ERR I can only replicate a master, not a replica.");
+        return CommandResult::failure_node(CommandError::UnknownNode, node_id);
+    if (target->id == myself_) return CommandResult::failure(CommandError::ReplicateMyself);
+    if (target->is_replica()) return CommandResult::failure(CommandError::ReplicateReplica);
     detail::Node& me = me_node();
     if (me.is_master() && (me.slot_count != 0 || !host_empty))
-        return CommandResult::failure(
-            "ERR To set a master the node must be empty and without assigned slots.");
+        return CommandResult::failure(CommandError::ReplicateNotEmpty);
     if (me.is_replica() && me.master && *me.master == target->id) {
         finish(now, out);
         return CommandResult::success();

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "../../examples/kvserver/glob_match.hpp"
+#include "../glob_match.hpp"
 
 namespace {
 
@@ -117,14 +117,14 @@ constexpr GlobCase kRedisChecked[] = {
 
 }  // namespace
 
-TEST_CASE("[glob] matches as redis-server's PUBSUB CHANNELS does", "[unit][glob]") {
+TEST_CASE("[glob] matches as redis-server's PUBSUB CHANNELS does", "[kvserver][glob]") {
     for (const auto& c : kRedisChecked) {
         CAPTURE(c.pattern, c.text);
         CHECK(kvserver::glob_match(c.pattern, c.text) == c.matches);
     }
 }
 
-TEST_CASE("[glob] empty texts and patterns follow the documented rules", "[unit][glob]") {
+TEST_CASE("[glob] empty texts and patterns follow the documented rules", "[kvserver][glob]") {
     // '*' is any run of bytes, the empty one included; every other element needs one byte.
     CHECK(kvserver::glob_match("*", ""));
     CHECK(kvserver::glob_match("***", ""));
@@ -135,7 +135,7 @@ TEST_CASE("[glob] empty texts and patterns follow the documented rules", "[unit]
     CHECK_FALSE(kvserver::glob_match("a", ""));
 }
 
-TEST_CASE("[glob] bytes outside ASCII and NUL are plain bytes", "[unit][glob]") {
+TEST_CASE("[glob] bytes outside ASCII and NUL are plain bytes", "[kvserver][glob]") {
     const std::string with_nul("a\0b", 3);
     CHECK(kvserver::glob_match("a?b", with_nul));
     CHECK(kvserver::glob_match(with_nul, with_nul));
@@ -155,7 +155,7 @@ TEST_CASE("[glob] bytes outside ASCII and NUL are plain bytes", "[unit][glob]") 
         CHECK(kvserver::glob_match("[\x7f-\x80]", t));
 }
 
-TEST_CASE("[glob] hostile patterns finish quickly", "[unit][glob]") {
+TEST_CASE("[glob] hostile patterns finish quickly", "[kvserver][glob]") {
     // Many stars against a long text that almost matches: a backtracking matcher that retries
     // every star would take exponential time here.
     std::string pattern;

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <variant>
 
-#include "../../examples/kvserver/dump_payload.hpp"
+#include "../dump_payload.hpp"
 
 using namespace kvserver;
 
@@ -57,14 +57,14 @@ constexpr Sample kRedisSamples[] = {
 
 }  // namespace
 
-TEST_CASE("[dump] CRC-64/Jones has the standard check value", "[unit]") {
+TEST_CASE("[dump] CRC-64/Jones has the standard check value", "[kvserver]") {
     CHECK(crc64_jones("123456789") == 0xe9c6d914c4b8d9caull);
     CHECK(crc64_jones("") == 0);
     // Continuing over a split input gives the same sum.
     CHECK(crc64_jones("6789", crc64_jones("12345")) == crc64_jones("123456789"));
 }
 
-TEST_CASE("[dump] payloads are byte for byte redis-server's", "[unit]") {
+TEST_CASE("[dump] payloads are byte for byte redis-server's", "[kvserver]") {
     for (const auto& s : kRedisSamples) {
         CAPTURE(s.value);
         CHECK(encode_dump_payload(s.value) == from_hex(s.payload));
@@ -90,7 +90,7 @@ TEST_CASE("[dump] payloads are byte for byte redis-server's", "[unit]") {
     CHECK(value_of(decode_dump_payload(encode_dump_payload(big))) == big);
 }
 
-TEST_CASE("[dump] LZF strings of redis-server's payloads are expanded", "[unit]") {
+TEST_CASE("[dump] LZF strings of redis-server's payloads are expanded", "[kvserver]") {
     // SET l <54 times 'a'>; DUMP l on redis-server 7.0.15.
     const std::string p = from_hex("00c30936016161e029000161610a00737e3c546de6af43");
     CHECK(value_of(decode_dump_payload(p)) == std::string(54, 'a'));
@@ -108,7 +108,7 @@ TEST_CASE("[dump] LZF strings of redis-server's payloads are expanded", "[unit]"
     CHECK(lzf_decompress("", 0) == std::string());
 }
 
-TEST_CASE("[dump] refused payloads get redis-server's errors", "[unit]") {
+TEST_CASE("[dump] refused payloads get redis-server's errors", "[kvserver]") {
     const std::string good = encode_dump_payload("hello");
     using E = DumpError;
     CHECK(is_error(decode_dump_payload(""), E::kVersionOrChecksum));
@@ -138,7 +138,7 @@ TEST_CASE("[dump] refused payloads get redis-server's errors", "[unit]") {
     CHECK(value_of(decode_dump_payload(with_footer(from_hex("000568656c6c6f7878")))) == "hello");
 }
 
-TEST_CASE("[dump] random, truncated and corrupted payloads never crash the decoder", "[unit]") {
+TEST_CASE("[dump] random, truncated and corrupted payloads never crash the decoder", "[kvserver]") {
     std::mt19937_64 rng(20261122);
     auto random_bytes = [&](std::size_t n) {
         std::string s(n, '\0');

@@ -5,7 +5,7 @@
 #include <variant>
 #include <vector>
 
-#include "../../examples/kvserver/options.hpp"
+#include "../options.hpp"
 
 namespace {
 
@@ -16,7 +16,7 @@ std::variant<kvserver::ServerOptions, kvserver::OptionsError> parse(std::vector<
 }  // namespace
 
 TEST_CASE("[kvserver-options] client-output-buffer-limit sets the pubsub class",
-          "[unit][kvserver-options]") {
+          "[kvserver][kvserver-options]") {
     const kvserver::OutputBufferLimit defaults;
     CHECK(defaults.hard == 32u << 20);
     CHECK(defaults.soft == 8u << 20);
@@ -44,7 +44,7 @@ TEST_CASE("[kvserver-options] client-output-buffer-limit sets the pubsub class",
 }
 
 TEST_CASE("[kvserver-options] a bad client-output-buffer-limit is refused",
-          "[unit][kvserver-options]") {
+          "[kvserver][kvserver-options]") {
     const std::vector<std::vector<std::string>> bad{
         {"--client-output-buffer-limit"},
         {"--client-output-buffer-limit", "pubsub", "1mb", "1mb"},
