@@ -294,6 +294,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_role_from_header(const Header& h,
         }
         return;
     }
+    // A header that names its own sender as its master is malformed: its role is ignored (Redis
+    // would record the node as its own replica).
+    if (h.slaveof == sender.id) return;
     if (!sender.is_replica()) {
         // A replica's header carries its master's epoch. One older than the sender's own epoch,
         // while the sender still claims slots here, is a message it wrote before its promotion
