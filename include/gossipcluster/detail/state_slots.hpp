@@ -259,6 +259,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_update(Now now, detail::Node* se
     }
     detail::Node* node = lookup(body.node);
     if (!node || node->in_handshake()) return;
+    // We are the authority on our own configuration: an UPDATE about us (Redis discards its slot
+    // part too) would set our configEpoch past our currentEpoch.
+    if (node->id == myself_) return;
     // Adopting such an epoch would leave its owner no room for a later one; see kEpochLimit.
     if (body.config_epoch >= kEpochLimit) return;
     if (node->config_epoch >= body.config_epoch) return;
