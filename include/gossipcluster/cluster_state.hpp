@@ -21,6 +21,7 @@
 #include "gossipcluster/detail/node_index.hpp"
 #include "gossipcluster/detail/prng.hpp"
 #include "gossipcluster/detail/quorum.hpp"
+#include "gossipcluster/detail/slot_table.hpp"
 #include "gossipcluster/detail/timer_table.hpp"
 #include "gossipcluster/link.hpp"
 #include "gossipcluster/message.hpp"
@@ -169,13 +170,11 @@ class ClusterState {
     // The same count without expiring anything (for observers).
     std::size_t valid_failure_reports(Now now, const NodeId& id) const;
     bool cluster_ok() const { return cluster_ok_; }
-    const detail::Node* slot_owner(std::size_t slot) const {
-        return slot < kSlotCount ? slot_owner_[slot] : nullptr;
-    }
+    const detail::Node* slot_owner(std::size_t slot) const { return slots_.owner(slot); }
     // The slots `node` owns in this view.
-    SlotBitmap slots_of(const detail::Node& node) const;
-    const std::map<std::uint16_t, NodeId>& importing() const { return importing_; }
-    const std::map<std::uint16_t, NodeId>& migrating() const { return migrating_; }
+    SlotBitmap slots_of(const detail::Node& node) const { return slots_.slots_of(node); }
+    const std::map<std::uint16_t, NodeId>& importing() const { return slots_.importing(); }
+    const std::map<std::uint16_t, NodeId>& migrating() const { return slots_.migrating(); }
     template <typename F>
     void for_each_node(F&& f) const {
         for (const auto& [id, node] : nodes_)
@@ -236,29 +235,14 @@ class ClusterState {
     void process_update(Now now, detail::Node* sender, const UpdateBody& body, Output& out);
 
     // Slots.
-    struct OwnedRun {
-        const detail::Node* owner;
-        std::uint16_t first;
-        std::uint16_t last;
-    };
-    // Runs of consecutive slots with one owner, ordered by owner name then slot (the order of
-    // nodes_), rebuilt when the slot table changed.
-    const std::vector<OwnedRun>& owned_runs() const;
-    // The claim our headers carry (ours or our master's), cached until the slot table changes.
-    const SlotBitmap& claim_bitmap(const detail::Node& owner) const;
-    // Whether `claimed` is exactly the set of slots `node` owns here.
-    bool owns_exactly(const detail::Node& node, const SlotBitmap& claimed) const;
     bool claim_matches(detail::Node& node, const SlotBitmap& claimed);
     std::optional<CommandResult> check_slot_list(const std::vector<std::uint16_t>& slots,
                                                  bool must_be_free) const;
-    void assign_slot(std::size_t slot, detail::Node& node);
-    void unassign_slot(std::size_t slot);
     void set_role_master(detail::Node& node);
     void update_slots_from_claim(Now now, detail::Node& claimant, Epoch claim_epoch,
                                  const SlotBitmap& claimed, Output& out);
     void check_stale_claim(Now now, LinkId link, const detail::Node& sender, Epoch claim_epoch,
                            const SlotBitmap& claimed, Output& out);
-    bool claims_some_slot(const detail::Node& node) const;
     void note_disowned_slots(const detail::Node& master, Epoch claim_epoch,
                              const SlotBitmap& claimed);
     void become_replica_of(Now now, detail::Node& master, Output& out);
@@ -289,8 +273,6 @@ class ClusterState {
     void process_module(const Message& msg, detail::Node* sender, Output& out);
 
     // Failure detection.
-    void add_failure_report(Now now, detail::Node& failing, const NodeId& reporter);
-    bool remove_failure_report(detail::Node& failing, const NodeId& reporter);
     void expire_failure_reports(Now now, detail::Node& failing);
     std::int64_t report_validity() const;
     bool is_voter(const NodeId& id) const;
@@ -396,22 +378,10 @@ class ClusterState {
     std::int64_t start_time_ = 0;
     std::int64_t wall_offset_ = 0;  // unix ms minus monotonic ms, for the ping grid
     std::int64_t among_minority_time_ = 0;
-    std::vector<detail::Node*> slot_owner_ = std::vector<detail::Node*>(kSlotCount, nullptr);
-    std::size_t unassigned_slots_ = kSlotCount;
-    std::uint64_t slots_version_ = 0;  // bumped on every change of slot_owner_
-    mutable std::uint64_t checked_slots_version_ = ~std::uint64_t{0};  // check_invariants' last
-    // Slots whose owner here said, in its latest claim, that it no longer serves them: the next
-    // claimant takes them whatever its epoch (cleared whenever the slot's owner changes).
-    SlotBitmap disowned_;
-    mutable std::vector<OwnedRun> runs_;
-    mutable std::uint64_t runs_version_ = ~std::uint64_t{0};
-    mutable SlotBitmap claim_bits_;
-    mutable const detail::Node* claim_owner_ = nullptr;
-    mutable std::uint64_t claim_version_ = ~std::uint64_t{0};
+    // Slot owners, the slots' derived caches, disowned slots, imports and migrations.
+    detail::SlotTable slots_;
     std::size_t nodes_with_news_ = 0;  // nodes whose news counter is not zero
     std::size_t pfail_nodes_ = 0;      // PFAIL nodes seen by the last cron run
-    std::map<std::uint16_t, NodeId> importing_;
-    std::map<std::uint16_t, NodeId> migrating_;
     detail::Election election_;  // this replica's election, when its master failed
     // The replication link as last reported: up, and since when silent (up) or down (down), in
     // monotonic ms; nullopt while the host has reported nothing for the current master.
@@ -429,16 +399,16 @@ class ClusterState {
     std::int64_t orphaned_since_ = 0;
     std::int64_t last_migration_survey_ = 0;
     // Bumped by every change the walks over the whole view read (a node's news, a saved change,
-    // a membership change, a master marked as a migration target): with slots_version_ it stamps
-    // a view, and a walk made at a stamp that still holds would find what it found then.
+    // a membership change, a master marked as a migration target): with the slot table's version
+    // it stamps a view, and a walk made at a stamp that still holds would find what it found then.
     std::uint64_t view_version_ = 0;
     struct ViewStamp {
         std::uint64_t view = ~std::uint64_t{0};
         std::uint64_t slots = ~std::uint64_t{0};
     };
-    ViewStamp view_stamp() const { return {view_version_, slots_version_}; }
+    ViewStamp view_stamp() const { return {view_version_, slots_.version()}; }
     bool view_unchanged_since(const ViewStamp& s) const {
-        return s.view == view_version_ && s.slots == slots_version_;
+        return s.view == view_version_ && s.slots == slots_.version();
     }
     ViewStamp surveyed_;  // the replica-migration survey's last walk
     std::int64_t surveyed_at_ = 0;

@@ -17,6 +17,7 @@
 #include "gossipcluster/storage/memory_storage.hpp"
 #include "gossipcluster/transport/asio_cluster_node.hpp"
 #include "gossipcluster/transport/asio_tcp_or_tls.hpp"
+#include "loopback_port.hpp"
 #include "tls_certs.hpp"
 
 using namespace gossipcluster;
@@ -31,12 +32,6 @@ using Node = AsioClusterNode<SteadyClock, MemoryStorage, AsioTcpOrTlsTransport>;
 
 const std::string kLoopback = "127.0.0.1";
 
-std::uint16_t free_port() {
-    asio::io_context io;
-    tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address(kLoopback), 0));
-    return probe.local_endpoint().port();
-}
-
 std::unique_ptr<Node> start_node(asio::io_context& io, std::uint64_t seed,
                                  AsioTcpOrTlsTransport::Options options) {
     options.bind_addresses = {kLoopback};
@@ -44,7 +39,7 @@ std::unique_ptr<Node> start_node(asio::io_context& io, std::uint64_t seed,
         Config c;
         c.seed = seed;
         c.port = static_cast<std::uint16_t>(6100 + seed);
-        c.cport = free_port();
+        c.cport = interop_test::free_loopback_port();
         auto node = std::make_unique<Node>(io, c, MemoryStorage{}, options);
         try {
             node->start();

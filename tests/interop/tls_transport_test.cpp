@@ -34,6 +34,7 @@
 #include "gossipcluster/persisted_state.hpp"
 #include "gossipcluster/storage/memory_storage.hpp"
 #include "gossipcluster/transport/asio_tls.hpp"
+#include "loopback_port.hpp"
 #include "process_harness.hpp"
 #include "tls_certs.hpp"
 
@@ -50,12 +51,6 @@ namespace {
 using TlsNode = AsioClusterNode<SteadyClock, MemoryStorage, AsioTlsTransport>;
 
 const std::string kLoopback = "127.0.0.1";
-
-std::uint16_t free_port() {
-    asio::io_context io;
-    tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address(kLoopback), 0));
-    return probe.local_endpoint().port();
-}
 
 AsioTlsOptions tls_options(const CertFiles& files, const std::filesystem::path& ca) {
     AsioTlsOptions o;
@@ -98,7 +93,7 @@ std::unique_ptr<TlsNode> start_node(asio::io_context& io, std::uint64_t seed,
         Config c;
         c.seed = seed;
         c.port = static_cast<std::uint16_t>(6000 + seed);
-        c.cport = free_port();
+        c.cport = interop_test::free_loopback_port();
         auto node = std::make_unique<TlsNode>(io, c, storage, options);
         try {
             node->start();

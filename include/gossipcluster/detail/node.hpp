@@ -72,6 +72,8 @@ struct alignas(64) Node {
     bool has(std::uint16_t f) const { return (flags & f) != 0; }
     bool is_master() const { return has(node_flag::kMaster); }
     bool is_replica() const { return has(node_flag::kSlave); }
+    // A master that serves slots: the nodes whose failure reports and votes count.
+    bool serves_slots() const { return is_master() && slot_count > 0; }
     bool in_handshake() const { return has(node_flag::kHandshake); }
     bool failing() const { return has(node_flag::kFail); }
     bool timed_out() const { return has(node_flag::kPfail); }

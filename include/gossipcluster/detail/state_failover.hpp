@@ -181,7 +181,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::No
     note_rival_election(*sender, h);
     const detail::Node& me = myself();
     detail::VoteRequestView request;
-    request.voter_serves_slots = me.is_master() && me.slot_count > 0;
+    request.voter_serves_slots = me.serves_slots();
     request.request_epoch = h.current_epoch;
     request.current_epoch = current_epoch_;
     request.last_vote_epoch = last_vote_epoch_;
@@ -202,7 +202,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::No
     if (detail::vote_refusal(request) == detail::VoteRefusal::None) {
         for (std::size_t s = 0; s < kSlotCount && !request.claims_newer_slots; ++s) {
             if (!h.myslots.test(s)) continue;
-            const detail::Node* owner = slot_owner_[s];
+            const detail::Node* owner = slots_.owner(s);
             request.claims_newer_slots = owner && owner->config_epoch > h.config_epoch;
         }
     }
@@ -225,7 +225,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_ack(Now now, detail::Node* 
     if (now.mono.ms - election_.time() >
         detail::election_auth_timeout(config_.node_timeout.count()))
         return;
-    if (!sender->is_master() || sender->slot_count == 0) return;
+    if (!sender->serves_slots()) return;
     if (h.current_epoch < election_.epoch()) return;
     // A duplicated or replayed ACK must not count twice.
     if (!election_.add_vote(sender->id)) return;
@@ -254,10 +254,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::take_over_master(Now now, detail::Node* 
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kSlave) | node_flag::kMaster);
     me.master.reset();
     repl_link_.reset();
-    if (old_master) {
-        for (std::size_t s = 0; s < kSlotCount; ++s)
-            if (slot_owner_[s] == old_master) assign_slot(s, me);
-    }
+    if (old_master) slots_.transfer(*old_master, me);
     manual_failover_can_start_ = false;
     out.events.push_back(event::RoleChanged{true, NodeId{}, false});
     update_cluster_state(now);

@@ -6,16 +6,6 @@
 
 namespace gossipcluster {
 
-GOSSIPCLUSTER_INLINE void ClusterState::add_failure_report(Now now, detail::Node& failing,
-                                                           const NodeId& reporter) {
-    failing.fail_reports.add(reporter, now.mono.ms);
-}
-
-GOSSIPCLUSTER_INLINE bool ClusterState::remove_failure_report(detail::Node& failing,
-                                                              const NodeId& reporter) {
-    return failing.fail_reports.remove(reporter);
-}
-
 // How long a failure report counts (Redis: twice the node timeout).
 GOSSIPCLUSTER_INLINE std::int64_t ClusterState::report_validity() const {
     return config_.node_timeout.count() *
@@ -25,7 +15,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::report_validity() const {
 // Only masters that own slots may vote a node down or elect a replica.
 GOSSIPCLUSTER_INLINE bool ClusterState::is_voter(const NodeId& id) const {
     const detail::Node* n = find(id);
-    return n && n->is_master() && n->slot_count > 0;
+    return n && n->serves_slots();
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::expire_failure_reports(Now now, detail::Node& failing) {
@@ -51,7 +41,7 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::valid_failure_reports(Now now,
 GOSSIPCLUSTER_INLINE std::size_t ClusterState::cluster_size() const {
     std::size_t size = 0;
     for (const auto& [id, n] : nodes_)
-        if (n.is_master() && n.slot_count > 0) ++size;
+        if (n.serves_slots()) ++size;
     return size;
 }
 
@@ -60,7 +50,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::mark_failing_if_needed(Now now, detail::
     if (!node.timed_out() || node.failing()) return;
     expire_failure_reports(now, node);
     const detail::Node& me = myself();
-    const bool self_is_voter = me.is_master() && me.slot_count > 0;
+    const bool self_is_voter = me.serves_slots();
     if (!detail::reaches_fail_quorum(node.fail_reports.size(), self_is_voter, cluster_size()))
         return;
     node.flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
@@ -126,7 +116,7 @@ GOSSIPCLUSTER_INLINE std::vector<NodeId> ClusterState::failure_report_collectors
 GOSSIPCLUSTER_INLINE void ClusterState::send_reports_to_collectors(Now now, const NodeId& suspect,
                                                                    Output& out) {
     const detail::Node& me = myself();
-    if (!me.is_master() || me.slot_count == 0) return;
+    if (!me.serves_slots()) return;
     for (const NodeId& id : failure_report_collectors(suspect))
         if (detail::Node* collector = lookup(id))
             send_ping(now, *collector, MessageType::Ping, out);
@@ -155,12 +145,12 @@ GOSSIPCLUSTER_INLINE void ClusterState::clear_failure_if_needed(Now now, detail:
 
 GOSSIPCLUSTER_INLINE void ClusterState::update_cluster_state(Now now) {
     // Coverage: every slot assigned, and no owner FAIL (counted per master, not per slot).
-    bool ok = !(config_.require_full_coverage && unassigned_slots_ != 0);
+    bool ok = !(config_.require_full_coverage && slots_.unassigned() != 0);
     std::size_t size = 0, reachable = 0;
     refresh_order();
     for (const detail::Node* np : order_) {
         const detail::Node& n = *np;
-        if (!n.is_master() || n.slot_count == 0) continue;
+        if (!n.serves_slots()) continue;
         ++size;
         if (!(n.flags & (node_flag::kFail | node_flag::kPfail))) ++reachable;
         if (config_.require_full_coverage && n.failing()) ok = false;

@@ -51,30 +51,7 @@ GOSSIPCLUSTER_INLINE std::string ClusterState::check_invariants() const {
         if (me_ != &me) return "the cached own node is not ours";
     }
 
-    if (checked_slots_version_ != slots_version_) {
-        std::map<const detail::Node*, std::size_t> owned;
-        std::size_t unassigned = 0;
-        for (const detail::Node* owner : slot_owner_) {
-            if (owner)
-                ++owned[owner];
-            else
-                ++unassigned;
-        }
-        if (unassigned != unassigned_slots_)
-            return fmt::format("{} slots have no owner but {} are counted", unassigned,
-                               unassigned_slots_);
-        for (const auto& [id, n] : nodes_) {
-            const auto it = owned.find(&n);
-            const std::size_t count = it == owned.end() ? 0 : it->second;
-            if (count != n.slot_count)
-                return fmt::format("node {} owns {} slots but counts {}", id.view(), count,
-                                   n.slot_count);
-            if (count != 0) owned.erase(it);
-        }
-        if (!owned.empty()) return "a slot is owned by a node outside the view";
-        checked_slots_version_ = slots_version_;
-    }
-    return {};
+    return slots_.check(nodes_);
 }
 
 }  // namespace gossipcluster

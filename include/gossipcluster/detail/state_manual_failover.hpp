@@ -135,7 +135,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::replica_migration_cron(Now now, Output& 
     for (std::size_t k = 0; k < count; ++k) {
         fetch_ahead(k);
         detail::Node* n = order_[k];
-        if (!n->is_master() || n->slot_count == 0 || n->failing()) continue;
+        if (!n->serves_slots() || n->failing()) continue;
         max_replicas = std::max<std::size_t>(max_replicas, n->ok_replicas);
         if (n->ok_replicas == 0 && n->has(node_flag::kMigrateTo) && !orphan) orphan = n;
     }

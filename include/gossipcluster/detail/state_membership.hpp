@@ -46,13 +46,13 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
             detail::Node& stored = nodes_.emplace(n.id, std::move(n)).first->second;
             rec.slots.for_each_range([&](std::size_t a, std::size_t b) {
                 for (std::size_t s = a; s <= b; ++s)
-                    assign_slot(s, stored);
+                    slots_.assign(s, stored);
             });
             if (stored.has(node_flag::kMyself)) {
                 for (const auto& o : rec.migrating)
-                    migrating_[o.slot] = o.peer;
+                    slots_.migrating()[o.slot] = o.peer;
                 for (const auto& o : rec.importing)
-                    importing_[o.slot] = o.peer;
+                    slots_.importing()[o.slot] = o.peer;
             }
         }
         // Replicas persist their master's epoch; only masters own one.
@@ -139,11 +139,10 @@ GOSSIPCLUSTER_INLINE void ClusterState::delete_node(const NodeId& id, Output& ou
         // forgotten node cannot keep feeding us through it.
         close_link(node.inbound_link, out);
     }
-    for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
-        if (slot_owner_[s] == &node) unassign_slot(s);
+    slots_.release(node);
     for (auto& [oid, other] : nodes_) {
         if (oid == id) continue;
-        remove_failure_report(other, id);
+        other.fail_reports.remove(id);
         if (other.master && *other.master == id) other.master.reset();
     }
     if (node.news != 0) --nodes_with_news_;
@@ -160,7 +159,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::rename_node(const NodeId& from, const No
     if (node.link.valid()) links_[node.link].node = to;
     if (node.inbound_link.valid()) links_[node.inbound_link].node = to;
     order_dirty_ = true;
-    ++slots_version_;  // owned_runs() are ordered by name
+    slots_.names_changed();
 }
 
 GOSSIPCLUSTER_INLINE bool ClusterState::handshake_in_progress(const std::string& ip,
@@ -259,9 +258,9 @@ void ClusterState::fill_record(Now now, const detail::Node& n, bool is_me, Recor
     r.migrating.clear();
     r.importing.clear();
     if (is_me) {
-        for (const auto& [slot, peer] : migrating_)
+        for (const auto& [slot, peer] : slots_.migrating())
             r.migrating.push_back({slot, peer});
-        for (const auto& [slot, peer] : importing_)
+        for (const auto& [slot, peer] : slots_.importing())
             r.importing.push_back({slot, peer});
     }
 }
@@ -271,7 +270,7 @@ GOSSIPCLUSTER_INLINE std::vector<NodeRecord> ClusterState::node_records(
     std::vector<NodeRecord> out;
     out.reserve(nodes_.size());
     const detail::Node* me = find(myself_);
-    const auto& runs = owned_runs();
+    const auto& runs = slots_.runs();
     std::size_t run = 0;
     for (const auto& [id, n] : nodes_) {
         // Runs are in node order: this node's come next.
@@ -303,7 +302,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::snapshot_into(Now now, CompactState& c) 
     c.last_vote_epoch = last_vote_epoch_;
     c.slots.clear();
     const detail::Node* me = find(myself_);
-    const auto& runs = owned_runs();
+    const auto& runs = slots_.runs();
     std::size_t run = 0;
     std::size_t count = 0;
     visit_in_order([&](const detail::Node& n) {

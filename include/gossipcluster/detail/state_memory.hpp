@@ -3,19 +3,9 @@
 
 #include <string>
 
+#include "gossipcluster/detail/heap_size.hpp"
+
 namespace gossipcluster {
-
-namespace detail {
-
-// Heap bytes behind a string: none while it fits the small-string buffer.
-inline std::size_t heap_bytes(const std::string& s) {
-    return s.capacity() >= sizeof(std::string) ? s.capacity() + 1 : 0;
-}
-
-// A red-black tree node carries a colour and three pointers besides its value.
-inline constexpr std::size_t kTreeNodeOverhead = 4 * sizeof(void*);
-
-}  // namespace detail
 
 // An estimate from sizes and capacities (the allocator's own rounding is not counted): enough to
 // see how a view grows with the number of nodes it lists.
@@ -36,10 +26,7 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::memory_bytes() const {
     });
     b += blacklist_.size() * (detail::kTreeNodeOverhead + sizeof(std::pair<NodeId, std::int64_t>));
     b += forgotten_turns_.size() * (detail::kTreeNodeOverhead + sizeof(std::pair<NodeId, NodeId>));
-    b += (importing_.size() + migrating_.size()) *
-         (detail::kTreeNodeOverhead + sizeof(std::pair<std::uint16_t, NodeId>));
-    b += slot_owner_.capacity() * sizeof(detail::Node*);
-    b += runs_.capacity() * sizeof(OwnedRun);
+    b += slots_.memory_bytes();
     b += election_.voters_capacity() * sizeof(NodeId);
     return b;
 }

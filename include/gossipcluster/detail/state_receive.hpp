@@ -304,12 +304,11 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_role_from_header(const Header& h,
         // replica only when they go to a newer epoch (a failover) or when it stopped claiming
         // them (disowned). Taken as news, it left the slots without an owner here until the
         // sender's next message to us, at 600 nodes over a minute later.
-        if (h.config_epoch < sender.config_epoch && claims_some_slot(sender)) return;
+        if (h.config_epoch < sender.config_epoch && slots_.still_claims_some(sender)) return;
         sender.flags =
             static_cast<std::uint16_t>((sender.flags & ~node_flag::kMaster) | node_flag::kSlave);
         // A master turned replica owns nothing any more.
-        for (std::size_t s = 0; s < kSlotCount && sender.slot_count > 0; ++s)
-            if (slot_owner_[s] == &sender) unassign_slot(s);
+        slots_.release(sender);
         note_news(sender);
         mark_dirty(false);
     }
@@ -362,7 +361,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::handle_epoch_collision(detail::Node& sen
 GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_section(Now now, detail::Node* sender,
                                                                const GossipBody& body,
                                                                Output& out) {
-    const bool reporter_counts = sender && sender->is_master() && sender->slot_count > 0;
+    const bool reporter_counts = sender && sender->serves_slots();
     // A large view misses the cache twice on every entry; see NodeIndex::prefetch_slot.
     constexpr std::size_t kSlotAhead = 8;
     constexpr std::size_t kNodeAhead = 4;
@@ -392,10 +391,10 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_section(Now now, detail::
                     // Checked on a refreshed report too, as Redis does: the quorum may have been
                     // reached since the report first came (fewer masters with slots, or we
                     // became one), and nothing else looks again at a node already suspected.
-                    add_failure_report(now, *node, sender->id);
+                    node->fail_reports.add(sender->id, now.mono.ms);
                     mark_failing_if_needed(now, *node, out);
                 } else {
-                    remove_failure_report(*node, sender->id);
+                    node->fail_reports.remove(sender->id);
                 }
             }
             // Someone heard from this node recently: no need for us to ping it as early.

@@ -24,10 +24,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::reset(Now now, bool hard, Outpu
         set_role_master(me);
         out.events.push_back(event::RoleChanged{true, NodeId{}, false});
     }
-    importing_.clear();
-    migrating_.clear();
-    for (std::size_t s = 0; s < kSlotCount; ++s)
-        unassign_slot(s);
+    slots_.clear();
 
     std::vector<NodeId> others;
     for (const auto& [id, node] : nodes_)

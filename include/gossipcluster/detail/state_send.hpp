@@ -21,7 +21,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_header(MessageType type, Header& h)
     h.config_epoch = master ? master->config_epoch : me.config_epoch;
     h.offset = me.repl_offset;
     h.sender = myself_;
-    h.myslots = claim_bitmap(master ? *master : me);
+    h.myslots = slots_.claim_of(master ? *master : me);
     h.slaveof = (me.is_replica() && me.master) ? *me.master : NodeId{};
     h.myip.assign(config_.announce_ip);
     h.pport = config_.pport;

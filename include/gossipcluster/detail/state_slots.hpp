@@ -1,115 +1,21 @@
-// ClusterState, part 6: the slot table, ownership from claims and UPDATE, slot and epoch commands.
+// ClusterState, part 6: slot ownership from claims and UPDATE, the slot and epoch commands.
 #pragma once
 
 #include <algorithm>
-#include <cstring>
 
 namespace gossipcluster {
 
-GOSSIPCLUSTER_INLINE void ClusterState::assign_slot(std::size_t slot, detail::Node& node) {
-    GOSSIPCLUSTER_INVARIANT(slot < kSlotCount);
-    detail::Node*& owner = slot_owner_[slot];
-    if (owner == &node) return;
-    if (owner)
-        --owner->slot_count;
-    else
-        --unassigned_slots_;
-    owner = &node;
-    ++node.slot_count;
-    ++slots_version_;
-    disowned_.clear(slot);
-}
-
-GOSSIPCLUSTER_INLINE void ClusterState::unassign_slot(std::size_t slot) {
-    GOSSIPCLUSTER_INVARIANT(slot < kSlotCount);
-    detail::Node*& owner = slot_owner_[slot];
-    if (!owner) return;
-    --owner->slot_count;
-    owner = nullptr;
-    ++unassigned_slots_;
-    ++slots_version_;
-    disowned_.clear(slot);
-}
-
-GOSSIPCLUSTER_INLINE SlotBitmap ClusterState::slots_of(const detail::Node& node) const {
-    SlotBitmap bits;
-    for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
-        if (slot_owner_[s] == &node) bits.set(s);
-    return bits;
-}
-
-GOSSIPCLUSTER_INLINE const std::vector<ClusterState::OwnedRun>& ClusterState::owned_runs() const {
-    if (runs_version_ == slots_version_) return runs_;
-    runs_.clear();
-    for (std::size_t s = 0; s < kSlotCount;) {
-        const detail::Node* owner = slot_owner_[s];
-        std::size_t e = s;
-        while (e + 1 < kSlotCount && slot_owner_[e + 1] == owner)
-            ++e;
-        if (owner)
-            runs_.push_back({owner, static_cast<std::uint16_t>(s), static_cast<std::uint16_t>(e)});
-        s = e + 1;
-    }
-    std::stable_sort(runs_.begin(), runs_.end(), [](const OwnedRun& a, const OwnedRun& b) {
-        return a.owner != b.owner && a.owner->id < b.owner->id;
-    });
-    runs_version_ = slots_version_;
-    return runs_;
-}
-
-GOSSIPCLUSTER_INLINE const SlotBitmap& ClusterState::claim_bitmap(const detail::Node& owner) const {
-    if (claim_owner_ != &owner || claim_version_ != slots_version_) {
-        claim_bits_ = slots_of(owner);
-        claim_owner_ = &owner;
-        claim_version_ = slots_version_;
-    }
-    return claim_bits_;
-}
-
-GOSSIPCLUSTER_INLINE bool ClusterState::owns_exactly(const detail::Node& node,
-                                                     const SlotBitmap& claimed) const {
-    // Skips the claim eight zero bytes at a time: a claim is mostly zero bytes.
-    const auto& bytes = claimed.bytes();
-    std::size_t count = 0;
-    for (std::size_t w = 0; w < kSlotBitmapBytes; w += 8) {
-        std::uint64_t word = 0;
-        std::memcpy(&word, bytes.data() + w, sizeof word);
-        if (word == 0) continue;
-        for (std::size_t b = w; b < w + 8; ++b) {
-            unsigned bits = bytes[b];
-            while (bits != 0) {
-                const std::size_t slot = b * 8 + static_cast<std::size_t>(__builtin_ctz(bits));
-                if (slot_owner_[slot] != &node) return false;
-                ++count;
-                bits &= bits - 1;
-            }
-        }
-    }
-    return count == node.slot_count;
-}
-
-// owns_exactly, remembered. Every header repeats its sender's claim, and walking the slot table
-// for it costs a cache miss per owned slot in a large view. A claim already found equal under the
-// current slot table is recognised by a hash of its non-zero words and their positions instead.
+// Every header repeats its sender's claim, and walking the slot table for it costs a cache miss
+// per owned slot in a large view: a claim found equal once is recognised by its hash until the
+// slot table changes.
 GOSSIPCLUSTER_INLINE bool ClusterState::claim_matches(detail::Node& node,
                                                       const SlotBitmap& claimed) {
-    const auto& bytes = claimed.bytes();
-    std::uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (std::size_t w = 0; w < kSlotBitmapBytes; w += 8) {
-        std::uint64_t word = 0;
-        std::memcpy(&word, bytes.data() + w, sizeof word);
-        if (word == 0) continue;
-        h = (h ^ word ^ (static_cast<std::uint64_t>(w) << 52)) * 0xff51afd7ed558ccdull;
-        h ^= h >> 31;
-    }
-    if (node.claim_checked && node.claim_version == slots_version_ && node.claim_hash == h)
-        return true;
-    if (!owns_exactly(node, claimed)) return false;
+    const std::uint64_t hash = detail::SlotTable::claim_hash(claimed);
+    if (slots_.remembered_match(node, hash)) return true;
+    if (!slots_.owns_exactly(node, claimed)) return false;
     // It claims every slot we credit to it again (an earlier claim arrived late).
-    if (!disowned_.empty()) note_disowned_slots(node, node.config_epoch, claimed);
-    node.claim_checked = true;
-    node.claim_hash = h;
-    node.claim_version = slots_version_;
+    if (slots_.any_disowned()) note_disowned_slots(node, node.config_epoch, claimed);
+    slots_.remember_match(node, hash);
     return true;
 }
 
@@ -136,17 +42,17 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_slots_from_claim(Now now, detail:
     event::SlotsChanged change{claimant.id, {}, {}};
     for (std::size_t s = 0; s < kSlotCount; ++s) {
         if (!claimed.test(s)) continue;
-        detail::Node* owner = slot_owner_[s];
+        detail::Node* owner = slots_.owner(s);
         if (owner == &claimant) continue;
-        if (importing_.contains(static_cast<std::uint16_t>(s)))
+        if (slots_.importing().contains(static_cast<std::uint16_t>(s)))
             continue;  // an import in progress is settled by SETSLOT, not gossip
-        if (owner && owner->config_epoch >= claim_epoch && !disowned_.test(s)) continue;
+        if (owner && owner->config_epoch >= claim_epoch && !slots_.disowned(s)) continue;
         if (owner == &me) change.lost_by_me.push_back(static_cast<std::uint16_t>(s));
         if (owner && owner == my_master) {
             followed_changed = true;
             ++taken_from_us;
         }
-        assign_slot(s, claimant);
+        slots_.assign(s, claimant);
         change.moved.push_back(static_cast<std::uint16_t>(s));
         mark_dirty(true);
     }
@@ -175,10 +81,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::become_replica_of(Now now, detail::Node&
                                                           Output& out) {
     detail::Node& me = me_node();
     const bool was_master = me.is_master();
-    for (std::size_t s = 0; s < kSlotCount; ++s)
-        if (slot_owner_[s] == &me) unassign_slot(s);
-    importing_.clear();
-    migrating_.clear();
+    slots_.release(me);
+    slots_.importing().clear();
+    slots_.migrating().clear();
     reset_manual_failover(out);  // while still master: releases paused writes
     me.flags = static_cast<std::uint16_t>((me.flags & ~node_flag::kMaster) | node_flag::kSlave);
     // A report about the link to another master says nothing about this one.
@@ -204,25 +109,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::note_disowned_slots(const detail::Node& 
                                                             Epoch claim_epoch,
                                                             const SlotBitmap& claimed) {
     if (master.id == myself_ || !master.is_master() || claim_epoch < master.config_epoch) return;
-    bool newly = false;
-    for (std::size_t s = 0; s < kSlotCount && master.slot_count > 0; ++s) {
-        if (slot_owner_[s] != &master) continue;
-        if (claimed.test(s)) {
-            disowned_.clear(s);
-        } else if (!disowned_.test(s)) {
-            disowned_.set(s);
-            newly = true;
-        }
-    }
-    // Claims remembered as matching must be looked at again (claim_matches clears the mark).
-    if (newly) ++slots_version_;
-}
-
-// Whether `node` owns a slot here that it has not stopped claiming.
-GOSSIPCLUSTER_INLINE bool ClusterState::claims_some_slot(const detail::Node& node) const {
-    for (std::size_t s = 0; s < kSlotCount && node.slot_count > 0; ++s)
-        if (slot_owner_[s] == &node && !disowned_.test(s)) return true;
-    return false;
+    slots_.note_claim_of_owner(master, claimed);
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::check_stale_claim(Now now, LinkId link,
@@ -231,20 +118,16 @@ GOSSIPCLUSTER_INLINE void ClusterState::check_stale_claim(Now now, LinkId link,
                                                           const SlotBitmap& claimed, Output& out) {
     for (std::size_t s = 0; s < kSlotCount; ++s) {
         if (!claimed.test(s)) continue;
-        const detail::Node* owner = slot_owner_[s];
+        const detail::Node* owner = slots_.owner(s);
         if (!owner || owner == &sender) continue;
-        if (owner->config_epoch <= claim_epoch || disowned_.test(s)) continue;
+        if (owner->config_epoch <= claim_epoch || slots_.disowned(s)) continue;
         // The sender claims a slot a newer configuration gave to someone else: tell it. Slots
         // the owner itself stopped claiming are left out, as Redis 7.0 does: the receiver must
         // not bind them to the owner's epoch, or the slot's next claimant (often with an older
         // epoch) could never take them.
-        SlotBitmap owned = slots_of(*owner);
-        if (!disowned_.empty())
-            for (std::size_t d = 0; d < kSlotCount; ++d)
-                if (disowned_.test(d)) owned.clear(d);
         Message update;
         update.header = build_header(MessageType::Update);
-        update.body = UpdateBody{owner->config_epoch, owner->id, owned};
+        update.body = UpdateBody{owner->config_epoch, owner->id, slots_.claimed_slots_of(*owner)};
         send_on_link(link, std::move(update), out);
         (void)now;
         return;
@@ -280,9 +163,9 @@ GOSSIPCLUSTER_INLINE std::optional<CommandResult> ClusterState::check_slot_list(
         if (s >= kSlotCount) return CommandResult::failure(CommandError::InvalidSlot);
         if (seen[s]) return CommandResult::failure_slot(CommandError::SlotRepeated, s);
         seen[s] = true;
-        if (must_be_free && slot_owner_[s])
+        if (must_be_free && slots_.owner(s))
             return CommandResult::failure_slot(CommandError::SlotBusy, s);
-        if (!must_be_free && !slot_owner_[s])
+        if (!must_be_free && !slots_.owner(s))
             return CommandResult::failure_slot(CommandError::SlotUnassigned, s);
     }
     return std::nullopt;
@@ -294,8 +177,8 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::add_slots(Now now,
     if (auto refused = check_slot_list(slots, true)) return *refused;
     detail::Node& me = me_node();
     for (auto s : slots) {
-        importing_.erase(s);
-        assign_slot(s, me);
+        slots_.importing().erase(s);
+        slots_.assign(s, me);
     }
     update_cluster_state(now);
     mark_dirty(true);
@@ -308,9 +191,9 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::del_slots(Now now,
                                                            Output& out) {
     if (auto refused = check_slot_list(slots, false)) return *refused;
     for (auto s : slots) {
-        unassign_slot(s);
-        importing_.erase(s);
-        migrating_.erase(s);
+        slots_.unassign(s);
+        slots_.importing().erase(s);
+        slots_.migrating().erase(s);
     }
     update_cluster_state(now);
     mark_dirty(true);
@@ -319,9 +202,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::del_slots(Now now,
 }
 
 GOSSIPCLUSTER_INLINE CommandResult ClusterState::flush_slots(Now now, Output& out) {
-    detail::Node& me = me_node();
-    for (std::size_t s = 0; s < kSlotCount; ++s)
-        if (slot_owner_[s] == &me) unassign_slot(s);
+    slots_.release(me_node());
     update_cluster_state(now);
     mark_dirty(true);
     finish(now, out);
@@ -346,30 +227,30 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::set_slot(Now now, std::uint16_t
     }
     switch (mode) {
         case SetSlotMode::Migrating:
-            if (slot_owner_[slot] != &me)
+            if (slots_.owner(slot) != &me)
                 return CommandResult::failure_slot(CommandError::NotSlotOwner, slot);
-            migrating_[slot] = target->id;
+            slots_.migrating()[slot] = target->id;
             break;
         case SetSlotMode::Importing:
-            if (slot_owner_[slot] == &me)
+            if (slots_.owner(slot) == &me)
                 return CommandResult::failure_slot(CommandError::AlreadySlotOwner, slot);
-            importing_[slot] = target->id;
+            slots_.importing()[slot] = target->id;
             break;
         case SetSlotMode::Stable:
-            importing_.erase(slot);
-            migrating_.erase(slot);
+            slots_.importing().erase(slot);
+            slots_.migrating().erase(slot);
             break;
         case SetSlotMode::Node: {
-            if (slot_owner_[slot] == &me && target != &me && keys_in_slot != 0)
+            if (slots_.owner(slot) == &me && target != &me && keys_in_slot != 0)
                 return CommandResult::failure_slot(CommandError::SlotHasKeys, slot);
-            if (keys_in_slot == 0) migrating_.erase(slot);
-            const bool closing_import = importing_.contains(slot) && target == &me;
-            if (slot_owner_[slot] == &me && target != &me)
+            if (keys_in_slot == 0) slots_.migrating().erase(slot);
+            const bool closing_import = slots_.importing().contains(slot) && target == &me;
+            if (slots_.owner(slot) == &me && target != &me)
                 out.events.push_back(event::SlotsChanged{target->id, {slot}, {slot}});
-            unassign_slot(slot);
-            assign_slot(slot, *target);
+            slots_.unassign(slot);
+            slots_.assign(slot, *target);
             if (closing_import) {
-                importing_.erase(slot);
+                slots_.importing().erase(slot);
                 // The import is ours without a vote; a fresh epoch makes the claim win everywhere.
                 if (bump_epoch_without_consensus()) {
                     broadcast_pong(now, out);
