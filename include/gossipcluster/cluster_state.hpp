@@ -18,7 +18,7 @@
 #include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/linkage.hpp"
 #include "gossipcluster/detail/node.hpp"
-#include "gossipcluster/detail/node_index.hpp"
+#include "gossipcluster/detail/node_table.hpp"
 #include "gossipcluster/detail/prng.hpp"
 #include "gossipcluster/detail/quorum.hpp"
 #include "gossipcluster/detail/slot_table.hpp"
@@ -151,12 +151,8 @@ class ClusterState {
     std::size_t node_count() const { return nodes_.size(); }
     // Defined here, like the other small helpers every part calls on hot paths, so that the
     // compiled parts inline them.
-    const detail::Node* find(const NodeId& id) const {
-        if (!order_dirty_) return index_.find(id);
-        auto it = nodes_.find(id);
-        return it == nodes_.end() ? nullptr : &it->second;
-    }
-    const detail::Node& myself() const { return order_dirty_ || !me_ ? nodes_.at(myself_) : *me_; }
+    const detail::Node* find(const NodeId& id) const { return nodes_.find(id); }
+    const detail::Node& myself() const { return nodes_.myself(); }
     // Every node, handshakes included, in id order (CLUSTER NODES).
     std::vector<NodeRecord> node_records(Now now, bool include_handshake) const;
     // What must survive a restart (nodes.conf).
@@ -191,15 +187,9 @@ class ClusterState {
 
     // Membership.
     NodeId random_name();
-    detail::Node* lookup(const NodeId& id) {
-        if (order_dirty_) refresh_order();
-        return index_.find(id);
-    }
+    detail::Node* lookup(const NodeId& id) { return nodes_.lookup(id); }
     // Our own node without a tree walk (hot paths ask for it on every message).
-    detail::Node& me_node() {
-        if (order_dirty_) refresh_order();
-        return me_ ? *me_ : nodes_.at(myself_);
-    }
+    detail::Node& me_node() { return nodes_.myself(); }
     detail::Node& add_node(detail::Node node, Output& out);
     void delete_node(const NodeId& id, Output& out);
     void rename_node(const NodeId& from, const NodeId& to);
@@ -313,30 +303,14 @@ class ClusterState {
     static std::int64_t unreachable_since(const detail::Node& node);
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
-    // The cron's scan looks at `node` again at `t` (or sooner, if it was due sooner). While
-    // order_ is stale its rebuild will make every node due anyway.
+    // The cron's scan looks at `node` again at `t` (or sooner, if it was due sooner).
     void wake_node_at(const detail::Node& node, std::int64_t t) {
-        if (!order_dirty_ && node.order_pos < order_.size() && order_[node.order_pos] == &node) {
-            std::int64_t& due = node_due_[node.order_pos];
-            due = std::min(due, t);
-        }
+        nodes_.wake_at(node, t);
         timers_.lower(detail::Timer::Scan, t);
     }
     std::int64_t on_ping_grid(std::int64_t t) const;
     void rescan_soon(const detail::Node& node);
     void random_ping(Now now, Output& out);
-    void refresh_order();
-    // f(node) for every node in name order: through order_ when it is current (no tree walk).
-    template <typename F>
-    void visit_in_order(F&& f) const {
-        if (!order_dirty_) {
-            for (const detail::Node* n : order_)
-                f(*n);
-        } else {
-            for (const auto& [id, n] : nodes_)
-                f(n);
-        }
-    }
 
     // Time conversions between monotonic ms and unix ms.
     static std::uint64_t to_unix(Now now, std::int64_t mono);
@@ -349,19 +323,8 @@ class ClusterState {
     Config config_;
     detail::Prng prng_;
     NodeId myself_;
-    std::map<NodeId, detail::Node> nodes_;
-    // The same nodes in id order as plain pointers (map nodes never move), for random picks and
-    // hot loops, and an index for O(1) lookups by name; both rebuilt when membership changes.
-    std::vector<detail::Node*> order_;
-    // When the cron's scan must next look at order_[k] (0: at the next scan). A scan visits only
-    // the nodes due, reading this array instead of every node; events that make a node due
-    // sooner lower its entry. Reset to 0 whenever order_ is rebuilt.
-    std::vector<std::int64_t> node_due_;
-    std::vector<std::uint32_t> visit_;  // the positions one scan visits (kept for its capacity)
-    bool dues_reset_ = true;
-    detail::NodeIndex index_;
-    detail::Node* me_ = nullptr;  // refreshed with order_
-    bool order_dirty_ = true;
+    // Every node of the view, with its name order, name index and the cron's due times.
+    detail::NodeTable nodes_;
     // Looked up for every message received (see detail::LinkTable).
     detail::LinkTable<LinkInfo> links_;
     std::uint64_t next_link_ = 1;
@@ -382,7 +345,7 @@ class ClusterState {
     detail::SlotTable slots_;
     std::size_t nodes_with_news_ = 0;  // nodes whose news counter is not zero
     std::size_t pfail_nodes_ = 0;      // PFAIL nodes seen by the last cron run
-    detail::Election election_;  // this replica's election, when its master failed
+    detail::Election election_;        // this replica's election, when its master failed
     // The replication link as last reported: up, and since when silent (up) or down (down), in
     // monotonic ms; nullopt while the host has reported nothing for the current master.
     struct ReportedLink {
@@ -398,17 +361,20 @@ class ClusterState {
     std::optional<std::uint64_t> mf_master_offset_;  // replica side: master's paused offset
     std::int64_t orphaned_since_ = 0;
     std::int64_t last_migration_survey_ = 0;
-    // Bumped by every change the walks over the whole view read (a node's news, a saved change,
-    // a membership change, a master marked as a migration target): with the slot table's version
-    // it stamps a view, and a walk made at a stamp that still holds would find what it found then.
+    // Bumped by every change the walks over the whole view read besides membership and slots (a
+    // node's news, a saved change, a master marked as a migration target): with the node and slot
+    // tables' versions it stamps a view, and a walk made at a stamp that still holds would find
+    // what it found then.
     std::uint64_t view_version_ = 0;
     struct ViewStamp {
         std::uint64_t view = ~std::uint64_t{0};
+        std::uint64_t nodes = ~std::uint64_t{0};
         std::uint64_t slots = ~std::uint64_t{0};
     };
-    ViewStamp view_stamp() const { return {view_version_, slots_.version()}; }
+    ViewStamp view_stamp() const { return {view_version_, nodes_.version(), slots_.version()}; }
     bool view_unchanged_since(const ViewStamp& s) const {
-        return s.view == view_version_ && s.slots == slots_.version();
+        return s.view == view_version_ && s.nodes == nodes_.version() &&
+               s.slots == slots_.version();
     }
     ViewStamp surveyed_;  // the replica-migration survey's last walk
     std::int64_t surveyed_at_ = 0;

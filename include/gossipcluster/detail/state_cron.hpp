@@ -153,33 +153,28 @@ GOSSIPCLUSTER_INLINE bool ClusterState::scan_nodes(Now now, bool periodic, bool 
     pass.handshake_timeout = config_.effective_handshake_timeout().count();
     pass.ping_window = config_.effective_ping_batch_window().count();
     pass.next_period = last_cron_ + config_.cron_period.count();
-    refresh_order();
-    // A rebuilt order_ has every node due: that scan is a full one.
-    full = full || dues_reset_;
-    dues_reset_ = false;
+    nodes_.refresh();
+    // A rebuilt order has every node due: that scan is a full one.
+    full = nodes_.take_dues_reset() || full;
     if (full) last_full_scan_ = pass.t;
 
     // Reading the due times is a sequential pass over a small array; visiting a node is a cache
     // miss in a large view, so the nodes to visit are listed first and fetched a few ahead.
-    visit_.clear();
-    for (std::size_t k = 0; k < order_.size(); ++k)
-        if (full || node_due_[k] <= pass.t) visit_.push_back(static_cast<std::uint32_t>(k));
+    const std::vector<detail::Node*>& order = nodes_.order();
+    const std::vector<std::uint32_t>& visit = nodes_.due_positions(pass.t, full);
     ++scan_counters_.scans;
     if (full) ++scan_counters_.full_scans;
-    scan_counters_.node_visits += visit_.size();
+    scan_counters_.node_visits += visit.size();
     constexpr std::size_t kAhead = 8;
-    for (std::size_t i = 0; i < visit_.size(); ++i) {
-        if (i + kAhead < visit_.size())
-            detail::NodeIndex::prefetch_lines(order_[visit_[i + kAhead]]);
+    for (std::size_t i = 0; i < visit.size(); ++i) {
+        if (i + kAhead < visit.size()) detail::NodeIndex::prefetch_lines(order[visit[i + kAhead]]);
         // What the visit itself schedules (a ping sent, a link opened) lowers the entry too.
-        const std::uint32_t k = visit_[i];
-        node_due_[k] = std::numeric_limits<std::int64_t>::max();
-        const std::int64_t next = scan_node(now, *order_[k], pass, out);
-        node_due_[k] = std::min(node_due_[k], next);
+        const std::uint32_t k = visit[i];
+        nodes_.start_visit(k);
+        const std::int64_t next = scan_node(now, *order[k], pass, out);
+        nodes_.lower_due(k, next);
     }
-    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();
-    for (const std::int64_t due : node_due_)
-        earliest = std::min(earliest, due);
+    const std::int64_t earliest = nodes_.earliest_due();
 
     for (const auto& id : pass.expired) {
         const detail::Node& n = nodes_.at(id);
@@ -213,7 +208,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
     };
 
     // Handshakes that never completed go away (after the walk, which must not lose its place
-    // in order_).
+    // in the order).
     if (node.in_handshake()) {
         if (t - node.ctime > pass.handshake_timeout) {
             pass.expired.push_back(node.id);
@@ -322,11 +317,12 @@ GOSSIPCLUSTER_INLINE void ClusterState::random_ping(Now now, Output& out) {
     if (nodes_.size() <= config_.random_ping_quiet_skip_max_nodes &&
         now.mono.ms - last_ping_exchange_ < config_.random_ping_period.count())
         return;
-    refresh_order();
-    if (order_.empty()) return;
+    nodes_.refresh();
+    const std::vector<detail::Node*>& order = nodes_.order();
+    if (order.empty()) return;
     detail::Node* best = nullptr;
     for (std::size_t i = 0; i < config_.random_ping_samples; ++i) {
-        detail::Node& node = *order_[prng_.below(order_.size())];
+        detail::Node& node = *order[prng_.below(order.size())];
         if (!node.link.valid() || node.ping_sent != 0) continue;
         if (node.id == myself_ || node.in_handshake()) continue;
         if (!best || node.pong_received < best->pong_received) best = &node;

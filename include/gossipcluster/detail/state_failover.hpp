@@ -60,8 +60,8 @@ GOSSIPCLUSTER_INLINE void ClusterState::tell_sibling_replicas(Now now, Output& o
     const detail::Node& me = myself();
     if (!me.master) return;
     const NodeId master = *me.master;
-    refresh_order();
-    for (detail::Node* n : order_) {
+    nodes_.refresh();
+    for (detail::Node* n : nodes_.order()) {
         if (n->id == myself_ || !n->is_replica() || !n->master || *n->master != master) continue;
         if (n->in_handshake() || !n->link.valid()) continue;
         send_ping(now, *n, MessageType::Pong, out, GossipSize::at_most(config_.gossip_min_entries));

@@ -147,8 +147,8 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_cluster_state(Now now) {
     // Coverage: every slot assigned, and no owner FAIL (counted per master, not per slot).
     bool ok = !(config_.require_full_coverage && slots_.unassigned() != 0);
     std::size_t size = 0, reachable = 0;
-    refresh_order();
-    for (const detail::Node* np : order_) {
+    nodes_.refresh();
+    for (const detail::Node* np : nodes_.order()) {
         const detail::Node& n = *np;
         if (!n.serves_slots()) continue;
         ++size;

@@ -10,7 +10,7 @@ namespace gossipcluster {
 // Returns the first broken rule, or an empty string. The slot table is recounted only when it
 // changed since the last check, so a simulation can afford the check after every step.
 GOSSIPCLUSTER_INLINE std::string ClusterState::check_invariants() const {
-    if (!nodes_.count(myself_)) return "our own node is missing from the view";
+    if (!nodes_.contains(myself_)) return "our own node is missing from the view";
     if (last_vote_epoch_ > current_epoch_)
         return fmt::format("lastVoteEpoch {} is ahead of currentEpoch {}", last_vote_epoch_,
                            current_epoch_);
@@ -40,18 +40,8 @@ GOSSIPCLUSTER_INLINE std::string ClusterState::check_invariants() const {
     if (with_news != nodes_with_news_)
         return fmt::format("{} nodes have news but {} are counted", with_news, nodes_with_news_);
 
-    if (!order_dirty_) {
-        if (order_.size() != nodes_.size() || node_due_.size() != order_.size())
-            return "the node order does not list every node";
-        for (std::size_t k = 0; k < order_.size(); ++k) {
-            if (order_[k]->order_pos != k) return "a node's position in the order is wrong";
-            if (k > 0 && !(order_[k - 1]->id < order_[k]->id)) return "the node order is unsorted";
-            if (index_.find(order_[k]->id) != order_[k]) return "the name index lost a node";
-        }
-        if (me_ != &me) return "the cached own node is not ours";
-    }
-
-    return slots_.check(nodes_);
+    if (std::string broken = nodes_.check(); !broken.empty()) return broken;
+    return slots_.check(nodes_.map());
 }
 
 }  // namespace gossipcluster

@@ -102,13 +102,15 @@ GOSSIPCLUSTER_INLINE void ClusterState::replica_migration_cron(Now now, Output& 
     }
     // A survey that found no orphan finds none again while nothing it reads has changed; one
     // runs anyway every ten housekeeping periods, which bounds what a change that was not
-    // counted in view_version_ could delay.
-    refresh_order();
+    // counted in the view's stamp could delay.
+    nodes_.refresh();
     if (orphaned_since_ == 0 && view_unchanged_since(surveyed_) &&
         now.mono.ms - surveyed_at_ < 10 * config_.random_ping_period.count())
         return;
     surveyed_ = view_stamp();
     surveyed_at_ = now.mono.ms;
+    const std::vector<detail::Node*>& order = nodes_.order();
+    const detail::NodeIndex& index = nodes_.index();
     // Counted in the flat order with O(1) master lookups: this runs on every periodic tick of
     // every replica, and a tree walk per tick was most of an idle large cluster's cost.
     const auto ok_replica = [](const detail::Node& n) {
@@ -116,30 +118,30 @@ GOSSIPCLUSTER_INLINE void ClusterState::replica_migration_cron(Now now, Output& 
     };
     // Nodes are fetched a few ahead of each walk: in a large view each one is a cache miss.
     constexpr std::size_t kAhead = 8;
-    const std::size_t count = order_.size();
+    const std::size_t count = order.size();
     const auto fetch_ahead = [&](std::size_t k) {
-        if (k + kAhead < count) detail::NodeIndex::prefetch_lines(order_[k + kAhead], 4);
+        if (k + kAhead < count) detail::NodeIndex::prefetch_lines(order[k + kAhead], 4);
     };
     for (std::size_t k = 0; k < count; ++k) {
         fetch_ahead(k);
-        order_[k]->ok_replicas = 0;
+        order[k]->ok_replicas = 0;
     }
     for (std::size_t k = 0; k < count; ++k) {
         fetch_ahead(k);
-        const detail::Node* n = order_[k];
+        const detail::Node* n = order[k];
         if (ok_replica(*n))
-            if (detail::Node* m = index_.find(*n->master)) ++m->ok_replicas;
+            if (detail::Node* m = index.find(*n->master)) ++m->ok_replicas;
     }
     detail::Node* orphan = nullptr;
     std::size_t max_replicas = 0;
     for (std::size_t k = 0; k < count; ++k) {
         fetch_ahead(k);
-        detail::Node* n = order_[k];
+        detail::Node* n = order[k];
         if (!n->serves_slots() || n->failing()) continue;
         max_replicas = std::max<std::size_t>(max_replicas, n->ok_replicas);
         if (n->ok_replicas == 0 && n->has(node_flag::kMigrateTo) && !orphan) orphan = n;
     }
-    const detail::Node* my_master = index_.find(*me.master);
+    const detail::Node* my_master = index.find(*me.master);
     const std::size_t mine = my_master ? my_master->ok_replicas : 0;
     if (!orphan || max_replicas < 2 || mine != max_replicas || mine <= config_.migration_barrier) {
         orphaned_since_ = 0;
@@ -148,9 +150,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::replica_migration_cron(Now now, Output& 
     if (orphaned_since_ == 0) orphaned_since_ = now.mono.ms;
     if (now.mono.ms - orphaned_since_ < config_.migration_delay.count()) return;
     // Only the smallest name among the replicas of the best-served masters moves.
-    for (const detail::Node* n : order_) {
+    for (const detail::Node* n : order) {
         if (!ok_replica(*n)) continue;
-        const detail::Node* m = index_.find(*n->master);
+        const detail::Node* m = index.find(*n->master);
         if ((m ? m->ok_replicas : 0) != max_replicas) continue;
         if (n->id < myself_) return;
     }

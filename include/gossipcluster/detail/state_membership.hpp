@@ -41,9 +41,12 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
             if (rec.ping_sent_ms != 0) n.ping_sent = now.mono.ms;
             if (rec.pong_received_ms != 0) n.pong_received = now.mono.ms;
             if (n.has(node_flag::kFail)) n.fail_time = now.mono.ms;
-            if (n.has(node_flag::kMyself)) myself_ = n.id;
+            if (n.has(node_flag::kMyself)) {
+                myself_ = n.id;
+                nodes_.set_myself(myself_);
+            }
             current_epoch_ = std::max(current_epoch_, n.config_epoch);
-            detail::Node& stored = nodes_.emplace(n.id, std::move(n)).first->second;
+            detail::Node& stored = nodes_.insert(std::move(n));
             rec.slots.for_each_range([&](std::size_t a, std::size_t b) {
                 for (std::size_t s = a; s <= b; ++s)
                     slots_.assign(s, stored);
@@ -64,7 +67,8 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
         me.flags = node_flag::kMyself | node_flag::kMaster;
         me.ctime = now.mono.ms;
         myself_ = me.id;
-        nodes_.emplace(me.id, std::move(me));
+        nodes_.set_myself(myself_);
+        nodes_.insert(std::move(me));
     }
     auto& me = me_node();
     me.port = config_.port;
@@ -106,15 +110,13 @@ GOSSIPCLUSTER_INLINE void ClusterState::note_news(detail::Node& node) {
 
 GOSSIPCLUSTER_INLINE detail::Node& ClusterState::add_node(detail::Node node, Output& out) {
     out.events.push_back(event::NodeAdded{node.id, node.ip, node.port, node.in_handshake()});
-    NodeId id = node.id;
-    auto [it, inserted] = nodes_.emplace(id, std::move(node));
-    order_dirty_ = true;
-    connect_soon(it->second);
-    if (it->second.in_handshake())
-        wake_node_at(it->second,
-                     it->second.ctime + config_.effective_handshake_timeout().count() + 1);
-    if (!it->second.in_handshake()) mark_dirty(false);
-    return it->second;
+    detail::Node& added = nodes_.insert(std::move(node));
+    connect_soon(added);
+    if (added.in_handshake())
+        wake_node_at(added, added.ctime + config_.effective_handshake_timeout().count() + 1);
+    else
+        mark_dirty(false);
+    return added;
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::close_link(LinkId link, Output& out) {
@@ -130,9 +132,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::free_outbound_link(detail::Node& node, O
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::delete_node(const NodeId& id, Output& out) {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end()) return;
-    detail::Node& node = it->second;
+    detail::Node* found = nodes_.find(id);
+    if (!found) return;
+    detail::Node& node = *found;
     free_outbound_link(node, out);
     if (node.inbound_link.valid()) {
         // The peer's inbound link stays open at the transport level in Redis; we close it so a
@@ -146,20 +148,15 @@ GOSSIPCLUSTER_INLINE void ClusterState::delete_node(const NodeId& id, Output& ou
         if (other.master && *other.master == id) other.master.reset();
     }
     if (node.news != 0) --nodes_with_news_;
-    nodes_.erase(it);
-    order_dirty_ = true;
+    nodes_.erase(id);
     mark_dirty(false);
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::rename_node(const NodeId& from, const NodeId& to) {
-    auto handle = nodes_.extract(from);
-    handle.key() = to;
-    handle.mapped().id = to;
-    detail::Node& node = nodes_.insert(std::move(handle)).position->second;
+    detail::Node& node = nodes_.rename(from, to);
     if (node.link.valid()) links_[node.link].node = to;
     if (node.inbound_link.valid()) links_[node.inbound_link].node = to;
-    order_dirty_ = true;
-    slots_.names_changed();
+    slots_.names_changed();  // the slot runs are ordered by name
 }
 
 GOSSIPCLUSTER_INLINE bool ClusterState::handshake_in_progress(const std::string& ip,
@@ -305,7 +302,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::snapshot_into(Now now, CompactState& c) 
     const auto& runs = slots_.runs();
     std::size_t run = 0;
     std::size_t count = 0;
-    visit_in_order([&](const detail::Node& n) {
+    nodes_.visit_in_order([&](const detail::Node& n) {
         const std::size_t first_run = run;
         while (run < runs.size() && runs[run].owner == &n)
             ++run;
@@ -318,22 +315,6 @@ GOSSIPCLUSTER_INLINE void ClusterState::snapshot_into(Now now, CompactState& c) 
             c.slots.push_back({index, runs[k].first, runs[k].last});
     });
     c.nodes.resize(count);
-}
-
-GOSSIPCLUSTER_INLINE void ClusterState::refresh_order() {
-    if (!order_dirty_) return;
-    order_.clear();
-    index_.reset(nodes_.size());
-    for (auto& [id, n] : nodes_) {
-        n.order_pos = static_cast<std::uint32_t>(order_.size());
-        order_.push_back(&n);
-        index_.insert(&n);
-    }
-    node_due_.assign(order_.size(), 0);
-    ++view_version_;
-    dues_reset_ = true;
-    me_ = index_.find(myself_);
-    order_dirty_ = false;
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::connect_node(Now now, detail::Node& node, Output& out) {

@@ -12,14 +12,11 @@ namespace gossipcluster {
 GOSSIPCLUSTER_INLINE std::size_t ClusterState::memory_bytes() const {
     using detail::heap_bytes;
     std::size_t b = sizeof(*this);
+    b += nodes_.memory_bytes();
     for (const auto& [id, n] : nodes_) {
-        b += detail::kTreeNodeOverhead + sizeof(std::pair<const NodeId, detail::Node>);
         b += heap_bytes(n.ip) + heap_bytes(n.hostname) + heap_bytes(n.human_nodename);
         b += n.fail_reports.capacity() * sizeof(detail::FailureReport);
     }
-    b += order_.capacity() * sizeof(detail::Node*);
-    b += node_due_.capacity() * sizeof(std::int64_t) + visit_.capacity() * sizeof(std::uint32_t);
-    b += index_.memory_bytes();
     b += links_.memory_bytes();
     links_.for_each([&](LinkId, const LinkInfo& info) {
         b += heap_bytes(info.peer_ip) + heap_bytes(info.local_ip);

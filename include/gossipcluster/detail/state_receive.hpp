@@ -368,21 +368,21 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_section(Now now, detail::
     constexpr std::size_t kRing = 16;  // a power of two above kSlotAhead
     std::uint64_t hashes[kRing];
     const std::size_t count = body.gossip.size();
-    refresh_order();
+    nodes_.refresh();
     for (std::size_t j = 0; j < std::min(count, kSlotAhead); ++j) {
         hashes[j % kRing] = detail::NodeIndex::hash_of(body.gossip[j].node);
-        index_.prefetch_slot(hashes[j % kRing]);
+        nodes_.index().prefetch_slot(hashes[j % kRing]);
     }
     for (std::size_t k = 0; k < count; ++k) {
-        refresh_order();  // a stranger added below changed the membership
+        nodes_.refresh();  // a stranger added below changed the membership
         if (const std::size_t j = k + kSlotAhead; j < count) {
             hashes[j % kRing] = detail::NodeIndex::hash_of(body.gossip[j].node);
-            index_.prefetch_slot(hashes[j % kRing]);
+            nodes_.index().prefetch_slot(hashes[j % kRing]);
         }
-        if (k + kNodeAhead < count) index_.prefetch_node(hashes[(k + kNodeAhead) % kRing]);
+        if (k + kNodeAhead < count) nodes_.index().prefetch_node(hashes[(k + kNodeAhead) % kRing]);
         const GossipEntry& g = body.gossip[k];
         if (g.node == myself_) continue;
-        detail::Node* node = index_.find(g.node, hashes[k % kRing]);
+        detail::Node* node = nodes_.lookup(g.node, hashes[k % kRing]);
         const std::uint16_t gflags = g.flags;
         if (node) {
             if (node->in_handshake()) continue;

@@ -46,7 +46,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::reset(Now now, bool hard, Outpu
         last_vote_epoch_ = 0;
         me.config_epoch = 0;
         const NodeId fresh = random_name();
-        rename_node(myself_, fresh);
+        rename_node(myself_, fresh);  // the node table follows our own node to its new name
         myself_ = fresh;
         shard_id_ = random_name();
     }

@@ -82,8 +82,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
     auto* reused = std::get_if<GossipBody>(&msg.body);
     GossipBody& body = reused ? *reused : msg.body.emplace<GossipBody>();
 
-    refresh_order();
-    const std::size_t n = order_.size();
+    nodes_.refresh();
+    const std::vector<detail::Node*>& order = nodes_.order();
+    const std::size_t n = order.size();
     std::size_t fresh = n >= 2 ? n - 2 : 0;
     std::size_t wanted = std::max(config_.gossip_min_entries, n / config_.gossip_divisor);
     if (size.whole_view) wanted = fresh;
@@ -117,16 +118,16 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
 
     // Fresh news first, so a join or a failure spreads in about log2(N) rounds instead of
     // waiting for random picks; news counts against the same budget as random entries.
-    // order_ lists nodes_ in the same (name) order, without walking the tree.
+    // The order lists the nodes by name without walking the tree.
     for (std::size_t k = 0; nodes_with_news_ > 0 && k < n; ++k) {
-        detail::Node& node = *order_[k];
+        detail::Node& node = *order[k];
         if (body.gossip.size() >= wanted) break;
         if (node.news == 0 || !eligible(node)) continue;
         append(node);
         if (--node.news == 0) --nodes_with_news_;
     }
     if (size.whole_view) {
-        for (detail::Node* node : order_)
+        for (detail::Node* node : order)
             if (eligible(*node)) append(*node);
     }
     // Random picks fill the rest, skipping nodes we cannot reach that own nothing. Each pick
@@ -139,7 +140,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
     while (body.gossip.size() < wanted && iterations > 0 && n > 0) {
         const std::size_t batch = std::min({kPickBatch, wanted - body.gossip.size(), iterations});
         for (std::size_t b = 0; b < batch; ++b) {
-            picks[b] = order_[prng_.below(n)];
+            picks[b] = order[prng_.below(n)];
             detail::NodeIndex::prefetch_lines(picks[b], 3);
         }
         iterations -= batch;
@@ -153,7 +154,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
     // Every node we suspect rides along, up to a cap, so reports reach a quorum quickly.
     std::size_t pfail_added = 0;
     for (std::size_t k = 0; pfail_nodes_ > 0 && k < n; ++k) {
-        detail::Node& node = *order_[k];
+        detail::Node& node = *order[k];
         if (pfail_added >= config_.max_pfail_gossip) break;
         if (!node.timed_out() || node.in_handshake() || node.has(node_flag::kNoAddr)) continue;
         if (target && node.id == target->id) continue;
@@ -266,9 +267,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::broadcast_pong(Now now, Output& out) {
 GOSSIPCLUSTER_INLINE void ClusterState::push_news(Now now, Output& out) {
     news_pending_ = false;
     if (config_.news_push_fanout == 0) return;
-    refresh_order();
+    nodes_.refresh();
     std::vector<detail::Node*> candidates;
-    for (detail::Node* node : order_) {
+    for (detail::Node* node : nodes_.order()) {
         if (node->id == myself_ || node->in_handshake() || !node->link.valid()) continue;
         if (node->flags & (node_flag::kNoAddr | node_flag::kFail | node_flag::kPfail)) continue;
         candidates.push_back(node);
