@@ -124,7 +124,8 @@ TEST_CASE("[slot-table] the cached claim follows the table and the owner asked f
     CHECK(t.claim_of(a) == bits({{3, 4}}));
 }
 
-TEST_CASE("[slot-table] a claim matches only the exact set, and a remembered match lasts one version") {
+TEST_CASE(
+    "[slot-table] a claim matches only the exact set, and a remembered match lasts one version") {
     View v;
     Node& a = v.add('a');
     Node& b = v.add('b');
@@ -133,10 +134,10 @@ TEST_CASE("[slot-table] a claim matches only the exact set, and a remembered mat
         t.assign(s, a);
     const SlotBitmap exact = bits({{100, 200}});
     CHECK(t.owns_exactly(a, exact));
-    CHECK_FALSE(t.owns_exactly(a, bits({{100, 199}})));       // fewer
-    CHECK_FALSE(t.owns_exactly(a, bits({{100, 201}})));       // one more
-    CHECK_FALSE(t.owns_exactly(b, exact));                     // someone else's
-    CHECK(t.owns_exactly(b, SlotBitmap{}));                    // b owns nothing and claims nothing
+    CHECK_FALSE(t.owns_exactly(a, bits({{100, 199}})));  // fewer
+    CHECK_FALSE(t.owns_exactly(a, bits({{100, 201}})));  // one more
+    CHECK_FALSE(t.owns_exactly(b, exact));               // someone else's
+    CHECK(t.owns_exactly(b, SlotBitmap{}));              // b owns nothing and claims nothing
     const auto hash = SlotTable::claim_hash(exact);
     CHECK(hash != SlotTable::claim_hash(bits({{100, 199}})));
     CHECK_FALSE(t.remembered_match(a, hash));
@@ -208,7 +209,8 @@ TEST_CASE("[slot-table] check finds counts that drifted from the table") {
     // check is skipped while nothing changed).
     a.slot_count = 5;
     t.assign(2, a);
-    CHECK(t.check(v.nodes) == "node aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa owns 2 slots but counts 6");
+    CHECK(t.check(v.nodes) ==
+          "node aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa owns 2 slots but counts 6");
     a.slot_count = 2;
     t.names_changed();
     CHECK(t.check(v.nodes).empty());
