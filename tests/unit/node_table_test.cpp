@@ -4,6 +4,7 @@
 
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "gossipcluster/detail/node_table.hpp"
 
@@ -34,12 +35,16 @@ TEST_CASE("[node-table] a membership change leaves the order stale until one ref
     CHECK_FALSE(t.current());
     // Lookups work while stale (through the map) and do not rebuild anything.
     REQUIRE(t.find(name('a')) != nullptr);
-    CHECK(t.myself().id == name('b'));
+    CHECK(std::as_const(t).myself().id == name('b'));
     CHECK_FALSE(t.current());
+    // myself() on a mutable table rebuilds first, as lookup() does.
+    CHECK(&t.myself() == t.find(name('b')));
+    CHECK(t.current());
+    t.insert(node('d'));
     CHECK(t.refresh());
     CHECK_FALSE(t.refresh());  // nothing left to rebuild
-    REQUIRE(t.order().size() == 3);
-    for (std::size_t k = 0; k < 3; ++k) {
+    REQUIRE(t.order().size() == 4);
+    for (std::size_t k = 0; k < 4; ++k) {
         CHECK(t.order()[k]->order_pos == k);
         CHECK(t.order()[k]->id == name(static_cast<char>('a' + k)));
     }
@@ -51,7 +56,7 @@ TEST_CASE("[node-table] a membership change leaves the order stale until one ref
     CHECK_FALSE(t.current());
     CHECK(t.lookup(name('a')) == nullptr);  // lookup() rebuilt the order first
     CHECK(t.current());
-    CHECK(t.order().size() == 2);
+    CHECK(t.order().size() == 3);
     CHECK(t.check().empty());
 }
 
