@@ -14,6 +14,7 @@
 #include "gossipcluster/compact_state.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/detail/election.hpp"
+#include "gossipcluster/detail/gossip_selection.hpp"
 #include "gossipcluster/detail/invariant.hpp"
 #include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/linkage.hpp"
@@ -47,18 +48,6 @@ struct ScanCounters {
     std::uint64_t scans = 0;
     std::uint64_t full_scans = 0;  // walks of the whole view
     std::uint64_t node_visits = 0;
-};
-
-// How many entries a PING/PONG's gossip section holds, besides the suspects that always ride
-// along: the usual max(gossip_min_entries, N / gossip_divisor), the whole view (for a newcomer),
-// or no more than `cap` (and never fewer than gossip_min_entries).
-struct GossipSize {
-    bool whole_view = false;
-    std::size_t cap = static_cast<std::size_t>(-1);
-
-    static GossipSize usual() { return {}; }
-    static GossipSize everything() { return {true}; }
-    static GossipSize at_most(std::size_t n) { return {false, n}; }
 };
 
 // What a replica's host knows of its replication link to the master: whether it is up, and how
@@ -392,8 +381,8 @@ class ClusterState {
     std::int64_t last_cron_ = 0;
     std::int64_t last_random_ping_ = 0;
     std::int64_t last_ping_exchange_ = 0;  // a PING or MEET sent or received
-    detail::TimerTable timers_;  // one deadline per purpose; next_deadline() is the earliest
-    std::uint64_t gossip_round_ = 0;
+    detail::TimerTable timers_;       // one deadline per purpose; next_deadline() is the earliest
+    detail::GossipSelection gossip_;  // picks each section's entries
     bool news_pending_ = false;
     bool dirty_ = false;
     bool dirty_fsync_ = false;

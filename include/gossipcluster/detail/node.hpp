@@ -31,11 +31,11 @@ struct alignas(64) Node {
     std::int64_t data_received = 0;
     std::uint64_t gossip_round = 0;  // last outgoing section that carried it (deduplication)
     LinkId link;                     // outbound, created by us
-    // Which slots: the view's slot-to-owner table (ClusterState::slot_owner, slots_of). A bitmap
+    // Which slots: the view's SlotTable (owner of each slot, slots_of). A bitmap
     // here cost 2 KB per known node in every view.
     std::size_t slot_count = 0;
     std::uint32_t news = 0;       // gossip sections that should still carry this node first
-    std::uint32_t order_pos = 0;  // index in ClusterState::order_ while that is current
+    std::uint32_t order_pos = 0;  // index in the NodeTable's order while that is current
     // Set when our outbound link broke or was refused after the last data we received: a crashed
     // process closes its sockets, a paused one does not.
     bool link_lost = false;
@@ -61,7 +61,7 @@ struct alignas(64) Node {
     Epoch config_epoch = 0;
     std::uint64_t repl_offset = 0;
     // The last slot claim of this node found equal to our view, by hash, and the version of our
-    // slot table then (ClusterState::claim_matches).
+    // slot table then (SlotTable::remember_match).
     bool claim_checked = false;
     std::uint64_t claim_hash = 0;
     std::uint64_t claim_version = 0;

@@ -84,24 +84,16 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
 
     nodes_.refresh();
     const std::vector<detail::Node*>& order = nodes_.order();
-    const std::size_t n = order.size();
-    std::size_t fresh = n >= 2 ? n - 2 : 0;
-    std::size_t wanted = std::max(config_.gossip_min_entries, n / config_.gossip_divisor);
-    if (size.whole_view) wanted = fresh;
-    wanted = std::min({wanted, fresh, std::max(config_.gossip_min_entries, size.cap)});
-    body.gossip.reserve(std::min(n, wanted + (pfail_nodes_ > 0 ? config_.max_pfail_gossip : 0)));
-    ++gossip_round_;
-
-    const detail::Node* self = &myself();
-    auto eligible = [&](const detail::Node& node) {
-        if (&node == self || &node == target) return false;
-        if (node.flags & (node_flag::kHandshake | node_flag::kNoAddr | node_flag::kPfail))
-            return false;
-        return node.gossip_round != gossip_round_;
-    };
-    auto append = [&](detail::Node& node) {
-        node.gossip_round = gossip_round_;
-        GossipEntry e;
+    detail::GossipRequest request;
+    request.self = &myself();
+    request.target = target;
+    request.wanted = detail::gossip_entries_wanted(order.size(), size, config_.gossip_min_entries,
+                                                   config_.gossip_divisor);
+    request.whole_view = size.whole_view;
+    request.max_suspects = pfail_nodes_ > 0 ? config_.max_pfail_gossip : 0;
+    body.gossip.reserve(std::min(order.size(), request.wanted + request.max_suspects));
+    gossip_.select(order, request, nodes_with_news_, prng_, [&](const detail::Node& node) {
+        GossipEntry& e = body.gossip.emplace_back();
         e.node = node.id;
         e.ping_sent = static_cast<std::uint32_t>(to_unix(now, node.ping_sent) / 1000);
         // The last time we heard from the node at all: a PING it sent us proves it alive as well
@@ -113,54 +105,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
         e.cport = node.cport;
         e.flags = node.flags;
         e.pport = node.pport;
-        body.gossip.push_back(e);
-    };
-
-    // Fresh news first, so a join or a failure spreads in about log2(N) rounds instead of
-    // waiting for random picks; news counts against the same budget as random entries.
-    // The order lists the nodes by name without walking the tree.
-    for (std::size_t k = 0; nodes_with_news_ > 0 && k < n; ++k) {
-        detail::Node& node = *order[k];
-        if (body.gossip.size() >= wanted) break;
-        if (node.news == 0 || !eligible(node)) continue;
-        append(node);
-        if (--node.news == 0) --nodes_with_news_;
-    }
-    if (size.whole_view) {
-        for (detail::Node* node : order)
-            if (eligible(*node)) append(*node);
-    }
-    // Random picks fill the rest, skipping nodes we cannot reach that own nothing. Each pick
-    // touches a random node, a cache miss in a large view, so the picks are drawn a batch at a
-    // time and their nodes fetched together. A batch never holds more picks than entries still
-    // wanted, so the draws (and the result) are the same as drawing one at a time.
-    std::size_t iterations = wanted * 3;
-    constexpr std::size_t kPickBatch = 16;
-    detail::Node* picks[kPickBatch];
-    while (body.gossip.size() < wanted && iterations > 0 && n > 0) {
-        const std::size_t batch = std::min({kPickBatch, wanted - body.gossip.size(), iterations});
-        for (std::size_t b = 0; b < batch; ++b) {
-            picks[b] = order[prng_.below(n)];
-            detail::NodeIndex::prefetch_lines(picks[b], 3);
-        }
-        iterations -= batch;
-        for (std::size_t b = 0; b < batch; ++b) {
-            detail::Node& node = *picks[b];
-            if (!eligible(node)) continue;
-            if (!node.link.valid() && node.slot_count == 0) continue;
-            append(node);
-        }
-    }
-    // Every node we suspect rides along, up to a cap, so reports reach a quorum quickly.
-    std::size_t pfail_added = 0;
-    for (std::size_t k = 0; pfail_nodes_ > 0 && k < n; ++k) {
-        detail::Node& node = *order[k];
-        if (pfail_added >= config_.max_pfail_gossip) break;
-        if (!node.timed_out() || node.in_handshake() || node.has(node_flag::kNoAddr)) continue;
-        if (target && node.id == target->id) continue;
-        append(node);
-        ++pfail_added;
-    }
+    });
 
     const detail::Node& me = myself();
     if (exts != ExtSet::None && !me.hostname.empty())
