@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "../common/slot_ranges.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "process_harness.hpp"
@@ -70,13 +71,6 @@ PersistedState parse_cluster_nodes(const std::string& reply) {
     return *r.state;
 }
 
-SlotBitmap slots_of(std::initializer_list<std::pair<std::size_t, std::size_t>> ranges) {
-    SlotBitmap b;
-    for (auto [a, z] : ranges)
-        b.set_range(a, z);
-    return b;
-}
-
 }  // namespace
 
 TEST_CASE("[nodes-conf] a nodes.conf written by redis-server 7.0 parses and re-renders exactly",
@@ -128,7 +122,8 @@ TEST_CASE("[nodes-conf] a nodes.conf written by redis-server 7.0 parses and re-r
     CHECK(me->flags == (node_flag::kMyself | node_flag::kMaster));
     CHECK(me->port == port);
     CHECK(me->cport == port + 10000);
-    CHECK(me->slots == slots_of({{0, 99}, {1000, 1000}, {5000, 5460}, {16383, 16383}}));
+    CHECK(me->slots ==
+          test_support::slot_ranges({{0, 99}, {1000, 1000}, {5000, 5460}, {16383, 16383}}));
     CHECK(me->config_epoch == 5);
     CHECK_FALSE(me->master);
     CHECK(st.current_epoch == 5);
@@ -175,7 +170,7 @@ TEST_CASE("[nodes-conf] redis-server 7.0 starts from a nodes.conf written here",
         me.flags = node_flag::kMyself | node_flag::kMaster;
         me.config_epoch = 3;
         me.connected = true;
-        me.slots = slots_of({{0, 999}, {5000, 5000}});
+        me.slots = test_support::slot_ranges({{0, 999}, {5000, 5000}});
         other = NodeRecord{};
         other.id = other_id;
         other.ip = "127.0.0.1";
@@ -183,7 +178,7 @@ TEST_CASE("[nodes-conf] redis-server 7.0 starts from a nodes.conf written here",
         other.cport = static_cast<std::uint16_t>(other_port + 10000);
         other.flags = node_flag::kMaster;
         other.config_epoch = 4;
-        other.slots = slots_of({{1000, 1999}});
+        other.slots = test_support::slot_ranges({{1000, 1999}});
         st = PersistedState{};
         st.nodes = {me, other};
         st.current_epoch = 7;

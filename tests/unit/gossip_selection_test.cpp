@@ -22,36 +22,35 @@ namespace node_flag = gossipcluster::node_flag;
 
 namespace {
 
-// A view of `count` reachable masters named by number, in name order.
+// A view of `count` reachable masters named by number, in name order (order_pos set as the node
+// table would), and one sender's selection over it with its own seeded generator.
 struct View {
     std::deque<Node> nodes;
     std::vector<Node*> order;
+    std::size_t with_news = 0;
+    Prng prng;
+    GossipSelection selection;
 
-    explicit View(std::size_t count) {
+    View(std::size_t count, std::uint64_t seed) : prng(seed) {
         for (std::size_t i = 0; i < count; ++i) {
             Node& n = nodes.emplace_back();
             const std::string hex = std::to_string(1000000 + i);
             n.id = *NodeId::parse(std::string(40 - hex.size(), '0') + hex);
             n.flags = node_flag::kMaster;
             n.link = LinkId{i + 1};
+            n.order_pos = static_cast<std::uint32_t>(i);
             order.push_back(&n);
         }
     }
+
+    // The positions of the nodes one section names, in the order it names them.
+    std::vector<std::size_t> pick(const GossipRequest& r) {
+        std::vector<std::size_t> picked;
+        selection.select(order, r, with_news, prng,
+                         [&](const Node& n) { picked.push_back(n.order_pos); });
+        return picked;
+    }
 };
-
-std::vector<std::size_t> pick(GossipSelection& selection, View& v, const GossipRequest& r,
-                              std::size_t& with_news, Prng& prng) {
-    std::vector<std::size_t> picked;
-    selection.select(v.order, r, with_news, prng,
-                     [&](const Node& n) { picked.push_back(n.order_pos); });
-    return picked;
-}
-
-// Positions by name: order_pos as the node table would set it.
-void number(View& v) {
-    for (std::size_t k = 0; k < v.order.size(); ++k)
-        v.order[k]->order_pos = static_cast<std::uint32_t>(k);
-}
 
 }  // namespace
 
@@ -68,97 +67,78 @@ TEST_CASE(
 }
 
 TEST_CASE("[gossip-selection] news goes first and is counted down; random picks fill the rest") {
-    View v(50);
-    number(v);
+    View v(50, 7);
     v.order[40]->news = 1;
     v.order[45]->news = 2;
-    std::size_t with_news = 2;
-    Prng prng(7);
-    GossipSelection selection;
+    v.with_news = 2;
     GossipRequest r{v.order[0], v.order[1], 5, false, 0};
-    const auto first = pick(selection, v, r, with_news, prng);
+    const auto first = v.pick(r);
     REQUIRE(first.size() == 5);
     CHECK(first[0] == 40);
     CHECK(first[1] == 45);
     CHECK(v.order[40]->news == 0);
     CHECK(v.order[45]->news == 1);
-    CHECK(with_news == 1);
+    CHECK(v.with_news == 1);
     // Each node at most once per section, never the sender or the receiver.
     CHECK(std::set<std::size_t>(first.begin(), first.end()).size() == first.size());
     CHECK(std::count(first.begin(), first.end(), 0) == 0);
     CHECK(std::count(first.begin(), first.end(), 1) == 0);
     // The next section may name the same nodes again.
-    const auto second = pick(selection, v, r, with_news, prng);
+    const auto second = v.pick(r);
     CHECK(second[0] == 45);
-    CHECK(with_news == 0);
+    CHECK(v.with_news == 0);
 }
 
 TEST_CASE(
     "[gossip-selection] handshakes, nodes without an address, suspects and unreachable empty nodes "
     "are not picked") {
-    View v(12);
-    number(v);
+    View v(12, 1);
     v.order[2]->flags |= node_flag::kHandshake;
     v.order[3]->flags |= node_flag::kNoAddr;
     v.order[4]->flags |= node_flag::kPfail;
     v.order[5]->link = LinkId{};  // unreachable and owns nothing
     v.order[6]->link = LinkId{};  // unreachable but serves slots: still worth naming
     v.order[6]->slot_count = 10;
-    std::size_t with_news = 0;
-    Prng prng(1);
-    GossipSelection selection;
     const GossipRequest r{v.order[0], v.order[1], 10, false, 0};
     std::set<std::size_t> seen;
     for (int round = 0; round < 50; ++round)
-        for (std::size_t k : pick(selection, v, r, with_news, prng))
+        for (std::size_t k : v.pick(r))
             seen.insert(k);
     CHECK(seen == std::set<std::size_t>{6, 7, 8, 9, 10, 11});
 }
 
 TEST_CASE("[gossip-selection] every suspect rides along up to the cap, except the receiver") {
-    View v(30);
-    number(v);
+    View v(30, 3);
     for (std::size_t k : {10u, 11u, 12u, 13u})
         v.order[k]->flags |= node_flag::kPfail;
-    std::size_t with_news = 0;
-    Prng prng(3);
-    GossipSelection selection;
     GossipRequest r{v.order[0], v.order[11], 3, false, 64};
-    auto picked = pick(selection, v, r, with_news, prng);
+    auto picked = v.pick(r);
     REQUIRE(picked.size() == 6);
     CHECK(std::vector<std::size_t>(picked.end() - 3, picked.end()) ==
           std::vector<std::size_t>{10, 12, 13});
     r.max_suspects = 2;
-    picked = pick(selection, v, r, with_news, prng);
+    picked = v.pick(r);
     REQUIRE(picked.size() == 5);
     CHECK(std::vector<std::size_t>(picked.end() - 2, picked.end()) ==
           std::vector<std::size_t>{10, 12});
 }
 
 TEST_CASE("[gossip-selection] a newcomer's section names the whole view") {
-    View v(40);
-    number(v);
-    std::size_t with_news = 0;
-    Prng prng(5);
-    GossipSelection selection;
+    View v(40, 5);
     const GossipRequest r{v.order[0], v.order[39],
                           gossip_entries_wanted(40, GossipSize::everything(), 3, 10), true, 0};
-    const auto picked = pick(selection, v, r, with_news, prng);
+    const auto picked = v.pick(r);
     CHECK(picked.size() == 38);
     CHECK(std::set<std::size_t>(picked.begin(), picked.end()).size() == 38);
 }
 
 TEST_CASE("[gossip-selection] the same seed gives the same sections") {
     const auto run = [](std::uint64_t seed) {
-        View v(500);
-        number(v);
-        std::size_t with_news = 0;
-        Prng prng(seed);
-        GossipSelection selection;
+        View v(500, seed);
         const GossipRequest r{v.order[0], v.order[1], 50, false, 0};
         std::vector<std::size_t> all;
         for (int i = 0; i < 20; ++i)
-            for (std::size_t k : pick(selection, v, r, with_news, prng))
+            for (std::size_t k : v.pick(r))
                 all.push_back(k);
         return all;
     };

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "../common/slot_ranges.hpp"
 #include "gossipcluster/detail/slot_table.hpp"
 
 using gossipcluster::kSlotCount;
@@ -27,11 +28,12 @@ struct View {
     }
 };
 
-SlotBitmap bits(std::initializer_list<std::pair<std::size_t, std::size_t>> ranges) {
-    SlotBitmap b;
-    for (auto [first, last] : ranges)
-        b.set_range(first, last);
-    return b;
+using test_support::slot_ranges;
+
+// Gives slots first..last to `node`, one assign() at a time.
+void assign_range(SlotTable& t, std::size_t first, std::size_t last, Node& node) {
+    for (std::size_t s = first; s <= last; ++s)
+        t.assign(s, node);
 }
 
 }  // namespace
@@ -42,8 +44,7 @@ TEST_CASE("[slot-table] assigning and unassigning keeps owners, counts and unass
     Node& b = v.add('b');
     SlotTable t;
     CHECK(t.unassigned() == kSlotCount);
-    for (std::size_t s = 0; s < 100; ++s)
-        t.assign(s, a);
+    assign_range(t, 0, 99, a);
     CHECK(a.slot_count == 100);
     CHECK(t.unassigned() == kSlotCount - 100);
     // Moving a slot between owners changes both counts, not the unassigned one.
@@ -77,7 +78,7 @@ TEST_CASE("[slot-table] release and transfer move every slot of one node") {
     t.transfer(a, b);
     CHECK(a.slot_count == 0);
     CHECK(b.slot_count == 4);
-    CHECK(t.slots_of(b) == bits({{1, 2}, {5, 5}, {16383, 16383}}));
+    CHECK(t.slots_of(b) == slot_ranges({{1, 2}, {5, 5}, {16383, 16383}}));
     t.release(b);
     CHECK(b.slot_count == 0);
     CHECK(t.unassigned() == kSlotCount);
@@ -89,10 +90,8 @@ TEST_CASE("[slot-table] runs are ordered by owner name, then slot, and follow ev
     Node& b = v.add('b');
     Node& a = v.add('a');
     SlotTable t;
-    for (std::size_t s = 0; s <= 9; ++s)
-        t.assign(s, b);
-    for (std::size_t s = 10; s <= 19; ++s)
-        t.assign(s, a);
+    assign_range(t, 0, 9, b);
+    assign_range(t, 10, 19, a);
     t.assign(30, b);
     const auto& runs = t.runs();
     REQUIRE(runs.size() == 3);
@@ -116,12 +115,12 @@ TEST_CASE("[slot-table] the cached claim follows the table and the owner asked f
     Node& b = v.add('b');
     SlotTable t;
     t.assign(3, a);
-    CHECK(t.claim_of(a) == bits({{3, 3}}));
+    CHECK(t.claim_of(a) == slot_ranges({{3, 3}}));
     t.assign(4, a);
-    CHECK(t.claim_of(a) == bits({{3, 4}}));
+    CHECK(t.claim_of(a) == slot_ranges({{3, 4}}));
     t.assign(9, b);
-    CHECK(t.claim_of(b) == bits({{9, 9}}));
-    CHECK(t.claim_of(a) == bits({{3, 4}}));
+    CHECK(t.claim_of(b) == slot_ranges({{9, 9}}));
+    CHECK(t.claim_of(a) == slot_ranges({{3, 4}}));
 }
 
 TEST_CASE(
@@ -130,20 +129,19 @@ TEST_CASE(
     Node& a = v.add('a');
     Node& b = v.add('b');
     SlotTable t;
-    for (std::size_t s = 100; s <= 200; ++s)
-        t.assign(s, a);
-    const SlotBitmap exact = bits({{100, 200}});
+    assign_range(t, 100, 200, a);
+    const SlotBitmap exact = slot_ranges({{100, 200}});
     CHECK(t.owns_exactly(a, exact));
-    CHECK_FALSE(t.owns_exactly(a, bits({{100, 199}})));  // fewer
-    CHECK_FALSE(t.owns_exactly(a, bits({{100, 201}})));  // one more
-    CHECK_FALSE(t.owns_exactly(b, exact));               // someone else's
-    CHECK(t.owns_exactly(b, SlotBitmap{}));              // b owns nothing and claims nothing
+    CHECK_FALSE(t.owns_exactly(a, slot_ranges({{100, 199}})));  // fewer
+    CHECK_FALSE(t.owns_exactly(a, slot_ranges({{100, 201}})));  // one more
+    CHECK_FALSE(t.owns_exactly(b, exact));                      // someone else's
+    CHECK(t.owns_exactly(b, SlotBitmap{}));                     // b owns nothing and claims nothing
     const auto hash = SlotTable::claim_hash(exact);
-    CHECK(hash != SlotTable::claim_hash(bits({{100, 199}})));
+    CHECK(hash != SlotTable::claim_hash(slot_ranges({{100, 199}})));
     CHECK_FALSE(t.remembered_match(a, hash));
     t.remember_match(a, hash);
     CHECK(t.remembered_match(a, hash));
-    CHECK_FALSE(t.remembered_match(a, SlotTable::claim_hash(bits({{100, 199}}))));
+    CHECK_FALSE(t.remembered_match(a, SlotTable::claim_hash(slot_ranges({{100, 199}}))));
     // Any change of the table forgets it: the claim must be compared again.
     t.assign(5000, b);
     CHECK_FALSE(t.remembered_match(a, hash));
@@ -154,10 +152,9 @@ TEST_CASE("[slot-table] an owner's claim marks what it left out as disowned unti
     Node& a = v.add('a');
     Node& b = v.add('b');
     SlotTable t;
-    for (std::size_t s = 0; s <= 9; ++s)
-        t.assign(s, a);
+    assign_range(t, 0, 9, a);
     const auto version = t.version();
-    t.note_claim_of_owner(a, bits({{0, 7}}));
+    t.note_claim_of_owner(a, slot_ranges({{0, 7}}));
     CHECK(t.any_disowned());
     CHECK(t.disowned(8));
     CHECK(t.disowned(9));
@@ -166,13 +163,13 @@ TEST_CASE("[slot-table] an owner's claim marks what it left out as disowned unti
     CHECK(t.version() != version);
     CHECK(t.still_claims_some(a));
     // What an UPDATE about `a` says leaves the disowned slots out.
-    CHECK(t.claimed_slots_of(a) == bits({{0, 7}}));
+    CHECK(t.claimed_slots_of(a) == slot_ranges({{0, 7}}));
     // The same claim again is nothing new.
     const auto after = t.version();
-    t.note_claim_of_owner(a, bits({{0, 7}}));
+    t.note_claim_of_owner(a, slot_ranges({{0, 7}}));
     CHECK(t.version() == after);
     // Claiming a slot again takes it back from the disowned set.
-    t.note_claim_of_owner(a, bits({{0, 8}}));
+    t.note_claim_of_owner(a, slot_ranges({{0, 8}}));
     CHECK_FALSE(t.disowned(8));
     CHECK(t.disowned(9));
     // A new owner clears the mark.
