@@ -10,6 +10,8 @@
 #include "gossipcluster/testing/cluster_setup.hpp"
 #include "gossipcluster/testing/sim_cluster.hpp"
 
+namespace scenario_allocation_test {
+
 namespace {
 
 std::atomic<bool> counting{false};
@@ -40,6 +42,13 @@ std::size_t align_of(std::align_val_t a) {
 }
 
 }  // namespace
+
+}  // namespace scenario_allocation_test
+
+// The replacements must be global; they call into this file's namespace.
+using scenario_allocation_test::align_of;
+using scenario_allocation_test::allocate;
+using scenario_allocation_test::release;
 
 void* operator new(std::size_t n) {
     return allocate(n, 0, false);
@@ -102,6 +111,8 @@ void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcep
     release(p);
 }
 
+namespace scenario_allocation_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -133,3 +144,5 @@ TEST_CASE("[simulator] an idle cluster sends its messages without an allocation 
     // their buffers; what allocates is rare (a timer queue growing, an event).
     CHECK(allocations.load() * 50 < sent);
 }
+
+}  // namespace scenario_allocation_test

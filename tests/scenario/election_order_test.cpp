@@ -8,6 +8,8 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_election_order_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -156,3 +158,5 @@ TEST_CASE("[election] a fresh replication link lets the replica fail over whatev
     CHECK(sim.core(a).state().myself().is_master());
     CHECK(sim.core(b).state().myself().is_replica());
 }
+
+}  // namespace scenario_election_order_test

@@ -3,6 +3,8 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_failover_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -257,3 +259,5 @@ TEST_CASE("[pubsub] PUBLISH reaches every node and PUBLISHSHARD only the shard",
     });
     CHECK_FALSE(too_big.ok);
 }
+
+}  // namespace scenario_failover_test

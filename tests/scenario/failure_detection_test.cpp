@@ -7,6 +7,8 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_failure_detection_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -310,3 +312,5 @@ TEST_CASE("[slots] slot commands are refused with the code and values of Redis's
         core.command([](auto& st, Now n, Output& o) { return st.set_config_epoch(n, 3, o); });
     CHECK(sce.error == CommandError::ConfigEpochNotAlone);
 }
+
+}  // namespace scenario_failure_detection_test

@@ -13,6 +13,8 @@
 #include <gossipcluster/cluster_state.hpp>
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_failure_report_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -143,3 +145,5 @@ TEST_CASE("[failure] a refreshed report completes a quorum that shrank", "[scena
     CHECK(f.suspect().failing());
     CHECK(f.saw_fail);
 }
+
+}  // namespace scenario_failure_report_test

@@ -4,6 +4,8 @@
 #include <gossipcluster/testing/cluster_setup.hpp>
 #include <gossipcluster/testing/convergence.hpp>
 
+namespace scenario_membership_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -324,3 +326,5 @@ TEST_CASE("[cron] a small cluster skips the random ping after an exchange", "[sc
     CHECK(skipping.suspicions == 0);
     CHECK(always.suspicions == 0);
 }
+
+}  // namespace scenario_membership_test

@@ -11,6 +11,8 @@
 #include <gossipcluster/detail/prng.hpp>
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_peer_input_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -145,3 +147,5 @@ TEST_CASE("[forget] with hundreds of forgotten nodes and long names every messag
                   std::string(kHostnameMaxLen - j, static_cast<char>('a' + j)));
     }
 }
+
+}  // namespace scenario_peer_input_test

@@ -16,6 +16,8 @@
 #include <gossipcluster/message_format.hpp>
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_redis70_peer_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -329,3 +331,5 @@ TEST_CASE("[redis70] a replica header older than the master we know does not dem
         CHECK(f.st.find(name_of(3))->is_master());
     }
 }
+
+}  // namespace scenario_redis70_peer_test

@@ -7,6 +7,8 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace scenario_reset_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -121,3 +123,5 @@ TEST_CASE("[reset] an empty master removed with RESET HARD rejoins under a new n
     CHECK(sim.core(extra).state().current_epoch() >= 3);
     CHECK(sim.codec_errors().empty());
 }
+
+}  // namespace scenario_reset_test

@@ -8,6 +8,8 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace sim_election_scale_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -106,3 +108,5 @@ TEST_CASE("[election] 300 and 600 nodes, many seeds, two timeouts: the most data
     const auto seed = GENERATE(range(std::uint64_t{1}, std::uint64_t{11}));
     check_most_data_wins(nodes, timeout, seed, crashed);
 }
+
+}  // namespace sim_election_scale_test

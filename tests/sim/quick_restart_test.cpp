@@ -7,6 +7,8 @@
 
 #include <gossipcluster/testing/cluster_setup.hpp>
 
+namespace sim_quick_restart_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -124,3 +126,5 @@ TEST_CASE("[blip] a crashed master is suspected about one timeout after the cras
     CHECK(first >= 15000 - 100);
     CHECK(fail_all <= 15000 + 1000);
 }
+
+}  // namespace sim_quick_restart_test

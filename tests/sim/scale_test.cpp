@@ -9,6 +9,8 @@
 #include <gossipcluster/testing/cluster_setup.hpp>
 #include <gossipcluster/testing/convergence.hpp>
 
+namespace sim_scale_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 using namespace std::chrono_literals;
@@ -180,3 +182,5 @@ TEST_CASE("[scale] an idle node's scans visit the nodes due and not the whole vi
     const std::int64_t window = shape.config.effective_ping_batch_window().count();
     CHECK((sim.now() - crashed).count() <= shape.config.node_timeout.count() + window);
 }
+
+}  // namespace sim_scale_test

@@ -3,6 +3,8 @@
 
 #include <gossipcluster/testing/swarm.hpp>
 
+namespace sim_swarm_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 
@@ -50,3 +52,5 @@ TEST_CASE("[swarm] a seed replays to the same trace", "[sim]") {
         CHECK(run_swarm(seed).trace_hash == run_swarm(seed).trace_hash);
     }
 }
+
+}  // namespace sim_swarm_test

@@ -4,6 +4,8 @@
 #include "datadriven.hpp"
 #include "text_diff.hpp"
 
+namespace transcripts_datadriven_test {
+
 using namespace transcripts;
 
 TEST_CASE("[transcripts] blocks, arguments and expected outputs are parsed", "[scenario]") {
@@ -76,3 +78,5 @@ TEST_CASE("[transcripts] the diff marks lines only expected and only actual", "[
     CHECK(line_diff("1\n2\n3\n4\n5\n6\n", "1\n2\n3\n4\nx\n6\n", 1) ==
           "  ...\n  4\n- 5\n+ x\n  6\n");
 }
+
+}  // namespace transcripts_datadriven_test

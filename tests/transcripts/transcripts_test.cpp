@@ -14,6 +14,8 @@
 #include "text_diff.hpp"
 #include "transcript_cluster.hpp"
 
+namespace transcripts_transcripts_test {
+
 namespace {
 
 std::string read_all(const std::filesystem::path& p) {
@@ -77,3 +79,5 @@ TEST_CASE("[transcripts] every transcript replays with the output it records", "
         }
     }
 }
+
+}  // namespace transcripts_transcripts_test

@@ -23,6 +23,8 @@
 #include "gossipcluster/testing/manual_clock.hpp"
 #include "gossipcluster/testing/sim_cluster.hpp"
 
+namespace unit_cluster_replies_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -369,3 +371,5 @@ TEST_CASE("[cluster-replies] RESP2 encoding of reply values", "[unit][cluster-re
           "-ERR unknown command 'a  b'\r\n");
     CHECK(to_resp2(RespValue::simple("x\ny")) == "+x y\r\n");
 }
+
+}  // namespace unit_cluster_replies_test

@@ -20,6 +20,8 @@
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "gossipcluster/testing/manual_clock.hpp"
 
+namespace unit_cluster_reset_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -255,3 +257,5 @@ TEST_CASE("[cluster-reset] a failed save sends nothing and the command reports i
     CHECK(std::count(f.log->begin(), f.log->end(), "close") == 0);
     CHECK(std::count(f.log->begin(), f.log->end(), "send") == 0);
 }
+
+}  // namespace unit_cluster_reset_test

@@ -18,6 +18,8 @@
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "gossipcluster/testing/manual_clock.hpp"
 
+namespace unit_cluster_slot_commands_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -220,3 +222,5 @@ TEST_CASE("[cluster-slots] a fresh node: ranges, SLOTS with its unknown address,
     REQUIRE(shards.items.size() == 1);
     CHECK(shards.items[0].items[1] == RespValue::array());
 }
+
+}  // namespace unit_cluster_slot_commands_test

@@ -15,6 +15,8 @@
 #include "gossipcluster/storage/memory_storage.hpp"
 #include "gossipcluster/testing/manual_clock.hpp"
 
+namespace unit_cluster_tls_ports_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -120,3 +122,5 @@ TEST_CASE("[cluster-tls] without TLS on the bus the port is shown as it is",
     CHECK(text.find("$4\r\nport\r\n:27001\r\n") != std::string::npos);
     CHECK(text.find("tls-port") == std::string::npos);
 }
+
+}  // namespace unit_cluster_tls_ports_test

@@ -10,6 +10,8 @@
 #include "gossipcluster/codec.hpp"
 #include "malformed_frames.hpp"
 
+namespace unit_codec_malformed_test {
+
 using namespace gossipcluster;
 using codec_test::Bytes;
 using codec_test::fix_totlen;
@@ -150,3 +152,5 @@ TEST_CASE("an ip field is terminated exactly when it holds a NUL byte somewhere"
         }
     }
 }
+
+}  // namespace unit_codec_malformed_test

@@ -10,6 +10,8 @@
 #include "codec_test_support.hpp"
 #include "gossipcluster/codec.hpp"
 
+namespace unit_codec_roundtrip_test {
+
 using namespace gossipcluster;
 using codec_test::Bytes;
 
@@ -347,3 +349,5 @@ TEST_CASE("[codec] random damage to real and generated frames never crashes the 
     }
     CHECK(accepted > 0);
 }
+
+}  // namespace unit_codec_roundtrip_test

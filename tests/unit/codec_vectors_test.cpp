@@ -11,6 +11,8 @@
 #include "codec_test_support.hpp"
 #include "gossipcluster/codec.hpp"
 
+namespace unit_codec_vectors_test {
+
 using namespace gossipcluster;
 using codec_test::Bytes;
 
@@ -343,3 +345,5 @@ TEST_CASE("[codec] decoded fields match the listings of the captures", "[unit][c
     }
     CHECK(checked == listings.size());
 }
+
+}  // namespace unit_codec_vectors_test

@@ -13,6 +13,8 @@
 #include "gossipcluster/commands/command_error_text.hpp"
 #include "state_test_support.hpp"
 
+namespace unit_command_error_test {
+
 using namespace gossipcluster;
 using test_support::at;
 
@@ -126,3 +128,5 @@ TEST_CASE("[command-error] the core refuses with the code and the values of the 
     CHECK(bad_epoch.args.epoch == -3);
     CHECK(error_text(bad_epoch) == "ERR Invalid config epoch specified: -3");
 }
+
+}  // namespace unit_command_error_test

@@ -14,6 +14,8 @@
 #include <gossipcluster/testing/manual_clock.hpp>
 #include <gossipcluster/testing/sim_cluster.hpp>
 
+namespace unit_concepts_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -175,3 +177,5 @@ TEST_CASE("[concepts] ClusterCore rejects a wrong policy in any position", "[uni
     STATIC_REQUIRE_FALSE(CoreAccepts<GoodClock, GoodTransport, GoodStorage>);
     STATIC_REQUIRE_FALSE(CoreAccepts<GoodTransport, GoodStorage, GoodClock>);
 }
+
+}  // namespace unit_concepts_test

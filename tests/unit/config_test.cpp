@@ -15,6 +15,8 @@
 #include <gossipcluster/testing/manual_clock.hpp>
 #include <gossipcluster/testing/sim_cluster.hpp>
 
+namespace unit_config_test {
+
 using namespace gossipcluster;
 using namespace std::chrono_literals;
 
@@ -209,3 +211,5 @@ TEST_CASE("[config] ClusterState and ClusterCore validate the config they are gi
         Core(Config{}, testing::SimTransport(&sim, 0), testing::ManualClock{Instant{0}}, {}),
         std::invalid_argument);
 }
+
+}  // namespace unit_config_test

@@ -17,6 +17,8 @@
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "gossipcluster/testing/manual_clock.hpp"
 
+namespace unit_core_commands_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -201,3 +203,5 @@ TEST_CASE("[core-commands] the event queue is bounded and counts what it dropped
     REQUIRE(core.meet("10.0.1.4", 7000, 17000).ok);
     CHECK(core.take_events().empty());
 }
+
+}  // namespace unit_core_commands_test

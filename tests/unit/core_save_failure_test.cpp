@@ -14,6 +14,8 @@
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "gossipcluster/testing/manual_clock.hpp"
 
+namespace unit_core_save_failure_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -117,3 +119,5 @@ TEST_CASE("[core-save-failure] messages queued behind a failed save are not sent
     CHECK(node.wire->sent.empty());
     CHECK(node.core->halted());
 }
+
+}  // namespace unit_core_save_failure_test

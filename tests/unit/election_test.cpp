@@ -5,6 +5,8 @@
 
 #include "gossipcluster/detail/election.hpp"
 
+namespace unit_election_test {
+
 using gossipcluster::Duration;
 using gossipcluster::NodeId;
 using namespace gossipcluster::detail;
@@ -140,3 +142,5 @@ TEST_CASE("[election] a master votes once per epoch, for a replica of a failing 
     r.claims_newer_slots = true;
     CHECK(vote_refusal(r) == VoteRefusal::StaleSlotClaim);
 }
+
+}  // namespace unit_election_test

@@ -7,6 +7,8 @@
 #include "gossipcluster/detail/failure_reports.hpp"
 #include "gossipcluster/detail/quorum.hpp"
 
+namespace unit_failure_reports_test {
+
 using gossipcluster::NodeId;
 using gossipcluster::detail::FailureReports;
 using gossipcluster::detail::majority;
@@ -91,3 +93,5 @@ TEST_CASE("[quorum] our own suspicion counts only when we are a voter") {
     CHECK_FALSE(reaches_fail_quorum(0, false, 1));
     CHECK(reaches_fail_quorum(0, true, 1));
 }
+
+}  // namespace unit_failure_reports_test

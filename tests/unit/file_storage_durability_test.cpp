@@ -19,6 +19,8 @@
 #include "../common/temp_dir.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 
+namespace unit_file_storage_durability_test {
+
 using namespace gossipcluster;
 namespace fs = std::filesystem;
 
@@ -165,3 +167,5 @@ TEST_CASE("[storage-durable] every truncation of a real nodes.conf is refused on
     }
     CHECK(line_boundaries == 6);
 }
+
+}  // namespace unit_file_storage_durability_test

@@ -23,6 +23,8 @@
 #include "../common/temp_dir.hpp"
 #include "gossipcluster/storage/file_storage.hpp"
 
+namespace unit_file_storage_test {
+
 using namespace gossipcluster;
 namespace fs = std::filesystem;
 
@@ -317,3 +319,5 @@ TEST_CASE("[storage] kill -9 during saves leaves one complete version", "[unit][
 TEST_CASE("[storage] kill -9 during saves, 1000 rounds", "[unit][storage][.long]") {
     crash_rounds(1000, 98765);
 }
+
+}  // namespace unit_file_storage_test

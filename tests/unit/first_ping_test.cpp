@@ -13,6 +13,8 @@
 #include "gossipcluster/testing/cluster_setup.hpp"
 #include "state_test_support.hpp"
 
+namespace unit_first_ping_test {
+
 using namespace gossipcluster;
 using test_support::at;
 
@@ -151,3 +153,5 @@ TEST_CASE("[gossip] a MEET carries the usual section", "[unit][gossip]") {
     REQUIRE(meets.size() == 1);
     CHECK(meets[0].entries == kUsual);
 }
+
+}  // namespace unit_first_ping_test

@@ -9,6 +9,8 @@
 #include "gossipcluster/codec.hpp"
 #include "gossipcluster/frame_splitter.hpp"
 
+namespace unit_frame_splitter_test {
+
 using namespace gossipcluster;
 using codec_test::Bytes;
 using codec_test::put_u16;
@@ -234,3 +236,5 @@ TEST_CASE("[splitter] a large frame dribbled in byte by byte is buffered once",
     }
     CHECK(frames == 2);
 }
+
+}  // namespace unit_frame_splitter_test

@@ -13,6 +13,8 @@
 #include "gossipcluster/testing/cluster_setup.hpp"
 #include "state_test_support.hpp"
 
+namespace unit_gossip_heard_time_test {
+
 using namespace gossipcluster;
 using test_support::at;
 using test_support::kUnixAtZero;
@@ -103,3 +105,5 @@ TEST_CASE("[gossip] an entry gives the time of the last message from its node PI
     // Never heard from node 3: no time at all, as before.
     CHECK(about_three->pong_received == 0);
 }
+
+}  // namespace unit_gossip_heard_time_test

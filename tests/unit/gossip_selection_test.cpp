@@ -10,6 +10,8 @@
 
 #include "gossipcluster/detail/gossip_selection.hpp"
 
+namespace unit_gossip_selection_test {
+
 using gossipcluster::GossipSize;
 using gossipcluster::LinkId;
 using gossipcluster::NodeId;
@@ -145,3 +147,5 @@ TEST_CASE("[gossip-selection] the same seed gives the same sections") {
     CHECK(run(11) == run(11));
     CHECK(run(11) != run(12));
 }
+
+}  // namespace unit_gossip_selection_test

@@ -5,6 +5,8 @@
 
 #include "gossipcluster/keyslot.hpp"
 
+namespace unit_keyslot_test {
+
 using namespace gossipcluster;
 
 TEST_CASE("[keyslot] CRC16-XMODEM matches the standard check value", "[unit][keyslot]") {
@@ -62,3 +64,5 @@ TEST_CASE("[keyslot] usable at compile time", "[unit][keyslot]") {
     static_assert(key_hash_slot("{user1000}.x") == key_hash_slot("user1000"));
     SUCCEED();
 }
+
+}  // namespace unit_keyslot_test

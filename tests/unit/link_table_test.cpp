@@ -9,6 +9,8 @@
 #include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/prng.hpp"
 
+namespace unit_link_table_test {
+
 using gossipcluster::LinkId;
 using gossipcluster::detail::LinkTable;
 using gossipcluster::detail::Prng;
@@ -87,3 +89,5 @@ TEST_CASE("LinkTable treats link id 0 as no link", "[link_table]") {
     REQUIRE_THROWS_AS(table[LinkId{}], std::invalid_argument);
     REQUIRE(table.empty());
 }
+
+}  // namespace unit_link_table_test

@@ -5,6 +5,8 @@
 
 #include "gossipcluster/storage/memory_storage.hpp"
 
+namespace unit_memory_storage_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -62,3 +64,5 @@ TEST_CASE("[storage] memory storage can fail the next save", "[unit][storage]") 
     storage.save(state(4), false);
     CHECK(storage.load() == state(4));
 }
+
+}  // namespace unit_memory_storage_test

@@ -16,6 +16,8 @@
 #include "gossipcluster/codec.hpp"
 #include "gossipcluster/message_format.hpp"
 
+namespace unit_message_format_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -445,3 +447,5 @@ TEST_CASE("[format] forms of the types and extensions the listings do not show",
         CHECK(j["mflag_names"][1].str() == "BIT3");
     }
 }
+
+}  // namespace unit_message_format_test

@@ -8,6 +8,8 @@
 
 #include "gossipcluster/detail/node_table.hpp"
 
+namespace unit_node_table_test {
+
 using gossipcluster::NodeId;
 using gossipcluster::detail::Node;
 using gossipcluster::detail::NodeTable;
@@ -142,3 +144,5 @@ TEST_CASE("[node-table] check finds a cached own node that is not ours") {
     t.begin()->second.id = name('f');
     CHECK_FALSE(t.check().empty());
 }
+
+}  // namespace unit_node_table_test

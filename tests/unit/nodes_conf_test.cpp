@@ -16,6 +16,8 @@
 
 #include "gossipcluster/storage/nodes_conf.hpp"
 
+namespace unit_nodes_conf_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -731,3 +733,5 @@ TEST_CASE("[nodes-conf] hostile sizes: many fields, many nodes", "[unit][nodes-c
     auto at_cap = parse_ok(many);
     CHECK(at_cap.state->nodes.size() == kMaxConfNodes);
 }
+
+}  // namespace unit_nodes_conf_test

@@ -6,6 +6,8 @@
 
 #include "gossipcluster/output.hpp"
 
+namespace unit_output_reuse_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -68,3 +70,5 @@ TEST_CASE("[output] buffers move between outputs whole", "[unit]") {
     CHECK(a.take_gossip_body().gossip.capacity() == 0);
     CHECK(b.take_gossip_body().gossip.capacity() >= 7);
 }
+
+}  // namespace unit_output_reuse_test

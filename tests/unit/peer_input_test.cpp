@@ -21,6 +21,8 @@
 #include "gossipcluster/testing/cluster_setup.hpp"
 #include "state_test_support.hpp"
 
+namespace unit_peer_input_test {
+
 using namespace gossipcluster;
 using test_support::at;
 
@@ -501,3 +503,5 @@ TEST_CASE("[peer-input] property: any decoded input leaves a state that saves an
     }
     CHECK(delivered > 200);
 }
+
+}  // namespace unit_peer_input_test

@@ -8,6 +8,8 @@
 
 #include <gossipcluster/detail/prng.hpp>
 
+namespace unit_prng_test {
+
 using gossipcluster::detail::Prng;
 
 namespace {
@@ -215,3 +217,5 @@ TEST_CASE("[prng] chance(p) honours its extremes and its rate", "[unit][prng]") 
     CHECK(hits > 2240);
     CHECK(hits < 2760);
 }
+
+}  // namespace unit_prng_test

@@ -14,6 +14,8 @@
 #include "../../examples/sim/scale_table.hpp"
 #include "../../examples/sim/timeline_svg.hpp"
 
+namespace unit_sim_svg_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::testing;
 
@@ -211,3 +213,5 @@ TEST_CASE("[sim-svg] a scale row records the join curve from 0 to every node, ei
         CHECK(row.join_curve[row.join_points - 1].ms <= row.join_ms);
     }
 }
+
+}  // namespace unit_sim_svg_test

@@ -8,6 +8,8 @@
 #include "gossipcluster/detail/prng.hpp"
 #include "gossipcluster/types.hpp"
 
+namespace unit_slot_bitmap_test {
+
 using namespace gossipcluster;
 
 namespace {
@@ -111,3 +113,5 @@ TEST_CASE("[slots] random bitmaps give the runs of a slot-by-slot reading", "[un
         check_against_reference(bm);
     }
 }
+
+}  // namespace unit_slot_bitmap_test

@@ -8,6 +8,8 @@
 #include "../common/slot_ranges.hpp"
 #include "gossipcluster/detail/slot_table.hpp"
 
+namespace unit_slot_table_test {
+
 using gossipcluster::kSlotCount;
 using gossipcluster::NodeId;
 using gossipcluster::SlotBitmap;
@@ -216,3 +218,5 @@ TEST_CASE("[slot-table] check finds counts that drifted from the table") {
     t.names_changed();
     CHECK(t.check(other.nodes) == "a slot is owned by a node outside the view");
 }
+
+}  // namespace unit_slot_table_test

@@ -6,6 +6,8 @@
 #include "gossipcluster/cluster_state.hpp"
 #include "state_test_support.hpp"
 
+namespace unit_state_invariants_test {
+
 using namespace gossipcluster;
 using gossipcluster::test_support::at;
 using gossipcluster::test_support::config_announcing;
@@ -90,3 +92,5 @@ TEST_CASE("[invariants] a record that is both master and replica keeps one role"
         CHECK_FALSE(s.find(name('b'))->master.has_value());
     }
 }
+
+}  // namespace unit_state_invariants_test

@@ -3,6 +3,8 @@
 
 #include "gossipcluster/detail/timer_table.hpp"
 
+namespace unit_timer_table_test {
+
 using gossipcluster::detail::Timer;
 using gossipcluster::detail::TimerTable;
 
@@ -62,3 +64,5 @@ TEST_CASE("[timers] a cron run disarms exactly what was due") {
     CHECK(timers.expired(Timer::Election, 101));
     CHECK_FALSE(timers.expired(Timer::Election, 100));
 }
+
+}  // namespace unit_timer_table_test

@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+namespace unit_umbrella_header_test {
+
 namespace gc = gossipcluster;
 
 namespace {
@@ -196,3 +198,5 @@ TEST_CASE("[umbrella] two cores meet and share slots over a host's own in-memory
     const std::string_view args[] = {"keyslot", "foo"};
     CHECK(gc::cluster_command(a, args).integer == 12182);
 }
+
+}  // namespace unit_umbrella_header_test

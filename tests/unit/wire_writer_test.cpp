@@ -7,6 +7,8 @@
 
 #include "gossipcluster/detail/wire.hpp"
 
+namespace unit_wire_writer_test {
+
 using gossipcluster::detail::WireWriter;
 
 TEST_CASE("WireWriter writes big-endian fields in order", "[wire]") {
@@ -40,3 +42,5 @@ TEST_CASE("WireWriter refuses a field that would run past its region", "[wire]")
     REQUIRE(buf[5] == 0xee);  // nothing beyond the region was touched
     REQUIRE(buf[7] == 0xee);
 }
+
+}  // namespace unit_wire_writer_test
