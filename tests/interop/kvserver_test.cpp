@@ -542,15 +542,19 @@ TEST_CASE("[kvserver] keys expire lazily and in the background", "[interop][kvse
     TempDir tmp("gossipcluster-kvserver");
     KvServer kv(tmp.path(), pick_port(), {}, false);
     RespClient c(kv.port);
-    CHECK(c.call({"SET", "short", "v", "PX", "100"}) == RespValue::ok());
+    // The expiry cycle runs every 100 ms once a key has a TTL: every TTL here outlasts the 203
+    // round trips up to the INFO below many times over, even on a loaded machine under a
+    // sanitizer.
+    CHECK(c.call({"SET", "short", "v", "PX", "2000"}) == RespValue::ok());
     CHECK(c.call({"SET", "long", "v", "EX", "1000"}) == RespValue::ok());
     CHECK(c.call({"GET", "short"}) == RespValue::bulk("v"));
     for (int i = 0; i < 200; ++i)
-        CHECK(c.call({"SET", fmt::format("bulk:{}", i), "v", "PX", "1500"}) == RespValue::ok());
+        CHECK(c.call({"SET", fmt::format("bulk:{}", i), "v", "PX", "3000"}) == RespValue::ok());
     auto info = c.call({"INFO", "keyspace"});
     CHECK(info.text.find("db0:keys=202,expires=202,avg_ttl=0\r\n") != std::string::npos);
 
-    // Nobody reads the bulk keys again: the periodic cycle must remove them.
+    // Nobody reads the bulk keys again: the periodic cycle must remove them. The wait (200 polls
+    // of at least 50 ms: 10 s or more) is bounded well past their 3 s TTL.
     bool drained = false;
     for (int i = 0; i < 200 && !drained; ++i) {
         std::this_thread::sleep_for(50ms);

@@ -22,13 +22,26 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The majority's test (one stopped master).
 constexpr int kNodeTimeoutMs = 1500;
-// A forced election collects votes for max(2 x node timeout, 2 s); its manual failover ends 5 s
-// after it started. The partition heals between the two: the stopped masters then answer the
-// request they slept through, and those late votes must not make the replica win.
-constexpr double kElectionMs = 2.0 * kNodeTimeoutMs;
-constexpr double kResumeAfterForce = kElectionMs + 600;
+
+// The minority's test (two stopped masters). A forced election collects votes for max(2 x node
+// timeout, 2 s); its manual failover ends 5 s after it started. The partition heals between the
+// two: the stopped masters then answer the request they slept through, and those late votes
+// must not make the replica win. A shorter node timeout than the majority's ends the election
+// sooner, so that the resume has room on both sides: 1.2 s after the election ends, 1.2 s before
+// the manual failover does (less the test's own lateness, which the loop below keeps to one
+// round of queries).
+constexpr int kMinorityNodeTimeoutMs = 1300;
+constexpr double kElectionMs = std::max(2.0 * kMinorityNodeTimeoutMs, 2000.0);
+constexpr double kResumeAfterForce = kElectionMs + 1200;
 constexpr double kManualFailoverMs = 5000;
+// A failed election is retried after twice its length. That retry must come after the manual
+// failover is over (its end resets the election): one within it, with the masters back, could
+// legitimately win and say nothing about late votes.
+static_assert(2 * kElectionMs > kManualFailoverMs);
+static_assert(kResumeAfterForce - kElectionMs >= 1200 &&
+              kManualFailoverMs - kResumeAfterForce >= 1200);
 
 std::vector<ServerKind> kv_shards() {
     return {ServerKind::kKv, ServerKind::kKv, ServerKind::kKv};
@@ -53,7 +66,7 @@ bool is_replica(ClusterServer& s) {
 
 TEST_CASE("[partition] two stopped masters of three leave a minority that never elects",
           "[interop][failover][partition]") {
-    ShardedCluster c("gossipcluster-minority", kv_shards(), kNodeTimeoutMs);
+    ShardedCluster c("gossipcluster-minority", kv_shards(), kMinorityNodeTimeoutMs);
     ClusterServer& m0 = *c.shard(0).master;
     ClusterServer& m1 = *c.shard(1).master;
     ClusterServer& m2 = *c.shard(2).master;
@@ -72,9 +85,13 @@ TEST_CASE("[partition] two stopped masters of three leave a minority that never 
     bool forced = false;
     double forced_at = 0;
     std::string violation;
+    // Resumed no earlier than this (and watched for 3 node timeouts at least).
+    auto resume_at = [&] {
+        return std::max(forced_at + kResumeAfterForce, 3.0 * kMinorityNodeTimeoutMs);
+    };
     while (violation.empty()) {
         const double now = ms_since(t0);
-        if (forced && now >= forced_at + kResumeAfterForce && now >= 3 * kNodeTimeoutMs) break;
+        if (forced && now >= resume_at()) break;
         for (auto* s : minority) {
             if (fail_at.count(s) == 0 && cluster_info_field(*s, "cluster_state") == "fail")
                 fail_at[s] = ms_since(t0);
@@ -93,7 +110,10 @@ TEST_CASE("[partition] two stopped masters of three leave a minority that never 
             forced_at = ms_since(t0);
         }
         if (!forced && now > 15000) break;
-        std::this_thread::sleep_for(100ms);
+        // Never past the moment to resume: the loop ends within one round of queries after it.
+        const double pause_ms = forced ? std::min(100.0, resume_at() - ms_since(t0)) : 100.0;
+        if (pause_ms > 0)
+            std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(pause_ms));
     }
     const double watched_ms = ms_since(t0);
     const long long votes_given =
@@ -108,7 +128,7 @@ TEST_CASE("[partition] two stopped masters of three leave a minority that never 
         CAPTURE(s->name());
         CHECK(fail_at.count(s) == 1);
     }
-    CHECK(watched_ms >= 3 * kNodeTimeoutMs);
+    CHECK(watched_ms >= 3 * kMinorityNodeTimeoutMs);
     CHECK(votes_given <= 1);  // m0 may vote once; that is all the minority has
     CHECK(r1_log.find("Starting a failover election") != std::string::npos);
     CHECK(r1_log.find("Failover election won") == std::string::npos);
@@ -142,7 +162,7 @@ TEST_CASE("[partition] two stopped masters of three leave a minority that never 
         "(quorum 2), no promotion, no config epoch changed; resumed {:.0f} ms after the FORCE "
         "(election over, manual failover not yet): the late votes did not promote {}; all 6 "
         "agreed on the old owners {:.0f} ms after the resume checks",
-        kNodeTimeoutMs, watched_ms, fails, r1.name(), forced_at, votes_given,
+        kMinorityNodeTimeoutMs, watched_ms, fails, r1.name(), forced_at, votes_given,
         watched_ms - forced_at, r1.name(), agreed_ms));
 }
 
