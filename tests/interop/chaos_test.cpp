@@ -24,6 +24,8 @@
 #include "failover_support.hpp"
 #include "process_harness.hpp"
 
+namespace interop_chaos_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -196,3 +198,5 @@ TEST_CASE("[chaos] 50 rounds of kill -9 and SIGSTOP on 6 redis-server and 6 kvse
           "[interop][chaos][.long]") {
     run_chaos(50, std::chrono::seconds(3600));
 }
+
+}  // namespace interop_chaos_test

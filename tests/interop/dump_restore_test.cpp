@@ -16,6 +16,8 @@
 
 #include "process_harness.hpp"
 
+namespace interop_dump_restore_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -243,3 +245,5 @@ TEST_CASE("[dump-restore] MIGRATE moves keys between kvserver and redis-server b
     CHECK(kv.bulk({"GET", "r1"}) == "x");
     CHECK(redis.call({"EXISTS", "big", "n", "r1"})->integer == 0);
 }
+
+}  // namespace interop_dump_restore_test

@@ -19,6 +19,8 @@
 #include "process_harness.hpp"
 #include "redis_cli_support.hpp"
 
+namespace interop_failover_redispy_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -279,3 +281,5 @@ TEST_CASE(
         phase2["after_ms"], phase2["read_ms"], phase2["mismatches"], rejoined_ms, heir_keys,
         agreed_ms));
 }
+
+}  // namespace interop_failover_redispy_test

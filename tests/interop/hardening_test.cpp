@@ -33,6 +33,8 @@
 #include "process_harness.hpp"
 #include "redis_cli_support.hpp"
 
+namespace interop_hardening_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 using codec_test::Bytes;
@@ -767,3 +769,5 @@ TEST_CASE("[hardening] bus peers cannot take the descriptors clients need",
     CHECK(served == 5);
     CHECK(node.running());
 }
+
+}  // namespace interop_hardening_test

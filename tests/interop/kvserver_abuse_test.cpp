@@ -20,6 +20,8 @@
 
 #include "process_harness.hpp"
 
+namespace interop_kvserver_abuse_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -351,3 +353,5 @@ TEST_CASE("[kvserver-abuse] a MIGRATE timeout above INT_MAX milliseconds is not 
     REQUIRE(ping);
     CHECK(ping->text == "PONG");
 }
+
+}  // namespace interop_kvserver_abuse_test

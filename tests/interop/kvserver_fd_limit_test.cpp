@@ -13,6 +13,8 @@
 #include "../common/skip.hpp"
 #include "process_harness.hpp"
 
+namespace interop_kvserver_fd_limit_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -91,3 +93,5 @@ TEST_CASE("[kvserver] out of file descriptors the client acceptor waits instead 
     CHECK(serving);
     CHECK(exited_with(kv.stop(), 0));
 }
+
+}  // namespace interop_kvserver_fd_limit_test

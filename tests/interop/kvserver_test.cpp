@@ -19,15 +19,10 @@
 #include "gossipcluster/commands/resp_value.hpp"
 #include "process_harness.hpp"
 
-using gossipcluster::RespKind;
-using gossipcluster::RespValue;
-using namespace gossipcluster::interop_test;
-using namespace std::chrono_literals;
-
 // Failed comparisons show the RESP bytes, control characters escaped.
 template <>
-struct Catch::StringMaker<RespValue> {
-    static std::string convert(const RespValue& v) {
+struct Catch::StringMaker<gossipcluster::RespValue> {
+    static std::string convert(const gossipcluster::RespValue& v) {
         std::string out;
         for (char c : gossipcluster::to_resp2(v)) {
             if (c == '\r')
@@ -42,6 +37,13 @@ struct Catch::StringMaker<RespValue> {
         return out;
     }
 };
+
+namespace interop_kvserver_test {
+
+using gossipcluster::RespKind;
+using gossipcluster::RespValue;
+using namespace gossipcluster::interop_test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -715,3 +717,5 @@ TEST_CASE("[kvserver] two nodes MEET and list each other as connected", "[intero
     CHECK(read_file(b.dir / "nodes.conf").find(id_a + " 127.0.0.1:" + std::to_string(a.port)) !=
           std::string::npos);
 }
+
+}  // namespace interop_kvserver_test

@@ -16,6 +16,8 @@
 #include "failover_support.hpp"
 #include "process_harness.hpp"
 
+namespace interop_manual_failover_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -182,3 +184,5 @@ TEST_CASE("[manual-failover] CLUSTER FAILOVER, FORCE and TAKEOVER on a kvserver 
         kNodeTimeoutMs, b.name(), default_ms, default_writes, kPipelined, a.name(), force_ms,
         b.name(), takeover_ms, me->config_epoch));
 }
+
+}  // namespace interop_manual_failover_test

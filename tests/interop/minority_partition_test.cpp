@@ -17,6 +17,8 @@
 #include "failover_support.hpp"
 #include "process_harness.hpp"
 
+namespace interop_minority_partition_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -202,3 +204,5 @@ TEST_CASE("[partition] one stopped master of three: the majority promotes its re
         m1.name(), kNodeTimeoutMs, r1.name(), promoted_ms, live_agreed_ms, m1.name(), r1.name(),
         followed_ms, agreed_ms));
 }
+
+}  // namespace interop_minority_partition_test

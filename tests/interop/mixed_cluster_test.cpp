@@ -24,6 +24,8 @@
 
 #include "process_harness.hpp"
 
+namespace interop_mixed_cluster_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -937,3 +939,5 @@ TEST_CASE("[mixed] hostnames reach every node and redis-server 7.0 warns about n
     CHECK(extension_complaints(redis_named) == "");
     CHECK(extension_complaints(redis_plain) == "");
 }
+
+}  // namespace interop_mixed_cluster_test

@@ -15,6 +15,8 @@
 #include "failover_support.hpp"
 #include "process_harness.hpp"
 
+namespace interop_mixed_failover_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -228,3 +230,5 @@ TEST_CASE("[mixed-failover] CLUSTER FAILOVER on a redis-server replica, kvserver
         replica.name(), promoted_ms, master.name(), followed_ms, agreed_ms, votes.report,
         votes.redis, votes.kv, received, kv_grants));
 }
+
+}  // namespace interop_mixed_failover_test

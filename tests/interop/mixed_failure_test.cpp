@@ -26,6 +26,8 @@
 #include "nodes_lines.hpp"
 #include "process_harness.hpp"
 
+namespace interop_mixed_failure_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -344,3 +346,5 @@ TEST_CASE("[mixed] a kvserver restarted with a stale slot claim learns the slot'
     CHECK(kl->owns(slot + 1));
     CHECK(kl->owns(range_of(3).second));
 }
+
+}  // namespace interop_mixed_failure_test

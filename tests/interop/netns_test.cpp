@@ -37,6 +37,8 @@
 #include "gossipcluster/keyslot.hpp"
 #include "process_harness.hpp"
 
+namespace interop_netns_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -468,3 +470,5 @@ TEST_CASE("[netns] a one-way partition (the master hears nothing) has the same o
           "[interop][netns]") {
     isolate_master(1, false);
 }
+
+}  // namespace interop_netns_test

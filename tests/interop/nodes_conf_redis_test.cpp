@@ -20,6 +20,8 @@
 #include "gossipcluster/storage/nodes_conf.hpp"
 #include "process_harness.hpp"
 
+namespace interop_nodes_conf_redis_test {
+
 using namespace gossipcluster;
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
@@ -227,3 +229,5 @@ TEST_CASE("[nodes-conf] redis-server 7.0 starts from a nodes.conf written here",
     CHECK(after.state->current_epoch == 7);
     CHECK(after.state->last_vote_epoch == 2);
 }
+
+}  // namespace interop_nodes_conf_redis_test

@@ -21,6 +21,8 @@
 #include "process_harness.hpp"
 #include "redis_cli_support.hpp"
 
+namespace interop_pubsub_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -548,3 +550,5 @@ TEST_CASE("[pubsub] messages cross a mixed cluster; shard channels stay in their
         return std::all_of(all.begin(), all.end(), [](ClusterServer* s) { return cluster_ok(*s); });
     }));
 }
+
+}  // namespace interop_pubsub_test

@@ -21,6 +21,8 @@
 #include "process_harness.hpp"
 #include "redis_cli_support.hpp"
 
+namespace interop_redis_cli_cluster_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -251,3 +253,5 @@ TEST_CASE("[redis-cli] redis-cli --cluster builds, checks and reshards a kvserve
     for (auto& s : servers)
         s->stop();
 }
+
+}  // namespace interop_redis_cli_cluster_test

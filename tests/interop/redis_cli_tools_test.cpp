@@ -20,6 +20,8 @@
 #include "process_harness.hpp"
 #include "redis_cli_support.hpp"
 
+namespace interop_redis_cli_tools_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -359,3 +361,5 @@ TEST_CASE("[redis-cli] del-node removes a replica and an empty master, each rese
     for (auto& s : servers)
         s->stop();
 }
+
+}  // namespace interop_redis_cli_tools_test

@@ -14,6 +14,8 @@
 
 #include "process_harness.hpp"
 
+namespace interop_replication_test {
+
 namespace {
 
 using namespace gossipcluster::interop_test;
@@ -220,3 +222,5 @@ TEST_CASE("[replication] writes acknowledged during a manual failover survive on
         return n && n->integer == static_cast<long long>(acknowledged.size());
     }));
 }
+
+}  // namespace interop_replication_test

@@ -20,6 +20,8 @@
 #include "loopback_port.hpp"
 #include "tls_certs.hpp"
 
+namespace interop_tcp_or_tls_transport_test {
+
 using namespace gossipcluster;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
@@ -109,4 +111,5 @@ TEST_CASE("[tls] AsioTcpOrTlsTransport runs plain TCP without a context", "[inte
     b->stop();
 }
 
+}  // namespace interop_tcp_or_tls_transport_test
 #endif  // GOSSIPCLUSTER_TEST_TLS

@@ -28,6 +28,8 @@
 #include "gossipcluster/transport/asio_cluster_node.hpp"
 #include "gossipcluster/transport/asio_tcp.hpp"
 
+namespace interop_tcp_transport_test {
+
 using namespace gossipcluster;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
@@ -678,3 +680,5 @@ TEST_CASE("[tcp] a TcpClusterNode keeps its name in nodes.conf across a restart"
     std::error_code ec;
     fs::remove_all(dir, ec);
 }
+
+}  // namespace interop_tcp_transport_test

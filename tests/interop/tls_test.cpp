@@ -24,6 +24,8 @@
 #include "process_harness.hpp"
 #include "tls_certs.hpp"
 
+namespace interop_tls_test {
+
 using namespace gossipcluster::interop_test;
 using namespace std::chrono_literals;
 
@@ -351,4 +353,5 @@ TEST_CASE("[tls] kvservers with tls-cluster-bind-node-id join only as their cert
     CHECK(read_file(k1->log_path()).find("tls-cluster-bind-node-id") == std::string::npos);
 }
 
+}  // namespace interop_tls_test
 #endif  // GOSSIPCLUSTER_TEST_TLS

@@ -38,6 +38,8 @@
 #include "process_harness.hpp"
 #include "tls_certs.hpp"
 
+namespace interop_tls_transport_test {
+
 using namespace gossipcluster;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
@@ -493,4 +495,5 @@ TEST_CASE("[tls] bind_node_id: a certificate from the CA that names no node id i
     }
 }
 
+}  // namespace interop_tls_transport_test
 #endif  // GOSSIPCLUSTER_TEST_TLS
