@@ -261,24 +261,22 @@ class SimCluster {
         return blocked_.contains({from, to});
     }
 
+    // What the nodes' transports ask of the network (SimTransport forwards here).
     void do_connect(std::size_t a, LinkId link, const Endpoint& to);
-
     void do_send(std::size_t from, LinkId link, const Message& msg);
-
     void do_close(std::size_t from, LinkId link);
-
     void reset_connections_of(std::size_t i, const char* reason);
 
+    // Hands a due event to its node: dropped if the node died or restarted since, held back
+    // while it is paused.
     void dispatch(const QueuedEvent& ev);
-
     void note_busy(SimNode& n);
-
     void deliver(const QueuedEvent& ev, SimNode& n);
 
     void step_until(std::int64_t end);
-
     bool any_deadline_before(std::int64_t end);
 
+    // Folds what happened into trace_hash(), so that two runs of one seed can be compared.
     void trace(std::uint64_t kind, std::size_t node, std::uint64_t link, std::uint64_t a,
                std::uint64_t b);
 
