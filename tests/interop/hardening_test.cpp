@@ -135,10 +135,7 @@ class BusPeer {
         const auto deadline = std::chrono::steady_clock::now() + limit;
         while (open() && std::chrono::steady_clock::now() < deadline) {
             pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 20) <= 0) continue;
-            char buf[8192];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+            if (::poll(&p, 1, 20) > 0 && closed_now()) return true;
         }
         return false;
     }
