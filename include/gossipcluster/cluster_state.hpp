@@ -18,10 +18,12 @@
 #include "gossipcluster/detail/invariant.hpp"
 #include "gossipcluster/detail/link_table.hpp"
 #include "gossipcluster/detail/linkage.hpp"
+#include "gossipcluster/detail/manual_failover.hpp"
 #include "gossipcluster/detail/node.hpp"
 #include "gossipcluster/detail/node_table.hpp"
 #include "gossipcluster/detail/prng.hpp"
 #include "gossipcluster/detail/quorum.hpp"
+#include "gossipcluster/detail/replica_migration.hpp"
 #include "gossipcluster/detail/slot_table.hpp"
 #include "gossipcluster/detail/timer_table.hpp"
 #include "gossipcluster/link.hpp"
@@ -107,7 +109,7 @@ class ClusterState {
     enum class FailoverMode : std::uint8_t { Default, Force, Takeover };
     // CLUSTER FAILOVER [FORCE|TAKEOVER], on a replica.
     CommandResult failover(Now now, FailoverMode mode, Output& out);
-    bool manual_failover_in_progress() const { return mf_end_ != 0; }
+    bool manual_failover_in_progress() const { return mf_.in_progress(); }
     // The host's replication offset (masters: what they produced; replicas: what they applied).
     // A replica in the middle of a full sync reports 0: its old offset no longer says what it
     // holds.
@@ -344,10 +346,7 @@ class ClusterState {
     std::optional<ReportedLink> repl_link_;
     bool failed_since_failover_step_ = false;  // a node became FAIL since the step last ran
     bool stale_reported_ = false;
-    bool manual_failover_can_start_ = false;
-    std::int64_t mf_end_ = 0;                        // manual failover deadline, 0 if none
-    NodeId mf_replica_;                              // master side: who asked
-    std::optional<std::uint64_t> mf_master_offset_;  // replica side: master's paused offset
+    detail::ManualFailover mf_;  // a CLUSTER FAILOVER under way, on either side
     std::int64_t orphaned_since_ = 0;
     std::int64_t last_migration_survey_ = 0;
     // Bumped by every change the walks over the whole view read besides membership and slots (a

@@ -125,6 +125,11 @@ class SlotBitmap {
         for (std::size_t s = first; s <= last; ++s)
             set(s);
     }
+    // Clears every slot that is set in `other`.
+    void clear_all_of(const SlotBitmap& other) {
+        for (std::size_t i = 0; i < kSlotBitmapBytes; ++i)
+            bytes_[i] &= static_cast<std::uint8_t>(~other.bytes_[i]);
+    }
     std::size_t count() const {
         std::size_t n = 0;
         for (std::size_t w = 0; w < kWords; ++w)

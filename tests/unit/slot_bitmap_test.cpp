@@ -114,4 +114,30 @@ TEST_CASE("[slots] random bitmaps give the runs of a slot-by-slot reading", "[un
     }
 }
 
+TEST_CASE("[slots] clear_all_of clears exactly the slots set in the other bitmap",
+          "[unit][slots]") {
+    detail::Prng prng(20261207);
+    for (int round = 0; round < 100; ++round) {
+        SlotBitmap bm;
+        SlotBitmap other;
+        for (std::size_t s = 0; s < kSlotCount; ++s) {
+            if (prng.below(3) == 0) bm.set(s);
+            if (prng.below(4) == 0) other.set(s);
+        }
+        SlotBitmap result = bm;
+        result.clear_all_of(other);
+        INFO("round " << round);
+        for (std::size_t s = 0; s < kSlotCount; ++s)
+            REQUIRE(result.test(s) == (bm.test(s) && !other.test(s)));
+    }
+    SlotBitmap full;
+    full.set_range(0, kSlotCount - 1);
+    SlotBitmap copy = full;
+    copy.clear_all_of(full);
+    CHECK(copy.empty());
+    copy = full;
+    copy.clear_all_of(SlotBitmap{});
+    CHECK(copy.count() == kSlotCount);
+}
+
 }  // namespace unit_slot_bitmap_test

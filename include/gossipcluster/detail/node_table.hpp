@@ -31,8 +31,9 @@ class NodeTable {
     // Membership. insert() keeps an existing node of that name (and returns it).
     Node& insert(Node node) {
         const NodeId id = node.id;
-        membership_changed();
-        return map_.emplace(id, std::move(node)).first->second;
+        const auto [it, inserted] = map_.try_emplace(id, std::move(node));
+        if (inserted) membership_changed();
+        return it->second;
     }
     bool erase(NodeId id) {  // by value: `id` may be the erased node's own name
         membership_changed();

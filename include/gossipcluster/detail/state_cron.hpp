@@ -116,7 +116,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
 
 // Whether the cron must run every period: something time-driven is under way.
 GOSSIPCLUSTER_INLINE bool ClusterState::ticking_needed() const {
-    if (mf_end_ != 0 || election_.scheduled() || !reconnects_.empty() || orphaned_since_ != 0)
+    if (mf_.in_progress() || election_.scheduled() || !reconnects_.empty() || orphaned_since_ != 0)
         return true;
     if (state_change_pending_) return true;
     const detail::Node& me = myself();

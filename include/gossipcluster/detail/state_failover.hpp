@@ -85,7 +85,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::reset_election() {
 // first request do not vote again, and the new request can win only with the others.
 GOSSIPCLUSTER_INLINE void ClusterState::note_rival_election(const detail::Node& sender,
                                                             const Header& h) {
-    if (sender.id == myself_ || manual_failover_can_start_) return;
+    if (sender.id == myself_ || mf_.election_allowed()) return;
     if (election_.note_rival(h.current_epoch))
         timers_.lower(detail::Timer::ElectionRetry,
                       election_.retry_at(config_.election_rank_delay));
@@ -106,7 +106,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::handle_replica_failover(Now now, Output&
     const std::int64_t t = now.mono.ms;
     const std::int64_t timeout = config_.node_timeout.count();
     detail::Node* master = (me.is_replica() && me.master) ? lookup(*me.master) : nullptr;
-    const bool manual = manual_failover_can_start_;
+    const bool manual = mf_.election_allowed();
     if (!master || master->slot_count == 0 || (!master->failing() && !manual) ||
         (me.has(node_flag::kNoFailover) && !manual)) {
         if (election_.scheduled() && !election_.sent()) reset_election();
@@ -255,7 +255,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::take_over_master(Now now, detail::Node* 
     me.master.reset();
     repl_link_.reset();
     if (old_master) slots_.transfer(*old_master, me);
-    manual_failover_can_start_ = false;
+    mf_.election_done();
     out.events.push_back(event::RoleChanged{true, NodeId{}, false});
     update_cluster_state(now);
     mark_dirty(true);

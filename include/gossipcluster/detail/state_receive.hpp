@@ -41,9 +41,10 @@ GOSSIPCLUSTER_INLINE void ClusterState::on_message(Now now, LinkId link, const M
         info.node = sender->id;
     }
 
-    if (sender && mf_end_ != 0 && !mf_master_offset_ && (h.mflags[0] & message_flag::kPaused)) {
+    if (sender && mf_.in_progress() && (h.mflags[0] & message_flag::kPaused)) {
         const detail::Node& me = myself();
-        if (me.is_replica() && me.master && *me.master == sender->id) mf_master_offset_ = h.offset;
+        if (me.is_replica() && me.master && *me.master == sender->id)
+            mf_.note_paused_master(h.offset);
     }
     if (sender) {
         sender->data_received = now.mono.ms;

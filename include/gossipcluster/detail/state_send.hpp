@@ -33,7 +33,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_header(MessageType type, Header& h)
     h.state = cluster_ok_ ? BusClusterState::Ok : BusClusterState::Fail;
     h.mflags = {};
     // A master paused for a manual failover says so in every header, with its final offset.
-    if (me.is_master() && mf_end_ != 0) h.mflags[0] |= message_flag::kPaused;
+    if (me.is_master() && mf_.in_progress()) h.mflags[0] |= message_flag::kPaused;
 }
 
 GOSSIPCLUSTER_INLINE Message ClusterState::build_ping(Now now, MessageType type,

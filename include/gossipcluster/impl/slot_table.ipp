@@ -37,9 +37,7 @@ GOSSIPCLUSTER_INLINE SlotBitmap SlotTable::slots_of(const Node& node) const {
 
 GOSSIPCLUSTER_INLINE SlotBitmap SlotTable::claimed_slots_of(const Node& node) const {
     SlotBitmap bits = slots_of(node);
-    if (any_disowned())
-        for (std::size_t s = 0; s < kSlotCount; ++s)
-            if (disowned_.test(s)) bits.clear(s);
+    if (any_disowned()) bits.clear_all_of(disowned_);
     return bits;
 }
 
