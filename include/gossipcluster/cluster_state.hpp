@@ -125,7 +125,7 @@ class ClusterState {
     CommandResult reset(Now now, bool hard, Output& out);
 
     // Queries.
-    const NodeId& myself_id() const { return myself_; }
+    const NodeId& myself_id() const { return nodes_.myself_id(); }
     // The shard id we announce to peers that read it: our master's when we are a replica.
     const NodeId& shard_id() const { return shard_id_; }
     Epoch current_epoch() const { return current_epoch_; }
@@ -181,6 +181,7 @@ class ClusterState {
     detail::Node* lookup(const NodeId& id) { return nodes_.lookup(id); }
     // Our own node without a tree walk (hot paths ask for it on every message).
     detail::Node& me_node() { return nodes_.myself(); }
+    const NodeId& my_id() const { return nodes_.myself_id(); }
     detail::Node& add_node(detail::Node node, Output& out);
     void delete_node(const NodeId& id, Output& out);
     void rename_node(const NodeId& from, const NodeId& to);
@@ -313,7 +314,6 @@ class ClusterState {
 
     Config config_;
     detail::Prng prng_;
-    NodeId myself_;
     // Every node of the view, with its name order, name index and the cron's due times.
     detail::NodeTable nodes_;
     // Looked up for every message received (see detail::LinkTable).

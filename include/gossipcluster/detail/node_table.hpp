@@ -46,6 +46,7 @@ class NodeTable {
         myself_ = id;
         membership_changed();
     }
+    const NodeId& myself_id() const { return myself_; }
     // Bumped by every change of membership (for stamps of walks over the whole view).
     std::uint64_t version() const { return version_; }
 

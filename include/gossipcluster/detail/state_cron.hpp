@@ -218,7 +218,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
     }
 
     // Every reachable-looking node gets an outbound link.
-    if (node.id != myself_ && !node.has(node_flag::kNoAddr) && !node.link.valid() &&
+    if (node.id != my_id() && !node.has(node_flag::kNoAddr) && !node.link.valid() &&
         !node.ip.empty() && node.cport != 0) {
         // A refused reconnect is retried on the periodic tick, not on every early deadline.
         if (!pass.periodic && node.link_lost) {
@@ -230,7 +230,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
     }
 
     if (node.timed_out()) ++pass.pfail_seen;
-    if (node.id == myself_ || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
+    if (node.id == my_id() || (node.flags & (node_flag::kNoAddr | node_flag::kHandshake)))
         return due();
 
     // A link that stopped answering is rebuilt rather than trusted: a ping unanswered for a
@@ -257,7 +257,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
     // the same batch window and ping each other at once: the end with the larger name waits one
     // window more and normally hears the other's ping first.
     const std::int64_t heard = std::max(node.pong_received, node.data_received);
-    const std::int64_t quiet = timeout / 2 + (myself_ > node.id ? pass.ping_window : 0);
+    const std::int64_t quiet = timeout / 2 + (my_id() > node.id ? pass.ping_window : 0);
     if (node.link.valid() && node.ping_sent == 0) {
         if (t - heard > quiet)
             send_ping(now, node, MessageType::Ping, out);
@@ -306,7 +306,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::connect_listed(Now now, const std::vecto
                                                        Output& out) {
     for (const NodeId& id : ids) {
         detail::Node* node = lookup(id);
-        if (!node || node->id == myself_ || node->has(node_flag::kNoAddr) || node->link.valid())
+        if (!node || node->id == my_id() || node->has(node_flag::kNoAddr) || node->link.valid())
             continue;
         if (node->ip.empty() || node->cport == 0) continue;
         connect_node(now, *node, out);
@@ -324,7 +324,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::random_ping(Now now, Output& out) {
     for (std::size_t i = 0; i < config_.random_ping_samples; ++i) {
         detail::Node& node = *order[prng_.below(order.size())];
         if (!node.link.valid() || node.ping_sent != 0) continue;
-        if (node.id == myself_ || node.in_handshake()) continue;
+        if (node.id == my_id() || node.in_handshake()) continue;
         if (!best || node.pong_received < best->pong_received) best = &node;
     }
     if (best) send_ping(now, *best, MessageType::Ping, out);

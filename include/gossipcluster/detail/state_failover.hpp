@@ -15,9 +15,9 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::replica_rank() const {
     if (!me.master) return 0;
     std::size_t rank = 0;
     for (const auto& [id, n] : nodes_) {
-        if (id == myself_ || !n.is_replica() || !n.master || *n.master != *me.master) continue;
+        if (id == my_id() || !n.is_replica() || !n.master || *n.master != *me.master) continue;
         if (n.has(node_flag::kNoFailover) || n.failing()) continue;
-        if (detail::ranks_ahead(n.repl_offset, id, me.repl_offset, myself_)) ++rank;
+        if (detail::ranks_ahead(n.repl_offset, id, me.repl_offset, my_id())) ++rank;
     }
     return rank;
 }
@@ -62,7 +62,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::tell_sibling_replicas(Now now, Output& o
     const NodeId master = *me.master;
     nodes_.refresh();
     for (detail::Node* n : nodes_.order()) {
-        if (n->id == myself_ || !n->is_replica() || !n->master || *n->master != master) continue;
+        if (n->id == my_id() || !n->is_replica() || !n->master || *n->master != master) continue;
         if (n->in_handshake() || !n->link.valid()) continue;
         send_ping(now, *n, MessageType::Pong, out, GossipSize::at_most(config_.gossip_min_entries));
     }
@@ -85,7 +85,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::reset_election() {
 // first request do not vote again, and the new request can win only with the others.
 GOSSIPCLUSTER_INLINE void ClusterState::note_rival_election(const detail::Node& sender,
                                                             const Header& h) {
-    if (sender.id == myself_ || mf_.election_allowed()) return;
+    if (sender.id == my_id() || mf_.election_allowed()) return;
     if (election_.note_rival(h.current_epoch))
         timers_.lower(detail::Timer::ElectionRetry,
                       election_.retry_at(config_.election_rank_delay));

@@ -98,7 +98,7 @@ GOSSIPCLUSTER_INLINE std::vector<NodeId> ClusterState::failure_report_collectors
     std::vector<std::pair<std::uint64_t, NodeId>> best;
     best.reserve(wanted + 1);
     for (const auto& [nid, n] : nodes_) {
-        if (nid == myself_ || nid == id || !n.link.valid()) continue;
+        if (nid == my_id() || nid == id || !n.link.valid()) continue;
         if (n.flags &
             (node_flag::kHandshake | node_flag::kNoAddr | node_flag::kPfail | node_flag::kFail))
             continue;

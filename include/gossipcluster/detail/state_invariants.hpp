@@ -10,11 +10,11 @@ namespace gossipcluster {
 // Returns the first broken rule, or an empty string. The slot table is recounted only when it
 // changed since the last check, so a simulation can afford the check after every step.
 GOSSIPCLUSTER_INLINE std::string ClusterState::check_invariants() const {
-    if (!nodes_.contains(myself_)) return "our own node is missing from the view";
+    if (!nodes_.contains(my_id())) return "our own node is missing from the view";
     if (last_vote_epoch_ > current_epoch_)
         return fmt::format("lastVoteEpoch {} is ahead of currentEpoch {}", last_vote_epoch_,
                            current_epoch_);
-    const detail::Node& me = nodes_.at(myself_);
+    const detail::Node& me = nodes_.at(my_id());
     if (me.config_epoch > current_epoch_)
         return fmt::format("our configEpoch {} is ahead of currentEpoch {}", me.config_epoch,
                            current_epoch_);

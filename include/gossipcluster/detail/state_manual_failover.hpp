@@ -45,7 +45,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_mfstart(Now now, detail::Node* s
                                                         Output& out) {
     const detail::Node& me = myself();
     if (!sender || !me.is_master() || !sender->is_replica() || !sender->master ||
-        *sender->master != myself_)
+        *sender->master != my_id())
         return;
     reset_manual_failover(out);
     mf_.start_as_master(now.mono.ms, config_.manual_failover_timeout, sender->id);
@@ -108,7 +108,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::replica_migration_cron(Now now, Output& 
     }
     if (orphaned_since_ == 0) orphaned_since_ = now.mono.ms;
     if (now.mono.ms - orphaned_since_ < config_.migration_delay.count()) return;
-    if (survey.first_candidate && *survey.first_candidate < myself_) return;
+    if (survey.first_candidate && *survey.first_candidate < my_id()) return;
     orphaned_since_ = 0;
     become_replica_of(now, *survey.orphan, out);
 }

@@ -42,8 +42,7 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
             if (rec.pong_received_ms != 0) n.pong_received = now.mono.ms;
             if (n.has(node_flag::kFail)) n.fail_time = now.mono.ms;
             if (n.has(node_flag::kMyself)) {
-                myself_ = n.id;
-                nodes_.set_myself(myself_);
+                nodes_.set_myself(n.id);
             }
             current_epoch_ = std::max(current_epoch_, n.config_epoch);
             detail::Node& stored = nodes_.insert(std::move(n));
@@ -66,8 +65,7 @@ GOSSIPCLUSTER_INLINE ClusterState::ClusterState(Config config, Now now,
         me.id = random_name();
         me.flags = node_flag::kMyself | node_flag::kMaster;
         me.ctime = now.mono.ms;
-        myself_ = me.id;
-        nodes_.set_myself(myself_);
+        nodes_.set_myself(me.id);
         nodes_.insert(std::move(me));
     }
     auto& me = me_node();
@@ -204,7 +202,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::forget(Now now, std::string_vie
     auto id = NodeId::parse(node_id);
     detail::Node* node = id ? lookup(*id) : nullptr;
     if (!node) return CommandResult::failure_node(CommandError::UnknownNode, node_id);
-    if (*id == myself_) return CommandResult::failure(CommandError::ForgetMyself);
+    if (*id == my_id()) return CommandResult::failure(CommandError::ForgetMyself);
     const auto& me = myself();
     if (me.is_replica() && me.master && *me.master == *id)
         return CommandResult::failure(CommandError::ForgetMyMaster);
@@ -266,7 +264,7 @@ GOSSIPCLUSTER_INLINE std::vector<NodeRecord> ClusterState::node_records(
     Now now, bool include_handshake) const {
     std::vector<NodeRecord> out;
     out.reserve(nodes_.size());
-    const detail::Node* me = find(myself_);
+    const detail::Node* me = find(my_id());
     const auto& runs = slots_.runs();
     std::size_t run = 0;
     for (const auto& [id, n] : nodes_) {
@@ -298,7 +296,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::snapshot_into(Now now, CompactState& c) 
     c.current_epoch = current_epoch_;
     c.last_vote_epoch = last_vote_epoch_;
     c.slots.clear();
-    const detail::Node* me = find(myself_);
+    const detail::Node* me = find(my_id());
     const auto& runs = slots_.runs();
     std::size_t run = 0;
     std::size_t count = 0;

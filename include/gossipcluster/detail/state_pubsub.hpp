@@ -16,9 +16,9 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::publish(Now now, std::string_vi
     } else {
         // Sharded messages stay within our shard: our master (or us) and its replicas.
         const detail::Node& me = myself();
-        const NodeId shard_master = me.is_replica() && me.master ? *me.master : myself_;
+        const NodeId shard_master = me.is_replica() && me.master ? *me.master : my_id();
         for (auto& [id, node] : nodes_) {
-            if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+            if (id == my_id() || node.in_handshake() || !node.link.valid()) continue;
             const bool same_shard = id == shard_master || (node.is_replica() && node.master &&
                                                            *node.master == shard_master);
             if (same_shard) send_on_link(node.link, msg, out);

@@ -33,7 +33,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::on_message(Now now, LinkId link, const M
         if (named && !named->in_handshake()) sender = named;
     }
     // A node can only be myself through a bug or a forged frame: ignore such messages.
-    if (sender && sender->id == myself_) return;
+    if (sender && sender->id == my_id()) return;
     if (sender && info.inbound && info.node.is_null()) {
         if (sender->inbound_link.valid() && sender->inbound_link != link)
             close_link(sender->inbound_link, out);
@@ -178,7 +178,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_message(Now now, LinkId l
                 delete_node(temp, out);
                 return;
             }
-            if (h.sender == myself_) {
+            if (h.sender == my_id()) {
                 // We met ourselves (a MEET to our own address).
                 delete_node(linked->id, out);
                 return;
@@ -204,7 +204,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_message(Now now, LinkId l
             // and one message per peer beats waiting for gossip rounds.
             linked->news += static_cast<std::uint32_t>(nodes_.size());
             for (auto& [oid, other] : nodes_) {
-                if (oid == myself_ || oid == linked->id || other.in_handshake() ||
+                if (oid == my_id() || oid == linked->id || other.in_handshake() ||
                     !other.link.valid())
                     continue;
                 send_ping(now, other, MessageType::Ping, out);
@@ -353,7 +353,7 @@ GOSSIPCLUSTER_INLINE bool ClusterState::update_address_if_needed(detail::Node& n
 
 GOSSIPCLUSTER_INLINE void ClusterState::handle_epoch_collision(detail::Node& sender) {
     // The node with the smaller name moves to a fresh epoch; the greatest name never moves.
-    if (sender.id <= myself_) return;
+    if (sender.id <= my_id()) return;
     if (!advance_current_epoch()) return;
     me_node().config_epoch = current_epoch_;
     mark_dirty(true);
@@ -382,7 +382,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_section(Now now, detail::
         }
         if (k + kNodeAhead < count) nodes_.index().prefetch_node(hashes[(k + kNodeAhead) % kRing]);
         const GossipEntry& g = body.gossip[k];
-        if (g.node == myself_) continue;
+        if (g.node == my_id()) continue;
         detail::Node* node = nodes_.lookup(g.node, hashes[k % kRing]);
         const std::uint16_t gflags = g.flags;
         if (node) {
@@ -467,7 +467,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_extensions(Now now, detail::Node
             if (valid_human_nodename(human->name)) sender.human_nodename = human->name;
         } else if (const auto* fg = std::get_if<ForgottenNodeExt>(&ext)) {
             // A sender asking to forget itself is hostile: `sender` is still in use below.
-            if (fg->node == myself_ || fg->node == sender.id) continue;
+            if (fg->node == my_id() || fg->node == sender.id) continue;
             const auto& me = myself();
             if (me.master && *me.master == fg->node) continue;
             if (!lookup(fg->node)) continue;
@@ -491,7 +491,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_fail(Now now, detail::Node* send
         return;
     }
     detail::Node* failing = lookup(body.node);
-    if (!failing || failing->id == myself_ || failing->failing() || failing->in_handshake()) return;
+    if (!failing || failing->id == my_id() || failing->failing() || failing->in_handshake()) return;
     failing->flags |= node_flag::kFail;
     failing->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
     failing->fail_time = now.mono.ms;

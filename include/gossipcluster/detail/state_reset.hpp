@@ -28,7 +28,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::reset(Now now, bool hard, Outpu
 
     std::vector<NodeId> others;
     for (const auto& [id, node] : nodes_)
-        if (id != myself_) others.push_back(id);
+        if (id != my_id()) others.push_back(id);
     for (const auto& id : others) {
         delete_node(id, out);
         out.events.push_back(event::NodeForgotten{id, false});
@@ -46,8 +46,8 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::reset(Now now, bool hard, Outpu
         last_vote_epoch_ = 0;
         me.config_epoch = 0;
         const NodeId fresh = random_name();
-        rename_node(myself_, fresh);  // the node table follows our own node to its new name
-        myself_ = fresh;
+        const NodeId old = my_id();
+        rename_node(old, fresh);  // the node table follows our own node to its new name
         shard_id_ = random_name();
     }
     update_cluster_state(now);

@@ -20,7 +20,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_header(MessageType type, Header& h)
     h.current_epoch = current_epoch_;
     h.config_epoch = master ? master->config_epoch : me.config_epoch;
     h.offset = me.repl_offset;
-    h.sender = myself_;
+    h.sender = my_id();
     h.myslots = slots_.claim_of(master ? *master : me);
     h.slaveof = (me.is_replica() && me.master) ? *me.master : NodeId{};
     h.myip.assign(config_.announce_ip);
@@ -186,7 +186,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::send_ping(Now now, detail::Node& node, M
 
 GOSSIPCLUSTER_INLINE void ClusterState::broadcast(const Message& msg, Output& out) {
     for (auto& [id, node] : nodes_) {
-        if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+        if (id == my_id() || node.in_handshake() || !node.link.valid()) continue;
         send_on_link(node.link, msg, out);
     }
 }
@@ -198,7 +198,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::broadcast_pong(Now now, Output& out) {
     const Message pong = build_ping(now, MessageType::Pong, nullptr, ExtSet::Hostname);
     const auto* body = std::get_if<GossipBody>(&pong.body);
     for (auto& [id, node] : nodes_) {
-        if (id == myself_ || node.in_handshake() || !node.link.valid()) continue;
+        if (id == my_id() || node.in_handshake() || !node.link.valid()) continue;
         if (body && !body->extensions.empty() && ext_set_for(&node) == ExtSet::None) {
             Message bare = pong;
             std::get<GossipBody>(bare.body).extensions.clear();
@@ -215,7 +215,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::push_news(Now now, Output& out) {
     nodes_.refresh();
     std::vector<detail::Node*> candidates;
     for (detail::Node* node : nodes_.order()) {
-        if (node->id == myself_ || node->in_handshake() || !node->link.valid()) continue;
+        if (node->id == my_id() || node->in_handshake() || !node->link.valid()) continue;
         if (node->flags & (node_flag::kNoAddr | node_flag::kFail | node_flag::kPfail)) continue;
         candidates.push_back(node);
     }

@@ -34,7 +34,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_slots_from_claim(Now now, detail:
                                                                 Epoch claim_epoch,
                                                                 const SlotBitmap& claimed,
                                                                 Output& out) {
-    if (claimant.id == myself_) return;
+    if (claimant.id == my_id()) return;
     detail::Node& me = me_node();
     detail::Node* my_master = me.is_master() ? &me : (me.master ? lookup(*me.master) : nullptr);
     bool followed_changed = false;
@@ -108,7 +108,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::become_replica_of(Now now, detail::Node&
 GOSSIPCLUSTER_INLINE void ClusterState::note_disowned_slots(const detail::Node& master,
                                                             Epoch claim_epoch,
                                                             const SlotBitmap& claimed) {
-    if (master.id == myself_ || !master.is_master() || claim_epoch < master.config_epoch) return;
+    if (master.id == my_id() || !master.is_master() || claim_epoch < master.config_epoch) return;
     slots_.note_claim_of_owner(master, claimed);
 }
 
@@ -144,7 +144,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_update(Now now, detail::Node* se
     if (!node || node->in_handshake()) return;
     // We are the authority on our own configuration: an UPDATE about us (Redis discards its slot
     // part too) would set our configEpoch past our currentEpoch.
-    if (node->id == myself_) return;
+    if (node->id == my_id()) return;
     // Adopting such an epoch would leave its owner no room for a later one; see kEpochLimit.
     if (body.config_epoch >= kEpochLimit) return;
     if (node->config_epoch >= body.config_epoch) return;
@@ -273,7 +273,7 @@ GOSSIPCLUSTER_INLINE bool ClusterState::bump_epoch_without_consensus() {
     if (me.config_epoch != 0 && me.config_epoch == max_epoch) {
         // Already the greatest; still unique unless someone shares it.
         bool shared = std::any_of(nodes_.begin(), nodes_.end(), [&](const auto& kv) {
-            return kv.first != myself_ && kv.second.is_master() &&
+            return kv.first != my_id() && kv.second.is_master() &&
                    kv.second.config_epoch == max_epoch;
         });
         if (!shared) return false;
@@ -316,7 +316,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::replicate(Now now, std::string_
     detail::Node* target = id ? lookup(*id) : nullptr;
     if (!target || target->in_handshake())
         return CommandResult::failure_node(CommandError::UnknownNode, node_id);
-    if (target->id == myself_) return CommandResult::failure(CommandError::ReplicateMyself);
+    if (target->id == my_id()) return CommandResult::failure(CommandError::ReplicateMyself);
     if (target->is_replica()) return CommandResult::failure(CommandError::ReplicateReplica);
     detail::Node& me = me_node();
     if (me.is_master() && (me.slot_count != 0 || !host_empty))
