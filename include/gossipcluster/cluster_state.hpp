@@ -206,6 +206,17 @@ class ClusterState {
     // Receiving.
     void process_gossip_message(Now now, LinkId link, LinkInfo& info, detail::Node* sender,
                                 const Message& msg, Output& out);
+    // The steps of a PING, PONG or MEET, in the order process_gossip_message takes them.
+    void learn_own_address(detail::Node& me, const LinkInfo& info, const Header& h);
+    void add_met_stranger(Now now, const LinkInfo& info, const Header& h, Output& out);
+    void answer_ping(Now now, LinkId link, const detail::Node* sender, const Message& msg,
+                     Output& out);
+    detail::Node* complete_handshake(Now now, detail::Node& linked, const LinkInfo& info,
+                                     const Message& msg, Output& out);
+    void forget_moved_address(detail::Node& linked, Output& out);
+    void note_pong(Now now, const LinkInfo& info, const detail::Node* sender, Output& out);
+    void process_header_claim(Now now, LinkId link, detail::Node& sender, const Header& h,
+                              Output& out);
     void process_gossip_section(Now now, detail::Node* sender, const GossipBody& body, Output& out);
     void process_extensions(Now now, detail::Node& sender, const GossipBody& body, Output& out);
     void update_epochs_from_header(const Header& h, detail::Node& sender);

@@ -126,127 +126,32 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_message(Now now, LinkId l
     const Header& h = msg.header;
     const auto& body = std::get<GossipBody>(msg.body);
     detail::Node& me = me_node();
-
-    // Learn our own address from the socket a peer reached us on, unless one is announced.
-    if (info.inbound && (h.type == MessageType::Meet || me.ip.empty()) &&
-        config_.announce_ip.empty() && !info.local_ip.empty() && me.ip != info.local_ip) {
-        me.ip = info.local_ip;
-        mark_dirty(false);
-    }
-
-    // A MEET from a stranger: add it as a handshake node; we will connect back and ask its name.
-    if (!sender && h.type == MessageType::Meet && info.inbound) {
-        std::string ip(h.myip.view());
-        if (ip.empty()) ip = info.peer_ip;
-        if (auto norm = detail::normalize_ip(ip); norm && nodes_.size() < config_.max_nodes &&
-                                                  !handshake_in_progress(*norm, h.port, h.cport)) {
-            detail::Node n;
-            n.id = random_name();
-            n.flags = node_flag::kHandshake;
-            n.ctime = now.mono.ms;
-            n.ip = *norm;
-            n.port = h.port;
-            n.cport = h.cport;
-            n.pport = h.pport;
-            // Connect back at once instead of at the next cron tick: the handshake ends sooner.
-            connect_node(now, add_node(std::move(n), out), out);
-        }
-    }
-
+    learn_own_address(me, info, h);
+    if (!sender && h.type == MessageType::Meet && info.inbound) add_met_stranger(now, info, h, out);
     // Any PING or MEET is answered, even from an unknown sender: that is how handshakes finish.
-    if (h.type == MessageType::Ping || h.type == MessageType::Meet) {
-        const ExtSet exts = ext_set_for(sender, &msg);
-        // The answer is no bigger than the question: a small first ping on a new link gets a
-        // small PONG, and a peer's usual PING (Redis's too) gets the usual section.
-        const std::size_t asked = body.gossip.size();
-        fill_ping(queue_send(link, MessageType::Pong, out), now, MessageType::Pong, sender, exts,
-                  GossipSize::at_most(asked));
-        last_ping_exchange_ = now.mono.ms;
-    }
+    if (h.type == MessageType::Ping || h.type == MessageType::Meet)
+        answer_ping(now, link, sender, msg, out);
 
+    // On our own links, the answer tells us who is at the address we connected to.
     if (!info.inbound) {
         detail::Node* linked = lookup(info.node);
         if (!linked) return;
         if (linked->in_handshake()) {
             if (h.type != MessageType::Pong) return;
-            if (detail::Node* known = lookup(h.sender); known && !known->in_handshake()) {
-                // We already knew that node under its real name: keep that entry, drop ours.
-                if (update_address_if_needed(*known, LinkId{}, info, h, out))
-                    out.events.push_back(
-                        event::NodeAddressChanged{known->id, known->ip, known->port, known->cport});
-                NodeId temp = linked->id;
-                delete_node(temp, out);
-                return;
-            }
-            if (h.sender == my_id()) {
-                // We met ourselves (a MEET to our own address).
-                delete_node(linked->id, out);
-                return;
-            }
-            NodeId temp = linked->id;
-            rename_node(temp, h.sender);
-            linked = lookup(h.sender);
-            linked->flags &= static_cast<std::uint16_t>(~node_flag::kHandshake);
-            rescan_soon(*linked);
-            linked->flags |= h.slaveof.is_null() ? node_flag::kMaster : node_flag::kSlave;
-            linked->data_received = now.mono.ms;
-            if (h.mflags[0] & message_flag::kExtData) linked->supports_ext = true;
-            if (reads_all_extensions(msg)) linked->reads_all_ext = true;
-            update_epochs_from_header(h, *linked);
-            out.events.push_back(event::HandshakeCompleted{temp, linked->id});
-            note_news(*linked);
-            mark_dirty(false);
-            sender = linked;
-            // Welcome the newcomer with our whole view in one PING, once per handshake, instead
-            // of letting it learn the cluster three random entries at a time.
-            send_ping(now, *linked, MessageType::Ping, out, GossipSize::everything());
-            // And tell every peer at once (the news rides first in each PING): a join is rare,
-            // and one message per peer beats waiting for gossip rounds.
-            linked->news += static_cast<std::uint32_t>(nodes_.size());
-            for (auto& [oid, other] : nodes_) {
-                if (oid == my_id() || oid == linked->id || other.in_handshake() ||
-                    !other.link.valid())
-                    continue;
-                send_ping(now, other, MessageType::Ping, out);
-            }
-            news_pending_ = false;
+            sender = complete_handshake(now, *linked, info, msg, out);
+            if (!sender) return;
         } else if (linked->id != h.sender) {
-            // The address answers with another name: that node moved away.
-            linked->flags |= node_flag::kNoAddr;
-            linked->ip.clear();
-            linked->port = linked->cport = linked->pport = 0;
-            free_outbound_link(*linked, out);
-            out.events.push_back(event::NodeNoAddr{linked->id});
-            note_news(*linked);
-            mark_dirty(false);
+            forget_moved_address(*linked, out);
             return;
         }
     }
-
-    if (sender && h.type == MessageType::Ping && info.inbound) {
-        if (update_address_if_needed(*sender, link, info, h, out)) {
-            out.events.push_back(
-                event::NodeAddressChanged{sender->id, sender->ip, sender->port, sender->cport});
-            note_news(*sender);
-        }
+    if (sender && h.type == MessageType::Ping && info.inbound &&
+        update_address_if_needed(*sender, link, info, h, out)) {
+        out.events.push_back(
+            event::NodeAddressChanged{sender->id, sender->ip, sender->port, sender->cport});
+        note_news(*sender);
     }
-
-    if (!info.inbound && h.type == MessageType::Pong) {
-        if (detail::Node* linked = lookup(info.node); linked && linked == sender) {
-            linked->pong_received = now.mono.ms;
-            linked->ping_sent = 0;
-            linked->link_up = true;
-            wake_node_at(*linked, on_ping_grid(now.mono.ms + config_.node_timeout.count() / 2 + 1));
-            if (linked->timed_out()) {
-                linked->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
-                rescan_soon(*linked);
-                out.events.push_back(event::NodeRecovered{linked->id});
-                note_news(*linked);
-            } else if (linked->failing()) {
-                clear_failure_if_needed(now, *linked, out);
-            }
-        }
-    }
+    if (!info.inbound && h.type == MessageType::Pong) note_pong(now, info, sender, out);
 
     if (!sender) return;
     // The sender's own word on NOFAILOVER, in every header: gossip only carries it to nodes that
@@ -258,22 +163,149 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_gossip_message(Now now, LinkId l
         mark_dirty(false);
     }
     update_role_from_header(h, *sender);
-    // Slots: a replica's header carries its master's claim.
-    detail::Node* claimant = h.slaveof.is_null() ? sender : lookup(h.slaveof);
-    if (claimant && !claimant->in_handshake() && !claim_matches(*claimant, h.myslots)) {
-        if (claimant == sender) {
-            note_disowned_slots(*sender, h.config_epoch, h.myslots);
-            update_slots_from_claim(now, *sender, h.config_epoch, h.myslots, out);
-        }
-        const LinkId reply = sender->link.valid() ? sender->link : link;
-        check_stale_claim(now, reply, *claimant, h.config_epoch, h.myslots, out);
-    }
+    process_header_claim(now, link, *sender, h, out);
     // Equal epochs, zero included, are a collision: fresh masters spread out as in Redis.
     if (h.slaveof.is_null() && me.is_master() && sender->is_master() &&
         sender->config_epoch == me.config_epoch)
         handle_epoch_collision(*sender);
     process_gossip_section(now, sender, body, out);
     process_extensions(now, *sender, body, out);
+}
+
+// Learns our own address from the socket a peer reached us on, unless one is announced.
+GOSSIPCLUSTER_INLINE void ClusterState::learn_own_address(detail::Node& me, const LinkInfo& info,
+                                                          const Header& h) {
+    if (info.inbound && (h.type == MessageType::Meet || me.ip.empty()) &&
+        config_.announce_ip.empty() && !info.local_ip.empty() && me.ip != info.local_ip) {
+        me.ip = info.local_ip;
+        mark_dirty(false);
+    }
+}
+
+// A MEET from a stranger: it becomes a handshake node, and we connect back to ask its name.
+GOSSIPCLUSTER_INLINE void ClusterState::add_met_stranger(Now now, const LinkInfo& info,
+                                                         const Header& h, Output& out) {
+    std::string ip(h.myip.view());
+    if (ip.empty()) ip = info.peer_ip;
+    const auto norm = detail::normalize_ip(ip);
+    if (!norm || nodes_.size() >= config_.max_nodes ||
+        handshake_in_progress(*norm, h.port, h.cport))
+        return;
+    detail::Node n;
+    n.id = random_name();
+    n.flags = node_flag::kHandshake;
+    n.ctime = now.mono.ms;
+    n.ip = *norm;
+    n.port = h.port;
+    n.cport = h.cport;
+    n.pport = h.pport;
+    // Connect back at once instead of at the next cron tick: the handshake ends sooner.
+    connect_node(now, add_node(std::move(n), out), out);
+}
+
+GOSSIPCLUSTER_INLINE void ClusterState::answer_ping(Now now, LinkId link,
+                                                    const detail::Node* sender, const Message& msg,
+                                                    Output& out) {
+    const ExtSet exts = ext_set_for(sender, &msg);
+    // The answer is no bigger than the question: a small first ping on a new link gets a small
+    // PONG, and a peer's usual PING (Redis's too) gets the usual section.
+    const std::size_t asked = std::get<GossipBody>(msg.body).gossip.size();
+    fill_ping(queue_send(link, MessageType::Pong, out), now, MessageType::Pong, sender, exts,
+              GossipSize::at_most(asked));
+    last_ping_exchange_ = now.mono.ms;
+}
+
+// The first PONG on our link to a handshake node names it. Returns the named node, or null when
+// the handshake entry was dropped instead (a node we already knew, or ourselves).
+GOSSIPCLUSTER_INLINE detail::Node* ClusterState::complete_handshake(Now now, detail::Node& linked,
+                                                                    const LinkInfo& info,
+                                                                    const Message& msg,
+                                                                    Output& out) {
+    const Header& h = msg.header;
+    if (detail::Node* known = lookup(h.sender); known && !known->in_handshake()) {
+        // We already knew that node under its real name: keep that entry, drop ours.
+        if (update_address_if_needed(*known, LinkId{}, info, h, out))
+            out.events.push_back(
+                event::NodeAddressChanged{known->id, known->ip, known->port, known->cport});
+        NodeId temp = linked.id;
+        delete_node(temp, out);
+        return nullptr;
+    }
+    if (h.sender == my_id()) {
+        // We met ourselves (a MEET to our own address).
+        delete_node(linked.id, out);
+        return nullptr;
+    }
+    NodeId temp = linked.id;
+    rename_node(temp, h.sender);
+    detail::Node* named = lookup(h.sender);
+    named->flags &= static_cast<std::uint16_t>(~node_flag::kHandshake);
+    rescan_soon(*named);
+    named->flags |= h.slaveof.is_null() ? node_flag::kMaster : node_flag::kSlave;
+    named->data_received = now.mono.ms;
+    if (h.mflags[0] & message_flag::kExtData) named->supports_ext = true;
+    if (reads_all_extensions(msg)) named->reads_all_ext = true;
+    update_epochs_from_header(h, *named);
+    out.events.push_back(event::HandshakeCompleted{temp, named->id});
+    note_news(*named);
+    mark_dirty(false);
+    // Welcome the newcomer with our whole view in one PING, once per handshake, instead of
+    // letting it learn the cluster three random entries at a time.
+    send_ping(now, *named, MessageType::Ping, out, GossipSize::everything());
+    // And tell every peer at once (the news rides first in each PING): a join is rare, and one
+    // message per peer beats waiting for gossip rounds.
+    named->news += static_cast<std::uint32_t>(nodes_.size());
+    for (auto& [oid, other] : nodes_) {
+        if (oid == my_id() || oid == named->id || other.in_handshake() || !other.link.valid())
+            continue;
+        send_ping(now, other, MessageType::Ping, out);
+    }
+    news_pending_ = false;
+    return named;
+}
+
+// The address we connected to answers with another name: the node we knew there moved away.
+GOSSIPCLUSTER_INLINE void ClusterState::forget_moved_address(detail::Node& linked, Output& out) {
+    linked.flags |= node_flag::kNoAddr;
+    linked.ip.clear();
+    linked.port = linked.cport = linked.pport = 0;
+    free_outbound_link(linked, out);
+    out.events.push_back(event::NodeNoAddr{linked.id});
+    note_news(linked);
+    mark_dirty(false);
+}
+
+// A PONG on our own link: the node answers, so it is reachable and no longer suspected by us.
+GOSSIPCLUSTER_INLINE void ClusterState::note_pong(Now now, const LinkInfo& info,
+                                                  const detail::Node* sender, Output& out) {
+    detail::Node* linked = lookup(info.node);
+    if (!linked || linked != sender) return;
+    linked->pong_received = now.mono.ms;
+    linked->ping_sent = 0;
+    linked->link_up = true;
+    wake_node_at(*linked, on_ping_grid(now.mono.ms + config_.node_timeout.count() / 2 + 1));
+    if (linked->timed_out()) {
+        linked->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+        rescan_soon(*linked);
+        out.events.push_back(event::NodeRecovered{linked->id});
+        note_news(*linked);
+    } else if (linked->failing()) {
+        clear_failure_if_needed(now, *linked, out);
+    }
+}
+
+// The slots in a header: a master's own claim, or (a replica's header) its master's.
+GOSSIPCLUSTER_INLINE void ClusterState::process_header_claim(Now now, LinkId link,
+                                                             detail::Node& sender, const Header& h,
+                                                             Output& out) {
+    detail::Node* claimant = h.slaveof.is_null() ? &sender : lookup(h.slaveof);
+    if (!claimant || claimant->in_handshake() || claim_matches(*claimant, h.myslots)) return;
+    if (claimant == &sender) {
+        note_disowned_slots(sender, h.config_epoch, h.myslots);
+        update_slots_from_claim(now, sender, h.config_epoch, h.myslots, out);
+    }
+    const LinkId reply = sender.link.valid() ? sender.link : link;
+    check_stale_claim(now, reply, *claimant, h.config_epoch, h.myslots, out);
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::update_role_from_header(const Header& h,
