@@ -49,7 +49,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::reset_manual_failover(Output& out) {
 
 GOSSIPCLUSTER_INLINE void ClusterState::process_mfstart(Now now, detail::Node* sender,
                                                         Output& out) {
-    const detail::Node& me = myself();
+    const detail::Node& me = std::as_const(nodes_).myself();
     if (!sender || !me.is_master() || !sender->is_replica() || !sender->master ||
         *sender->master != myself_)
         return;
