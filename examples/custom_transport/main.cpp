@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -77,8 +78,8 @@ bool converged(const std::vector<std::unique_ptr<Core>>& cores) {
         for (const auto& other : cores) {
             const gc::NodeId& id = other->state().myself_id();
             if (id == st.myself_id()) continue;
-            const gc::detail::Node* n = st.find(id);
-            if (!n || n->in_handshake() || !n->link_up || n->has(gc::node_flag::kNoAddr))
+            const std::optional<gc::NodeView> n = st.find(id);
+            if (!n || n->in_handshake() || !n->link_up() || n->has(gc::node_flag::kNoAddr))
                 return false;
         }
     }

@@ -28,15 +28,14 @@ inline std::string_view address_ip(std::string_view addr) {
 // The port a plaintext client reaches `node` on. In a TLS cluster a node is known by its TLS port
 // and carries its plaintext one as pport (0 otherwise); redis-server 7.0 redirects plaintext
 // clients there, and this server's clients are all plaintext.
-inline std::uint16_t plaintext_port(const gossipcluster::detail::Node& node) {
-    return node.pport != 0 ? node.pport : node.port;
+inline std::uint16_t plaintext_port(gossipcluster::NodeView node) {
+    return node.pport() != 0 ? node.pport() : node.port();
 }
 
 // Where clients reach `node`: its announced address, or, while it does not know its own (a node
 // nobody has met yet), the address this client connected to, as Redis answers then.
-inline std::string client_endpoint(const gossipcluster::detail::Node& node,
-                                   const ClientInfo& client) {
-    const std::string_view ip = node.ip.empty() ? address_ip(client.laddr) : node.ip;
+inline std::string client_endpoint(gossipcluster::NodeView node, const ClientInfo& client) {
+    const std::string_view ip = node.ip().empty() ? address_ip(client.laddr) : node.ip();
     return fmt::format("{}:{}", ip, plaintext_port(node));
 }
 
@@ -67,21 +66,21 @@ inline std::optional<gossipcluster::RespValue> route_request(
         if (gossipcluster::key_hash_slot(keys[i]) != slot)
             return RespValue::error("CROSSSLOT Keys in request don't hash to the same slot");
     if (!state.cluster_ok()) return RespValue::error("CLUSTERDOWN The cluster is down");
-    const gossipcluster::detail::Node* owner = state.slot_owner(slot);
+    const std::optional<gossipcluster::NodeView> owner = state.slot_owner(slot);
     if (!owner) return RespValue::error(fmt::format("CLUSTERDOWN Hash slot not served"));
-    const gossipcluster::detail::Node& me = state.myself();
+    const gossipcluster::NodeView me = state.myself();
 
     const std::int64_t now = ServerContext::now_ms();
     std::size_t missing = 0;
     for (auto k : keys)
         missing += server.keyspace.exists(k, now) ? 0 : 1;
 
-    if (owner == &me) {
+    if (*owner == me) {
         auto migrating = state.migrating().find(slot);
         if (migrating == state.migrating().end() || missing == 0) return std::nullopt;
         if (missing < keys.size())
             return RespValue::error("TRYAGAIN Multiple keys request during rehashing of slot");
-        const auto* target = state.find(migrating->second);
+        const auto target = state.find(migrating->second);
         if (!target) return std::nullopt;
         return RespValue::error(fmt::format("ASK {} {}", slot, client_endpoint(*target, client)));
     }
@@ -90,8 +89,8 @@ inline std::optional<gossipcluster::RespValue> route_request(
             return RespValue::error("TRYAGAIN Multiple keys request during rehashing of slot");
         return std::nullopt;
     }
-    if (readonly_command && client.readonly && me.is_replica() && me.master &&
-        *me.master == owner->id)
+    if (readonly_command && client.readonly && me.is_replica() && me.master() &&
+        *me.master() == owner->id())
         return std::nullopt;
     return RespValue::error(fmt::format("MOVED {} {}", slot, client_endpoint(*owner, client)));
 }

@@ -203,22 +203,22 @@ inline std::optional<RespValue> route_shard_channels(
     for (std::size_t i = 1; i < channels.size(); ++i)
         if (gossipcluster::key_hash_slot(channels[i]) != slot)
             return RespValue::error("CROSSSLOT Keys in request don't hash to the same slot");
-    const gossipcluster::detail::Node* owner = state.slot_owner(slot);
+    const std::optional<gossipcluster::NodeView> owner = state.slot_owner(slot);
     if (!owner) return RespValue::error("CLUSTERDOWN Hash slot not served");
-    const gossipcluster::detail::Node& me = state.myself();
-    if (owner == &me) return std::nullopt;
+    const gossipcluster::NodeView me = state.myself();
+    if (*owner == me) return std::nullopt;
     if (client.asking && state.importing().contains(slot)) return std::nullopt;
-    if (me.is_replica() && me.master && *me.master == owner->id) return std::nullopt;
+    if (me.is_replica() && me.master() && *me.master() == owner->id()) return std::nullopt;
     return RespValue::error(fmt::format("MOVED {} {}", slot, client_endpoint(*owner, client)));
 }
 
 // True when this node's shard serves `slot` (shard channels of other slots are dropped).
 inline bool shard_serves(const ClusterNode& cluster, std::uint16_t slot) {
     const auto& state = cluster.state();
-    const gossipcluster::detail::Node* owner = state.slot_owner(slot);
+    const std::optional<gossipcluster::NodeView> owner = state.slot_owner(slot);
     if (!owner) return false;
-    const gossipcluster::detail::Node& me = state.myself();
-    return owner == &me || (me.is_replica() && me.master && *me.master == owner->id);
+    const gossipcluster::NodeView me = state.myself();
+    return *owner == me || (me.is_replica() && me.master() && *me.master() == owner->id());
 }
 
 // Shard channels of slots this shard no longer serves are dropped, their subscribers told.

@@ -118,8 +118,8 @@ class Replication {
 
     std::optional<gossipcluster::NodeId> my_master() const {
         if (!ctx_.cluster) return std::nullopt;
-        const auto& me = ctx_.cluster->state().myself();
-        if (me.is_replica() && me.master) return *me.master;
+        const gossipcluster::NodeView me = ctx_.cluster->state().myself();
+        if (me.is_replica() && me.master()) return *me.master();
         return std::nullopt;
     }
     bool is_master() const { return !my_master(); }
@@ -168,20 +168,21 @@ class Replication {
 
     void connect_master() {
         if (stopped_ || !following_ || !ctx_.cluster) return;
-        const auto* node = ctx_.cluster->state().find(*following_);
-        if (!node || node->port == 0) {
+        const auto node = ctx_.cluster->state().find(*following_);
+        if (!node || node->port() == 0) {
             retry_later();
             return;
         }
         std::error_code ec;
-        const auto address = asio::ip::make_address(node->ip.empty() ? "127.0.0.1" : node->ip, ec);
+        const auto address =
+            asio::ip::make_address(node->ip().empty() ? "127.0.0.1" : node->ip(), ec);
         if (ec) {
             retry_later();
             return;
         }
         master_ip_ = address.to_string();
         // Replication runs on the client port, the plaintext one in a TLS cluster.
-        master_port_ = node->pport != 0 ? node->pport : node->port;
+        master_port_ = node->pport() != 0 ? node->pport() : node->port();
         link_state_ = LinkState::kConnecting;
         socket_ = std::make_shared<asio::ip::tcp::socket>(io_);
         input_.clear();

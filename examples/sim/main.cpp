@@ -117,8 +117,8 @@ Report run_scenario(SimCluster& s, const sim::Options& o,
             // Crash a different master each run; it restarts as a replica before the next one.
             std::size_t victim = 0;
             for (std::size_t i = 0; i < s.size(); ++i) {
-                const auto& me = s.core(i).state().myself();
-                if (me.is_master() && me.slot_count > 0 &&
+                const NodeView me = s.core(i).state().myself();
+                if (me.is_master() && me.slot_count() > 0 &&
                     i % shape.masters == run % shape.masters) {
                     victim = i;
                     break;
@@ -141,8 +141,8 @@ Report run_scenario(SimCluster& s, const sim::Options& o,
                     for (std::size_t i = 0; i < s.size(); ++i) {
                         if (!s.alive(i)) continue;
                         for (std::size_t sl = 0; sl < kSlotCount; sl += 97) {
-                            const auto* owner = s.core(i).state().slot_owner(sl);
-                            if (!owner || owner->id == id) return false;
+                            const auto owner = s.core(i).state().slot_owner(sl);
+                            if (!owner || owner->id() == id) return false;
                         }
                     }
                     return cluster_converged(s);

@@ -77,8 +77,8 @@ inline bool shape_converged(SimCluster& s, const std::vector<std::size_t>& first
         const auto& st = s.core(i).state();
         if (!st.cluster_ok() || st.node_count() != s.size()) return false;
         for (std::size_t m = 0; m < masters.size(); ++m) {
-            const auto* owner = st.slot_owner(first_slots[m]);
-            if (!owner || owner->id != masters[m]) return false;
+            const auto owner = st.slot_owner(first_slots[m]);
+            if (!owner || owner->id() != masters[m]) return false;
         }
     }
     return true;
@@ -243,8 +243,8 @@ inline ScaleRow run_scale_row(std::size_t n, const Options& o) {
             for (std::size_t i = 0; i < s.size(); ++i) {
                 if (!s.alive(i)) continue;
                 const auto& st = s.core(i).state();
-                const auto* owner = st.slot_owner(victim_slot);
-                if (!owner || owner->id == victim_id || !st.cluster_ok()) return false;
+                const auto owner = st.slot_owner(victim_slot);
+                if (!owner || owner->id() == victim_id || !st.cluster_ok()) return false;
             }
             return true;
         },

@@ -213,13 +213,13 @@ class FailoverRecorder {
                 rows_[i].label = fmt::format("node {}: down", i);
                 continue;
             }
-            const auto& me = s.core(i).state().myself();
+            const gossipcluster::NodeView me = s.core(i).state().myself();
             if (i == victim) {
                 rows_[i].label = fmt::format("node {}: master (killed)", i);
                 rows_[i].marks.push_back({0.0, TimelineMark::killed});
             } else if (me.is_master()) {
                 rows_[i].label = fmt::format("node {}: master", i);
-            } else if (me.master && *me.master == victim_) {
+            } else if (me.master() && *me.master() == victim_) {
                 rows_[i].label = fmt::format("node {}: replica of node {}", i, victim);
             } else {
                 rows_[i].label = fmt::format("node {}: replica", i);

@@ -28,6 +28,7 @@
 #include "gossipcluster/detail/timer_table.hpp"
 #include "gossipcluster/link.hpp"
 #include "gossipcluster/message.hpp"
+#include "gossipcluster/node_view.hpp"
 #include "gossipcluster/output.hpp"
 #include "gossipcluster/persisted_state.hpp"
 #include "gossipcluster/time.hpp"
@@ -140,10 +141,13 @@ class ClusterState {
     // Approximate bytes this view occupies (the object and the containers it owns).
     std::size_t memory_bytes() const;
     std::size_t node_count() const { return nodes_.size(); }
-    // Defined here, like the other small helpers every part calls on hot paths, so that the
-    // compiled parts inline them.
-    const detail::Node* find(const NodeId& id) const { return nodes_.find(id); }
-    const detail::Node& myself() const { return nodes_.myself(); }
+    // find, myself, slot_owner, for_each_node and replicas_of hand out NodeViews: read-only, and
+    // valid until the next input to this state.
+    std::optional<NodeView> find(const NodeId& id) const {
+        if (const auto* n = nodes_.find(id)) return NodeView(*n);
+        return std::nullopt;
+    }
+    NodeView myself() const { return NodeView(nodes_.myself()); }
     // Every node, handshakes included, in id order (CLUSTER NODES).
     std::vector<NodeRecord> node_records(Now now, bool include_handshake) const;
     // What must survive a restart (nodes.conf).
@@ -157,15 +161,28 @@ class ClusterState {
     // The same count without expiring anything (for observers).
     std::size_t valid_failure_reports(Now now, const NodeId& id) const;
     bool cluster_ok() const { return cluster_ok_; }
-    const detail::Node* slot_owner(std::size_t slot) const { return slots_.owner(slot); }
-    // The slots `node` owns in this view.
-    SlotBitmap slots_of(const detail::Node& node) const { return slots_.slots_of(node); }
+    // The node serving `slot`, if any.
+    std::optional<NodeView> slot_owner(std::size_t slot) const {
+        if (const auto* n = slots_.owner(slot)) return NodeView(*n);
+        return std::nullopt;
+    }
+    // The slots `node` (a view of this state) owns in this view.
+    SlotBitmap slots_of(NodeView node) const { return slots_.slots_of(*node.node_); }
     const std::map<std::uint16_t, NodeId>& importing() const { return slots_.importing(); }
     const std::map<std::uint16_t, NodeId>& migrating() const { return slots_.migrating(); }
+    // f(NodeView) for every node, handshakes included, in id order.
     template <typename F>
     void for_each_node(F&& f) const {
         for (const auto& [id, node] : nodes_)
-            f(node);
+            f(NodeView(node));
+    }
+    // The replicas of `master` in id order, handshakes left out.
+    std::vector<NodeView> replicas_of(const NodeId& master) const {
+        std::vector<NodeView> out;
+        for (const auto& [id, n] : nodes_)
+            if (n.is_replica() && n.master && *n.master == master && !n.in_handshake())
+                out.push_back(NodeView(n));
+        return out;
     }
 
   private:
@@ -181,6 +198,8 @@ class ClusterState {
     detail::Node* lookup(const NodeId& id) { return nodes_.lookup(id); }
     // Our own node without a tree walk (hot paths ask for it on every message).
     detail::Node& me_node() { return nodes_.myself(); }
+    // The same read-only, without rebuilding a stale order (which would make every node due).
+    const detail::Node& own_node() const { return nodes_.myself(); }
     const NodeId& my_id() const { return nodes_.myself_id(); }
     detail::Node& add_node(detail::Node node, Output& out);
     void delete_node(const NodeId& id, Output& out);

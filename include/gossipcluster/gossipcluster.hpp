@@ -25,6 +25,7 @@
 #include "gossipcluster/concepts.hpp"
 #include "gossipcluster/config.hpp"
 #include "gossipcluster/event.hpp"
+#include "gossipcluster/node_view.hpp"
 #include "gossipcluster/output.hpp"
 
 // What survives a restart, and the stock policies.

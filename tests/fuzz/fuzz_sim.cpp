@@ -96,7 +96,7 @@ struct World {
                              std::string(st.myself_id().view()).c_str(),
                              st.myself().is_master() ? "master" : "replica",
                              static_cast<unsigned long long>(st.current_epoch()),
-                             static_cast<unsigned long long>(st.myself().config_epoch));
+                             static_cast<unsigned long long>(st.myself().config_epoch()));
             }
             std::abort();
         }
@@ -181,7 +181,7 @@ SlotBitmap pick_slots(Reader& in, World& w) {
                 const auto& st = w.sim.core(i).state();
                 const NodeId& owner = w.ids[in.below(kMasters)];
                 for (std::size_t slot = 0; slot < kSlotCount; ++slot)
-                    if (const auto* o = st.slot_owner(slot); o && o->id == owner) s.set(slot);
+                    if (const auto o = st.slot_owner(slot); o && o->id() == owner) s.set(slot);
                 break;
             }
             break;
@@ -259,12 +259,12 @@ Message forge(Reader& in, World& w, std::size_t target) {
     // Most forged headers claim the role and slots the sender really has, so that the rest of
     // the message is what gets tested, not only the role change.
     const std::uint8_t shape = in.u8();
-    const detail::Node* known = st.find(m.header.sender);
+    const auto known = st.find(m.header.sender);
     if (shape < 128 && known) {
-        m.header.flags = known->flags & (node_flag::kMaster | node_flag::kSlave);
-        if (!known->is_master() && known->master) m.header.slaveof = *known->master;
+        m.header.flags = known->flags() & (node_flag::kMaster | node_flag::kSlave);
+        if (!known->is_master() && known->master()) m.header.slaveof = *known->master();
         for (std::size_t slot = 0; slot < kSlotCount; ++slot)
-            if (const auto* o = st.slot_owner(slot); o && o->id == known->id)
+            if (const auto o = st.slot_owner(slot); o && o->id() == known->id())
                 m.header.myslots.set(slot);
     } else {
         m.header.flags = pick_flags(in);
@@ -272,7 +272,7 @@ Message forge(Reader& in, World& w, std::size_t target) {
         m.header.myslots = pick_slots(in, w);
     }
     m.header.current_epoch = pick_epoch(in, st.current_epoch());
-    m.header.config_epoch = pick_epoch(in, known ? known->config_epoch : 0);
+    m.header.config_epoch = pick_epoch(in, known ? known->config_epoch() : 0);
     m.header.offset = in.u8() < 200 ? 0 : in.u64();
     m.header.myip = pick_ip(in, w);
     m.header.port = pick_port(in, w);

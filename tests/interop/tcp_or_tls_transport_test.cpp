@@ -63,8 +63,8 @@ bool pair_up(asio::io_context& io, Node& a, Node& b) {
     auto connected = [](const ClusterState& st) {
         if (st.node_count() != 2) return false;
         bool ok = true;
-        st.for_each_node([&](const detail::Node& n) {
-            if (n.id != st.myself_id() && (n.in_handshake() || !n.link_up)) ok = false;
+        st.for_each_node([&](NodeView n) {
+            if (n.id() != st.myself_id() && (n.in_handshake() || !n.link_up())) ok = false;
         });
         return ok;
     };

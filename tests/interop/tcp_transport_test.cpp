@@ -103,9 +103,9 @@ CommandResult meet(Node& from, const Node& to, const std::string& ip) {
 bool sees_all_connected(const ClusterState& st, std::size_t expected) {
     if (st.node_count() != expected) return false;
     bool ok = true;
-    st.for_each_node([&](const detail::Node& n) {
-        if (n.id == st.myself_id()) return;
-        if (n.in_handshake() || !n.link_up || n.has(node_flag::kNoAddr)) ok = false;
+    st.for_each_node([&](NodeView n) {
+        if (n.id() == st.myself_id()) return;
+        if (n.in_handshake() || !n.link_up() || n.has(node_flag::kNoAddr)) ok = false;
     });
     return ok;
 }
@@ -118,7 +118,7 @@ bool converged(const std::vector<std::unique_ptr<Node>>& nodes) {
 
 std::set<std::string> known_ids(const Node& n) {
     std::set<std::string> ids;
-    n.core().state().for_each_node([&](const detail::Node& node) { ids.insert(node.id.str()); });
+    n.core().state().for_each_node([&](NodeView node) { ids.insert(node.id().str()); });
     return ids;
 }
 
@@ -207,11 +207,11 @@ TEST_CASE("[tcp] two nodes on 127.0.0.1 meet and list each other connected", "[i
 
     const NodeId id_a = a.core().state().myself_id();
     const NodeId id_b = b.core().state().myself_id();
-    CHECK(a.core().state().find(id_b) != nullptr);
-    CHECK(b.core().state().find(id_a) != nullptr);
+    CHECK(a.core().state().find(id_b) != std::nullopt);
+    CHECK(b.core().state().find(id_a) != std::nullopt);
     // Each learnt its own address from the local end of a connection the other made.
-    CHECK(a.core().state().myself().ip == "127.0.0.1");
-    CHECK(b.core().state().myself().ip == "127.0.0.1");
+    CHECK(a.core().state().myself().ip() == "127.0.0.1");
+    CHECK(b.core().state().myself().ip() == "127.0.0.1");
     for (const auto& n : nodes) {
         const AsioTcpStats& st = n->transport().stats();
         CHECK(st.messages_received > 0);
@@ -223,7 +223,7 @@ TEST_CASE("[tcp] two nodes on 127.0.0.1 meet and list each other connected", "[i
         CHECK(st.links_dropped_send_buffer == 0);
     }
     // The outbound link to the peer carries our PINGs and its PONGs.
-    const LinkId a_to_b = a.core().state().find(id_b)->link;
+    const LinkId a_to_b = a.core().state().find(id_b)->link();
     const AsioLinkStats* ls = a.transport().link_stats(a_to_b);
     REQUIRE(ls != nullptr);
     CHECK(ls->messages_sent > 0);
@@ -246,7 +246,7 @@ TEST_CASE("[tcp] three nodes on ::1 converge", "[interop][tcp]") {
     REQUIRE(meet(*nodes[1], *nodes[2], "::1").ok);
     REQUIRE(run_until(io, [&] { return converged(nodes); }));
     for (const auto& n : nodes) {
-        CHECK(n->core().state().myself().ip == "::1");
+        CHECK(n->core().state().myself().ip() == "::1");
         CHECK(n->transport().stats().frames_dropped_total == 0);
     }
     for (const auto& n : nodes)
@@ -552,7 +552,7 @@ TEST_CASE("[tcp] a node whose save fails stops and never announces what it did n
     REQUIRE(run_until(io, [&] { return own->last_error() != nullptr; }));
     CHECK_THROWS_AS(std::rethrow_exception(own->last_error()), StorageError);
     CHECK(own->call([](Node::Core& c) {
-        return c.state().slot_owner(0) == &c.state().myself() &&
+        return c.state().slot_owner(0) == c.state().myself() &&
                !c.storage().saved()->myself()->slots.test(0);
     }));
     // Stopped by default: no timer, no socket, no message after the failed save.
@@ -565,7 +565,7 @@ TEST_CASE("[tcp] a node whose save fails stops and never announces what it did n
     CHECK_FALSE(run_until(
         io, [&] { return sent() != sent_at_failure || peer->core().state().slot_owner(0); },
         2500ms));
-    CHECK(peer->core().state().slot_owner(0) == nullptr);
+    CHECK(peer->core().state().slot_owner(0) == std::nullopt);
 
     own->stop();
     peer->stop();

@@ -120,18 +120,18 @@ void meet(TlsNode& from, const TlsNode& to) {
 bool sees_all_connected(const ClusterState& st, std::size_t expected) {
     if (st.node_count() != expected) return false;
     bool ok = true;
-    st.for_each_node([&](const detail::Node& n) {
-        if (n.id == st.myself_id()) return;
-        if (n.in_handshake() || !n.link_up || n.has(node_flag::kNoAddr)) ok = false;
+    st.for_each_node([&](NodeView n) {
+        if (n.id() == st.myself_id()) return;
+        if (n.in_handshake() || !n.link_up() || n.has(node_flag::kNoAddr)) ok = false;
     });
     return ok;
 }
 
 // The open link of `n` to `peer` in each direction is bound to `peer`'s id.
 bool bound_both_ways(TlsNode& n, const NodeId& peer) {
-    const auto* p = n.core().state().find(peer);
-    return p != nullptr && n.transport().certified_node_id(p->link) == peer &&
-           n.transport().certified_node_id(p->inbound_link) == peer;
+    const auto p = n.core().state().find(peer);
+    return p.has_value() && n.transport().certified_node_id(p->link()) == peer &&
+           n.transport().certified_node_id(p->inbound_link()) == peer;
 }
 
 // An encoded PING in `sender`'s name, with nothing to gossip.
@@ -186,7 +186,7 @@ TEST_CASE("[tls] two nodes meet over TLS and list each other connected", "[inter
     CHECK(b->transport().stats().handshakes_succeeded >= 2);
     CHECK(a->transport().stats().handshakes_failed == 0);
     CHECK(a->transport().stats().messages_received > 0);
-    CHECK(b->core().state().find(a->core().state().myself_id()) != nullptr);
+    CHECK(b->core().state().find(a->core().state().myself_id()) != std::nullopt);
     a->stop();
     b->stop();
 }
@@ -237,7 +237,7 @@ TEST_CASE("[tls] peers without a certificate from the CA never reach the core", 
     CHECK(run_until(io, [&] { return good->transport().inbound_link_count() == 0; }));
     CHECK(good->transport().stats().messages_received == 0);
     CHECK(stranger->transport().stats().handshakes_failed >= 1);
-    CHECK(stranger->core().state().find(st.myself_id()) == nullptr);
+    CHECK(stranger->core().state().find(st.myself_id()) == std::nullopt);
 
     // The good node still serves nodes with the right certificate.
     auto friend_node = start_node(io, 4, tls_options(certs.issue("friend"), certs.ca()));
@@ -425,7 +425,7 @@ TEST_CASE("[tls] bind_node_id: frames in another node's name are cut off before 
     REQUIRE(
         run_until(io, [&] { return stats.links_closed_sender_mismatch == 1 && client_closed; }));
     CHECK(stats.messages_received == 1);
-    CHECK(st.find(idb) == nullptr);
+    CHECK(st.find(idb) == std::nullopt);
     CHECK(st.node_count() == 1);
     CHECK(run_until(io, [&] { return good->transport().inbound_link_count() == 0; }));
 
@@ -436,9 +436,9 @@ TEST_CASE("[tls] bind_node_id: frames in another node's name are cut off before 
     REQUIRE(run_until(io, [&] { return stats.links_closed_sender_mismatch >= 3; }));
     pump(io, 300ms);
     CHECK(stats.messages_received == 1);
-    CHECK(st.find(idb) == nullptr);
+    CHECK(st.find(idb) == std::nullopt);
     CHECK(st.node_count() == 1);
-    CHECK(impostor->core().state().find(idg) == nullptr);
+    CHECK(impostor->core().state().find(idg) == std::nullopt);
 
     asio::error_code ignored;
     client.next_layer().close(ignored);
@@ -468,7 +468,7 @@ TEST_CASE("[tls] bind_node_id: a certificate from the CA that names no node id i
         CHECK(stats.handshakes_succeeded == 0);
         CHECK(stats.messages_received == 0);
         CHECK(good->core().state().node_count() == 1);
-        CHECK(anon->core().state().find(idg) == nullptr);
+        CHECK(anon->core().state().find(idg) == std::nullopt);
 
         // An outbound link to it fails too, reported down like a failed connect.
         const auto failed_before = stats.connects_failed;
@@ -476,7 +476,7 @@ TEST_CASE("[tls] bind_node_id: a certificate from the CA that names no node id i
         REQUIRE(run_until(io, [&] { return stats.connects_failed > failed_before; }));
         CHECK(stats.connects_succeeded == 0);
         CHECK(stats.messages_received == 0);
-        CHECK(anon->core().state().find(idg) == nullptr);
+        CHECK(anon->core().state().find(idg) == std::nullopt);
         good->stop();
         anon->stop();
     }

@@ -43,8 +43,8 @@ void set_link(SimCluster& sim, std::size_t node, ReplicationLink link) {
 
 // A master with slots other than `old` owns slot 0 in the view of `node`.
 bool replaced_in_view(SimCluster& sim, std::size_t node, const NodeId& old) {
-    const auto* owner = sim.core(node).state().slot_owner(0);
-    return owner && owner->id != old;
+    const auto owner = sim.core(node).state().slot_owner(0);
+    return owner && owner->id() != old;
 }
 
 }  // namespace

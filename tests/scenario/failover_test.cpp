@@ -44,21 +44,21 @@ TEST_CASE("[failover] a replica replaces a crashed master and the cluster is ok 
     CHECK(all_ok <= timeout + 400);
     CHECK(votes_granted >= 2);
     for (std::size_t i = 1; i < sim.size(); ++i) {
-        CHECK(sim.core(i).state().slot_owner(0)->id == heir);
+        CHECK(sim.core(i).state().slot_owner(0)->id() == heir);
         CHECK(sim.core(i).state().find(old_master)->failing());
     }
     CHECK(sim.core(replica).state().myself().is_master());
     // The new master's epoch is unique and the greatest.
-    const Epoch e = sim.core(replica).state().myself().config_epoch;
+    const Epoch e = sim.core(replica).state().myself().config_epoch();
     for (std::size_t m = 1; m < sh.masters; ++m)
-        CHECK(sim.core(m).state().myself().config_epoch < e);
+        CHECK(sim.core(m).state().myself().config_epoch() < e);
 
     // The old master comes back and follows the new one.
     sim.restart(0);
     REQUIRE(sim.run_until(
         [&] {
-            const auto& me = sim.core(0).state().myself();
-            return me.is_replica() && me.master && *me.master == heir && cluster_converged(sim);
+            const auto me = sim.core(0).state().myself();
+            return me.is_replica() && me.master() && *me.master() == heir && cluster_converged(sim);
         },
         Duration{timeout * 10}));
 }
@@ -108,7 +108,7 @@ TEST_CASE("[failover] the replica with the greater offset wins", "[scenario]") {
     REQUIRE(sim.run_until([&] { return failed_over(sim, old_master); }, 20s));
     CHECK(sim.core(ahead).state().myself().is_master());
     CHECK(sim.core(behind).state().myself().is_replica());
-    CHECK(*sim.core(behind).state().myself().master == sim.core(ahead).state().myself_id());
+    CHECK(*sim.core(behind).state().myself().master() == sim.core(ahead).state().myself_id());
 }
 
 TEST_CASE("[failover] a minority side never elects", "[scenario]") {
@@ -155,12 +155,12 @@ TEST_CASE("[failover] CLUSTER FAILOVER in all three modes promotes the replica",
     REQUIRE(manual(sim, replica, mode).ok);
     REQUIRE(sim.run_until(
         [&] {
-            const auto& om = sim.core(1).state().myself();
-            return om.is_replica() && om.master && *om.master == heir && cluster_converged(sim);
+            const auto om = sim.core(1).state().myself();
+            return om.is_replica() && om.master() && *om.master() == heir && cluster_converged(sim);
         },
         20s));
     for (std::size_t i = 0; i < sim.size(); ++i)
-        CHECK(sim.core(i).state().slot_owner(6000)->id == heir);
+        CHECK(sim.core(i).state().slot_owner(6000)->id() == heir);
     CHECK(sim.core(replica).state().find(old_master)->is_replica());
     if (mode == ClusterState::FailoverMode::Default) {
         CHECK(paused);
@@ -207,8 +207,8 @@ TEST_CASE("[migration] an orphaned master gets a replica from the best-served ma
             std::size_t serving_m2 = 0;
             for (std::size_t i = 0; i < sim.size(); ++i) {
                 if (!sim.alive(i)) continue;
-                const auto& me = sim.core(i).state().myself();
-                if (me.is_replica() && me.master && *me.master == m2) ++serving_m2;
+                const auto me = sim.core(i).state().myself();
+                if (me.is_replica() && me.master() && *me.master() == m2) ++serving_m2;
             }
             return serving_m2 == 1;
         },

@@ -29,10 +29,10 @@ TEST_CASE("[slots] six nodes form a cluster with three shards", "[scenario]") {
     SimCluster sim({.seed = 21});
     REQUIRE(form_cluster(sim, shape_with_timeout(15000ms), 60s));
     const auto& st = sim.core(4).state();
-    CHECK(st.slot_owner(0)->id == sim.core(0).state().myself_id());
-    CHECK(st.slot_owner(16383)->id == sim.core(2).state().myself_id());
+    CHECK(st.slot_owner(0)->id() == sim.core(0).state().myself_id());
+    CHECK(st.slot_owner(16383)->id() == sim.core(2).state().myself_id());
     CHECK(st.myself().is_replica());
-    CHECK(*st.myself().master == sim.core(1).state().myself_id());
+    CHECK(*st.myself().master() == sim.core(1).state().myself_id());
     for (std::size_t i = 0; i < sim.size(); ++i)
         CHECK(sim.core(i).state().cluster_ok());
 }
@@ -164,7 +164,7 @@ TEST_CASE("[slots] a newer configEpoch takes slots and the stale owner is correc
     REQUIRE(sim.run_until(
         [&] {
             for (std::size_t i = 0; i < sim.size(); ++i)
-                if (sim.core(i).state().slot_owner(0)->id != n1) return false;
+                if (sim.core(i).state().slot_owner(0)->id() != n1) return false;
             return true;
         },
         30s));
@@ -204,25 +204,25 @@ TEST_CASE("[slots] a slot its owner stopped claiming goes to the next claimant w
     REQUIRE(sim.run_until(
         [&] {
             for (std::size_t i = 0; i < observer; ++i)
-                if (sim.core(i).state().slot_owner(6000)->id != n0) return false;
+                if (sim.core(i).state().slot_owner(6000)->id() != n0) return false;
             return true;
         },
         10s));
-    const Epoch newest = sim.core(0).state().myself().config_epoch;
-    REQUIRE(newest > sim.core(3).state().myself().config_epoch);
+    const Epoch newest = sim.core(0).state().myself().config_epoch();
+    REQUIRE(newest > sim.core(3).state().myself().config_epoch());
 
     // The observer hears from everyone but node 3 first.
     sim.heal();
     sim.partition({observer}, {3});
     const auto& view = sim.core(observer).state();
-    REQUIRE(sim.run_until([&] { return view.find(n0)->config_epoch == newest; }, 10s));
-    CHECK(view.slot_owner(6000)->id == n0);
+    REQUIRE(sim.run_until([&] { return view.find(n0)->config_epoch() == newest; }, 10s));
+    CHECK(view.slot_owner(6000)->id() == n0);
     sim.run_for(3s);
     // The trap: without the owner's own word, its newer epoch would keep shard 0 forever.
-    CHECK(view.slot_owner(0)->id == n0);
+    CHECK(view.slot_owner(0)->id() == n0);
 
     sim.heal();
-    REQUIRE(sim.run_until([&] { return view.slot_owner(0)->id == n3; }, 10s));
+    REQUIRE(sim.run_until([&] { return view.slot_owner(0)->id() == n3; }, 10s));
     REQUIRE(sim.run_until([&] { return cluster_converged(sim); }, 20s));
 }
 
@@ -246,7 +246,7 @@ TEST_CASE("[epochs] equal config epochs are made unique, the smaller name moves"
         [&] {
             std::set<Epoch> epochs;
             for (std::size_t i = 0; i < 3; ++i)
-                epochs.insert(sim.core(i).state().myself().config_epoch);
+                epochs.insert(sim.core(i).state().myself().config_epoch());
             return epochs.size() == 3 && membership_converged(sim);
         },
         30s));
@@ -254,7 +254,7 @@ TEST_CASE("[epochs] equal config epochs are made unique, the smaller name moves"
     std::size_t greatest = 0;
     for (std::size_t i = 1; i < 3; ++i)
         if (sim.core(i).state().myself_id() > sim.core(greatest).state().myself_id()) greatest = i;
-    CHECK(sim.core(greatest).state().myself().config_epoch == 1);
+    CHECK(sim.core(greatest).state().myself().config_epoch() == 1);
 }
 
 TEST_CASE("[epochs] every epoch change is saved with fsync before a message carries it",

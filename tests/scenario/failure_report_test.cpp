@@ -115,7 +115,7 @@ struct Fixture {
             saw_fail = saw_fail || announces_fail(out);
         }
     }
-    const detail::Node& suspect() const { return *st.find(name_of(kSuspect)); }
+    NodeView suspect() const { return *st.find(name_of(kSuspect)); }
 
     Now now = at(1);
     ClusterState st;

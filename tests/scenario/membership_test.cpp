@@ -26,8 +26,8 @@ TEST_CASE("[membership] two nodes complete a MEET handshake", "[scenario]") {
     CHECK(knows(sim, 0, id1));
     CHECK(knows(sim, 1, id0));
     // Each learnt its own address from the other's connection.
-    CHECK(sim.core(1).state().myself().ip == sim.ip(1));
-    CHECK(sim.core(0).state().myself().ip == sim.ip(0));
+    CHECK(sim.core(1).state().myself().ip() == sim.ip(1));
+    CHECK(sim.core(0).state().myself().ip() == sim.ip(0));
     CHECK(sim.codec_errors().empty());
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("[membership] a forgotten node stays forgotten", "[scenario]") {
         REQUIRE(sim.core(i).forget(gone.view()).ok);
     sim.run_for(30s);
     for (std::size_t i = 0; i < 3; ++i)
-        CHECK(sim.core(i).state().find(gone) == nullptr);
+        CHECK(sim.core(i).state().find(gone) == std::nullopt);
     CHECK_FALSE(sim.core(0).forget(sim.core(0).state().myself_id().view()).ok);
 }
 
@@ -160,7 +160,7 @@ TEST_CASE("[membership] FORGET on one node spreads by the FORGOTTEN_NODE extensi
     // Within the blacklist time nobody re-learns it from anyone else's gossip.
     sim.run_for(30s);
     for (std::size_t i = 0; i < 3; ++i)
-        CHECK(sim.core(i).state().find(gone) == nullptr);
+        CHECK(sim.core(i).state().find(gone) == std::nullopt);
 }
 
 TEST_CASE("[membership] a peer's hostname is learnt and cleared when it stops announcing it",
@@ -173,14 +173,14 @@ TEST_CASE("[membership] a peer's hostname is learnt and cleared when it stops an
     REQUIRE(sim.meet(1, 0).ok);
     REQUIRE(sim.run_until([&] { return converged(sim); }, 10s));
     const NodeId a = sim.core(0).state().myself_id();
-    REQUIRE(
-        sim.run_until([&] { return sim.core(1).state().find(a)->hostname == "node-a.test"; }, 10s));
+    REQUIRE(sim.run_until([&] { return sim.core(1).state().find(a)->hostname() == "node-a.test"; },
+                          10s));
     // Restarted without a hostname: the peer clears it at the next message.
     sim.crash(0);
     sim.node_config(0).announce_hostname.clear();
     sim.restart(0);
     REQUIRE(sim.core(0).state().myself_id() == a);
-    REQUIRE(sim.run_until([&] { return sim.core(1).state().find(a)->hostname.empty(); }, 20s));
+    REQUIRE(sim.run_until([&] { return sim.core(1).state().find(a)->hostname().empty(); }, 20s));
 }
 
 TEST_CASE("[membership] FAIL, UPDATE and votes from unknown senders change nothing", "[scenario]") {
@@ -215,7 +215,7 @@ TEST_CASE("[membership] FAIL, UPDATE and votes from unknown senders change nothi
     CHECK(after.current_epoch == before.current_epoch);
     CHECK(after.last_vote_epoch == before.last_vote_epoch);
     CHECK_FALSE(core.state().find(victim)->failing());
-    CHECK(core.state().slot_owner(0) == nullptr);
+    CHECK(core.state().slot_owner(0) == std::nullopt);
     CHECK(core.state().node_count() == 2);
     CHECK(core.state().counters().dropped_unknown_sender >= 2);
 }

@@ -55,8 +55,8 @@ TEST_CASE(
     sim.run_for(2s);
     for (std::size_t i = 0; i < sim.size(); ++i) {
         CHECK(sim.core(i).state().current_epoch() < kEpochLimit);
-        const auto* owner = sim.core(i).state().slot_owner(0);
-        CHECK((owner && owner->id == master0));
+        const auto owner = sim.core(i).state().slot_owner(0);
+        CHECK((owner && owner->id() == master0));
     }
     // What was saved is what a restart loads: restart every node, one at a time.
     for (std::size_t i = 0; i < sim.size(); ++i) {
@@ -70,7 +70,7 @@ TEST_CASE(
     sim.crash(0);
     REQUIRE(sim.run_until([&] { return failed_over(sim, master0); }, 20s));
     CHECK(sim.core(heir).state().myself().is_master());
-    CHECK(sim.core(heir).state().slot_owner(0)->id == sim.core(heir).state().myself_id());
+    CHECK(sim.core(heir).state().slot_owner(0)->id() == sim.core(heir).state().myself_id());
 }
 
 TEST_CASE("[forget] with hundreds of forgotten nodes and long names every message decodes",
@@ -143,7 +143,7 @@ TEST_CASE("[forget] with hundreds of forgotten nodes and long names every messag
     for (std::size_t i = 0; i < kReal; ++i) {
         CHECK(sim.core(i).state().node_count() == kReal);
         for (std::size_t j = 0; j < kReal; ++j)
-            CHECK(sim.core(i).state().find(ids[j])->hostname ==
+            CHECK(sim.core(i).state().find(ids[j])->hostname() ==
                   std::string(kHostnameMaxLen - j, static_cast<char>('a' + j)));
     }
 }

@@ -142,7 +142,7 @@ TEST_CASE("[redis70] a peer that sends only the hostname gets only the hostname"
     for (std::int64_t t = 2000; t < 2300; t += 100) {
         const auto exts = f.answer(2, ping_from(2, "peer-2.example"), t);
         CHECK(types_of(exts) == kHostnameOnly);
-        CHECK(f.st.find(name_of(2))->hostname == "peer-2.example");
+        CHECK(f.st.find(name_of(2))->hostname() == "peer-2.example");
     }
 }
 
@@ -256,7 +256,7 @@ TEST_CASE(
     if (!ours_only) m.header.myslots.set_range(2 * kSlotCount / kMasters, kSlotCount - 1);
     Output out;
     f.st.on_message(at(2000), link_of(2), m, out);
-    CHECK(f.st.myself().slot_count == 0);
+    CHECK(f.st.myself().slot_count() == 0);
     const bool follows = allow || ours_only;
     CHECK(f.st.myself().is_replica() == follows);
     CHECK(f.st.myself().is_master() == !follows);
@@ -275,7 +275,7 @@ TEST_CASE("[redis70] an UPDATE leaves out the slots their owner stopped claiming
     from2.header.myslots.set_range(first2, 16000);
     Output out;
     f.st.on_message(at(2000), link_of(2), from2, out);
-    REQUIRE(f.st.slot_owner(16100)->id == name_of(2));  // still routed to node 2
+    REQUIRE(f.st.slot_owner(16100)->id() == name_of(2));  // still routed to node 2
 
     Message stale = ping_from(1);
     stale.header.myslots.set(first2);  // node 2's slot, claimed at node 1's older epoch
@@ -310,13 +310,13 @@ TEST_CASE("[redis70] a replica header older than the master we know does not dem
     promoted.header.myslots.set_range(0, kSlotCount / kMasters - 1);
     Output out;
     f.st.on_message(at(2000), link_of(3), promoted, out);
-    REQUIRE(f.st.slot_owner(0)->id == name_of(3));
+    REQUIRE(f.st.slot_owner(0)->id() == name_of(3));
 
     SECTION("stale: written as node 0's replica before the promotion") {
         f.st.on_message(at(2001), link_of(3), ping_from(3), out);
         CHECK(f.st.find(name_of(3))->is_master());
-        REQUIRE(f.st.slot_owner(0) != nullptr);
-        CHECK(f.st.slot_owner(0)->id == name_of(3));
+        REQUIRE(f.st.slot_owner(0) != std::nullopt);
+        CHECK(f.st.slot_owner(0)->id() == name_of(3));
     }
     SECTION("news: a master that lost its slots to node 3 follows it") {
         Message m = ping_from(2);

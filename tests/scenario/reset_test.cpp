@@ -83,9 +83,9 @@ TEST_CASE("[reset] a replica removed with FORGET + RESET SOFT stays out, then re
     sim.run_for(45s);
     REQUIRE(sim.meet(0, replica).ok);
     REQUIRE(sim.run_until([&] { return membership_converged(sim); }, 30s));
-    CHECK(sim.core(1).state().find(id) != nullptr);
+    CHECK(sim.core(1).state().find(id) != std::nullopt);
     CHECK(sim.core(1).state().find(id)->is_master());
-    CHECK(sim.core(1).state().find(id)->slot_count == 0);
+    CHECK(sim.core(1).state().find(id)->slot_count() == 0);
     CHECK(sim.run_until([&] { return cluster_converged(sim); }, 30s));
     CHECK(sim.codec_errors().empty());
 }
@@ -107,7 +107,7 @@ TEST_CASE("[reset] an empty master removed with RESET HARD rejoins under a new n
     CHECK(st.myself_id() != old_id);
     CHECK(st.current_epoch() == 0);
     CHECK(st.last_vote_epoch() == 0);
-    CHECK(st.myself().config_epoch == 0);
+    CHECK(st.myself().config_epoch() == 0);
     REQUIRE(sim.core(extra).storage().saved());
     CHECK(sim.core(extra).storage().saved()->myself()->id == st.myself_id());
     CHECK(sim.core(extra).storage().saved()->current_epoch == 0);

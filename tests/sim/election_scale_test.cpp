@@ -34,8 +34,8 @@ void set_offset(SimCluster& sim, std::size_t node, std::uint64_t offset) {
 bool taken_over_everywhere(SimCluster& sim, const Shard& shard) {
     for (std::size_t i = 0; i < sim.size(); ++i) {
         if (!sim.alive(i)) continue;
-        const auto* owner = sim.core(i).state().slot_owner(shard.first_slot);
-        if (!owner || owner->id == shard.master) return false;
+        const auto owner = sim.core(i).state().slot_owner(shard.first_slot);
+        if (!owner || owner->id() == shard.master) return false;
     }
     return true;
 }
@@ -84,7 +84,7 @@ void check_most_data_wins(std::size_t nodes, std::int64_t timeout, std::uint64_t
         CAPTURE(s.ahead, s.behind);
         CHECK(sim.core(s.ahead).state().myself().is_master());
         CHECK(sim.core(s.behind).state().myself().is_replica());
-        CHECK(sim.core(0 + masters).state().slot_owner(s.first_slot) != nullptr);
+        CHECK(sim.core(0 + masters).state().slot_owner(s.first_slot) != std::nullopt);
     }
     CHECK(sim.codec_errors().empty());
 }

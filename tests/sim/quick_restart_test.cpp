@@ -57,8 +57,8 @@ BlipOutcome blip_a_master(std::size_t nodes, std::uint64_t seed, Blip blip) {
     sim.run_for(30s);
     outcome.still_master = sim.core(0).state().myself().is_master();
     for (std::size_t i = 0; i < sim.size() && outcome.still_master; ++i) {
-        const auto* owner = sim.core(i).state().slot_owner(0);
-        outcome.still_master = owner && owner->id == victim;
+        const auto owner = sim.core(i).state().slot_owner(0);
+        outcome.still_master = owner && owner->id() == victim;
     }
     CHECK(sim.codec_errors().empty());
     return outcome;

@@ -219,12 +219,13 @@ class TranscriptCluster {
         for (std::size_t i = 0; i < sim_->size(); ++i)
             watch_quietly(i);
         for (std::size_t i = 0; i < sim_->size(); ++i) {
-            const auto& me = sim_->core(i).state().myself();
+            const auto me = sim_->core(i).state().myself();
             if (me.is_master())
                 line(fmt::format("n{}: master slots={} config-epoch={}", i,
-                                 ranges_text(sim_->core(i).state().slots_of(me)), me.config_epoch));
+                                 ranges_text(sim_->core(i).state().slots_of(me)),
+                                 me.config_epoch()));
             else
-                line(fmt::format("n{}: replica of {}", i, me.master ? name(*me.master) : "?"));
+                line(fmt::format("n{}: replica of {}", i, me.master() ? name(*me.master()) : "?"));
         }
     }
 
@@ -241,7 +242,7 @@ class TranscriptCluster {
             done = [this, old] {
                 for (std::size_t i = 0; i < sim_->size(); ++i) {
                     if (!sim_->alive(i)) continue;
-                    const auto* n = sim_->core(i).state().find(old);
+                    const auto n = sim_->core(i).state().find(old);
                     if (n && n->is_master() && sim_->core(i).state().slots_of(*n).count() > 0)
                         return false;
                 }
@@ -279,17 +280,17 @@ class TranscriptCluster {
         line(fmt::format("current-epoch={} cluster={}", st.current_epoch(),
                          st.cluster_ok() ? "ok" : "fail"));
         std::map<std::string, std::string> rows;  // ordered by name: n0, n1, ...
-        st.for_each_node([&](const gc::detail::Node& n) {
-            std::string row = name(n.id) + ":";
+        st.for_each_node([&](gc::NodeView n) {
+            std::string row = name(n.id()) + ":";
             if (n.is_master())
-                row += fmt::format(" master config-epoch={} slots={}", n.config_epoch,
+                row += fmt::format(" master config-epoch={} slots={}", n.config_epoch(),
                                    ranges_text(st.slots_of(n)));
             else
-                row += fmt::format(" replica of {}", n.master ? name(*n.master) : "?");
+                row += fmt::format(" replica of {}", n.master() ? name(*n.master()) : "?");
             if (n.failing()) row += " FAIL";
             if (n.timed_out()) row += " PFAIL";
-            if (n.id == st.myself_id()) row += " (myself)";
-            rows[fmt::format("{:>8}", name(n.id))] = row;
+            if (n.id() == st.myself_id()) row += " (myself)";
+            rows[fmt::format("{:>8}", name(n.id()))] = row;
         });
         for (auto& [key, row] : rows)
             line(row);
@@ -350,7 +351,7 @@ class TranscriptCluster {
     Watched snapshot(std::size_t i) {
         auto& core = sim_->core(i);
         const auto& st = core.state();
-        Watched w{st.current_epoch(), st.myself().config_epoch, {}};
+        Watched w{st.current_epoch(), st.myself().config_epoch(), {}};
         for (const auto& id : ids_)
             w.reports.push_back(st.valid_failure_reports(core.now(), id));
         return w;

@@ -188,7 +188,7 @@ TEST_CASE("[cluster-replies] CLUSTER INFO of a loaded six-node cluster",
         c.cport = 40505;
         ClusterState state(c, now, loaded);
         // Loading zeroes a replica's own epoch; 2 is its master's (30501).
-        CHECK(state.myself().config_epoch == 0);
+        CHECK(state.myself().config_epoch() == 0);
         CHECK(cluster_info_text(state).find("cluster_my_epoch:2\r\n") != std::string::npos);
     }
 }

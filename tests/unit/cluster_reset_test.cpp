@@ -147,12 +147,12 @@ TEST_CASE("[cluster-reset] SOFT on a master forgets every node and slot, keeps n
     CHECK(st.myself_id().view() == kMyself);
     CHECK(st.node_count() == 1);
     CHECK(owned_slots(st) == 0);
-    CHECK(st.myself().slot_count == 0);
+    CHECK(st.myself().slot_count() == 0);
     CHECK(st.myself().is_master());
     CHECK(st.importing().empty());
     CHECK(st.migrating().empty());
     CHECK(st.current_epoch() == 6);
-    CHECK(st.myself().config_epoch == 1);
+    CHECK(st.myself().config_epoch() == 1);
     CHECK_FALSE(st.cluster_ok());
     CHECK(f.count_events<event::NodeForgotten>() == 5);
     CHECK(f.count_events<event::RoleChanged>() == 0);
@@ -181,10 +181,10 @@ TEST_CASE("[cluster-reset] HARD also takes a new name from the seed and zeroes e
     // The name comes from the core's seeded generator: the same seed, the same new name.
     CHECK(twin.core->state().myself_id() == st.myself_id());
     CHECK(st.node_count() == 1);
-    CHECK(st.find(*NodeId::parse(kMyself)) == nullptr);
+    CHECK(st.find(*NodeId::parse(kMyself)) == std::nullopt);
     CHECK(st.current_epoch() == 0);
     CHECK(st.last_vote_epoch() == 0);
-    CHECK(st.myself().config_epoch == 0);
+    CHECK(st.myself().config_epoch() == 0);
     CHECK(owned_slots(st) == 0);
     REQUIRE(f.saved().nodes.size() == 1);
     CHECK(f.saved().nodes[0].id.view() == fresh);
@@ -209,7 +209,7 @@ TEST_CASE("[cluster-reset] a replica turns master, drops its data and may hold k
     CHECK(st.myself_id().view() == kMyReplica);
     CHECK(st.myself().is_master());
     CHECK_FALSE(st.myself().is_replica());
-    CHECK_FALSE(st.myself().master.has_value());
+    CHECK_FALSE(st.myself().master().has_value());
     CHECK(st.node_count() == 1);
     REQUIRE(f.count_events<event::RoleChanged>() == 1);
     for (const auto& e : f.events)

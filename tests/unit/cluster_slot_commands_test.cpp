@@ -148,7 +148,7 @@ TEST_CASE("[cluster-slots] slot and epoch subcommands on a joined master",
           error("ERR The user can assign a config epoch only when the node does not know any "
                 "other node."));
     CHECK(run(core, {"setslot", "0", "node", kMaster2}) == RespValue::ok());
-    CHECK(core.state().slot_owner(0)->id.view() == kMaster2);
+    CHECK(core.state().slot_owner(0)->id().view() == kMaster2);
 
     CHECK(run(core, {"ADDSLOTS", "x"}) == error("ERR Invalid or out of range slot"));
     CHECK(run(core, {"DELSLOTS", "16384"}) == error("ERR Invalid or out of range slot"));
@@ -215,7 +215,7 @@ TEST_CASE("[cluster-slots] a fresh node: ranges, SLOTS with its unknown address,
           error("ERR value is not an integer or out of range"));
     CHECK(run(core, {"SET-CONFIG-EPOCH", "-1"}) == error("ERR Invalid config epoch specified: -1"));
     CHECK(run(core, {"set-config-epoch", "4"}) == RespValue::ok());
-    CHECK(core.state().myself().config_epoch == 4);
+    CHECK(core.state().myself().config_epoch() == 4);
     CHECK(run(core, {"FLUSHSLOTS"}) == RespValue::ok());
     CHECK(run(core, {"SLOTS"}) == RespValue::array());
     const RespValue shards = run(core, {"SHARDS"});

@@ -81,8 +81,8 @@ struct SampleNode {
     // A slot that another master owns.
     std::uint16_t foreign_slot() const {
         for (std::size_t s = 0; s < kSlotCount; ++s) {
-            const auto* owner = core->state().slot_owner(s);
-            if (owner && owner->id != core->state().myself_id())
+            const auto owner = core->state().slot_owner(s);
+            if (owner && owner->id() != core->state().myself_id())
                 return static_cast<std::uint16_t>(s);
         }
         FAIL("the sample has no slot of another master");
@@ -95,7 +95,7 @@ struct SampleNode {
 TEST_CASE("[core-commands] a command method saves before it sends", "[unit][core-commands]") {
     SampleNode node;
     const std::uint16_t slot = node.foreign_slot();
-    const NodeId owner = node.core->state().slot_owner(slot)->id;
+    const NodeId owner = node.core->state().slot_owner(slot)->id();
     const std::string me = node.core->state().myself_id().str();
     REQUIRE(node.core->set_slot(slot, SetSlotMode::Importing, owner.view()).ok);
     node.journal->entries.clear();
@@ -103,7 +103,7 @@ TEST_CASE("[core-commands] a command method saves before it sends", "[unit][core
     // Closing an import takes a fresh config epoch, announced at once with a PONG to every peer:
     // the epoch must be on disk first.
     REQUIRE(node.core->set_slot(slot, SetSlotMode::Node, me).ok);
-    CHECK(node.core->state().slot_owner(slot)->id == node.core->state().myself_id());
+    CHECK(node.core->state().slot_owner(slot)->id() == node.core->state().myself_id());
     const auto save = node.journal->first("save");
     const auto send = node.journal->first("send");
     REQUIRE(save >= 0);
@@ -115,7 +115,7 @@ TEST_CASE("[core-commands] a command method whose save fails sends nothing",
           "[unit][core-commands]") {
     SampleNode node;
     const std::uint16_t slot = node.foreign_slot();
-    const NodeId owner = node.core->state().slot_owner(slot)->id;
+    const NodeId owner = node.core->state().slot_owner(slot)->id();
     REQUIRE(node.core->set_slot(slot, SetSlotMode::Importing, owner.view()).ok);
     node.journal->entries.clear();
     node.journal->fail_saves = true;
@@ -133,7 +133,7 @@ TEST_CASE("[core-commands] command methods reach the state and return its errors
     bool bumped = false;
     CHECK(core.bump_epoch(bumped).ok);
     CHECK(bumped);
-    CHECK(core.state().myself().config_epoch == 7);
+    CHECK(core.state().myself().config_epoch() == 7);
 
     const std::uint16_t slot = node.foreign_slot();
     auto taken = core.add_slots({slot});

@@ -131,11 +131,11 @@ TEST_CASE("[peer-input] a hostname nodes.conf cannot carry is ignored, a valid o
         std::get<GossipBody>(m.body).extensions.push_back(HumanNodenameExt{bad});
         Output out;
         f.st.on_message(at(t), link_of(1), m, out);
-        CHECK(f.st.find(name_of(1))->hostname.empty());
+        CHECK(f.st.find(name_of(1))->hostname().empty());
         // '_' may be in a human node name; the rest is refused there too, and the name before
         // it stays.
         if (valid_human_nodename(bad)) human = bad;
-        CHECK(f.st.find(name_of(1))->human_nodename == human);
+        CHECK(f.st.find(name_of(1))->human_nodename() == human);
         check_saves_and_loads_back(f.st, at(t));
         t += 10;
     }
@@ -144,8 +144,8 @@ TEST_CASE("[peer-input] a hostname nodes.conf cannot carry is ignored, a valid o
     std::get<GossipBody>(m.body).extensions.push_back(HumanNodenameExt{"node_1/east"});
     Output out;
     f.st.on_message(at(t), link_of(1), m, out);
-    CHECK(f.st.find(name_of(1))->hostname == "node-1.example.org");
-    CHECK(f.st.find(name_of(1))->human_nodename == "node_1/east");
+    CHECK(f.st.find(name_of(1))->hostname() == "node-1.example.org");
+    CHECK(f.st.find(name_of(1))->human_nodename() == "node_1/east");
     check_saves_and_loads_back(f.st, at(t));
 }
 
@@ -172,7 +172,7 @@ TEST_CASE("[peer-input] a header or UPDATE at the epoch limit changes nothing",
         m.header.config_epoch = e;
         Output out;
         f.st.on_message(at(2000), link_of(1), m, out);
-        CHECK(f.st.find(name_of(1))->config_epoch == 2);
+        CHECK(f.st.find(name_of(1))->config_epoch() == 2);
         m = ping_from(2);
         m.header.current_epoch = e;
         f.st.on_message(at(2000), link_of(2), m, out);
@@ -185,8 +185,8 @@ TEST_CASE("[peer-input] a header or UPDATE at the epoch limit changes nothing",
         body.slots.set_range(0, kSlotCount - 1);
         update.body = body;
         f.st.on_message(at(2000), link_of(2), update, out);
-        CHECK(f.st.find(name_of(1))->config_epoch == 2);
-        CHECK(f.st.slot_owner(0)->id == name_of(0));
+        CHECK(f.st.find(name_of(1))->config_epoch() == 2);
+        CHECK(f.st.slot_owner(0)->id() == name_of(0));
     }
     CHECK(f.st.counters().dropped_epoch_limit == 6);
     // Just below the limit is still an epoch like any other.
@@ -194,7 +194,7 @@ TEST_CASE("[peer-input] a header or UPDATE at the epoch limit changes nothing",
     m.header.config_epoch = kEpochLimit - 1;
     Output out;
     f.st.on_message(at(2000), link_of(1), m, out);
-    CHECK(f.st.find(name_of(1))->config_epoch == kEpochLimit - 1);
+    CHECK(f.st.find(name_of(1))->config_epoch() == kEpochLimit - 1);
     check_saves_and_loads_back(f.st, at(2000));
 }
 
@@ -210,7 +210,7 @@ TEST_CASE("[peer-input] no epoch increment wraps, even from a nodes.conf at 2^64
     CHECK(st.bump_epoch(at(1100), out, bumped).ok);
     CHECK_FALSE(bumped);
     CHECK(st.current_epoch() == std::numeric_limits<Epoch>::max());
-    CHECK(st.myself().config_epoch == 1);
+    CHECK(st.myself().config_epoch() == 1);
 
     // An operator cannot set one at the limit either.
     PersistedState alone;

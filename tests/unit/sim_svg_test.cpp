@@ -126,8 +126,8 @@ TEST_CASE("[sim-svg] failover timeline of a simulated kill shows every node's ev
     REQUIRE(s.run_until(
         [&] {
             for (std::size_t i = 0; i < s.size(); ++i)
-                if (s.alive(i) &&
-                    (!s.core(i).state().slot_owner(0) || s.core(i).state().slot_owner(0)->id == id))
+                if (s.alive(i) && (!s.core(i).state().slot_owner(0) ||
+                                   s.core(i).state().slot_owner(0)->id() == id))
                     return false;
             return cluster_converged(s);
         },

@@ -89,7 +89,7 @@ TEST_CASE("[invariants] a record that is both master and replica keeps one role"
         peer.master = name('b');
         ClusterState s(config_announcing("10.0.0.1"), at(1), with_peer(peer));
         CHECK(s.check_invariants().empty());
-        CHECK_FALSE(s.find(name('b'))->master.has_value());
+        CHECK_FALSE(s.find(name('b'))->master().has_value());
     }
 }
 

@@ -151,7 +151,7 @@ struct TwoNodes {
             if (core->state().node_count() != 2) return false;
             bool handshake = false;
             core->state().for_each_node(
-                [&](const gc::detail::Node& n) { handshake = handshake || n.in_handshake(); });
+                [&](gc::NodeView n) { handshake = handshake || n.in_handshake(); });
             if (handshake) return false;
         }
         return true;
@@ -175,8 +175,8 @@ TEST_CASE("[umbrella] two cores meet and share slots over a host's own in-memory
     const gc::NodeId a_id = a.state().myself_id();
     REQUIRE(nodes.run_until(
         [&] {
-            const auto* owner = b.state().slot_owner(1);
-            return owner && owner->id == a_id;
+            const auto owner = b.state().slot_owner(1);
+            return owner && owner->id() == a_id;
         },
         10000));
     REQUIRE(nodes.disks[0]->has_value());

@@ -158,8 +158,9 @@ RespValue cluster_meet(Core& core, std::span<const std::string_view> args) {
     // Redis answers OK to a repeated MEET while the first handshake is still running.
     if (auto norm = normalize_ip(ip)) {
         bool pending = false;
-        core.state().for_each_node([&](const Node& n) {
-            pending = pending || (n.in_handshake() && n.ip == *norm && n.port == p && n.cport == c);
+        core.state().for_each_node([&](NodeView n) {
+            pending =
+                pending || (n.in_handshake() && n.ip() == *norm && n.port() == p && n.cport() == c);
         });
         if (pending) return RespValue::ok();
     }
@@ -199,7 +200,7 @@ RespValue cluster_command(Core& core, std::span<const std::string_view> args,
     if (name == "shards") return cluster_shards_reply(state, extras.tls_cluster);
     if (name == "replicas" || name == "slaves") {
         auto master = NodeId::parse(args[1]);
-        const detail::Node* n = master ? state.find(*master) : nullptr;
+        const std::optional<NodeView> n = master ? state.find(*master) : std::nullopt;
         if (!n || n->in_handshake())
             return RespValue::error(fmt::format("ERR Unknown node {}", args[1]));
         if (n->is_replica()) return RespValue::error("ERR The specified node is not a master");

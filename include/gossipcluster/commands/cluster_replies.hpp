@@ -39,22 +39,22 @@ struct ClusterInfoExtras {
 inline std::string cluster_info_text(const ClusterState& state,
                                      const ClusterInfoExtras& extras = {}) {
     std::size_t assigned = 0, ok = 0, pfail = 0, fail = 0, size = 0;
-    state.for_each_node([&](const detail::Node& n) {
-        if (n.slot_count == 0) return;
+    state.for_each_node([&](NodeView n) {
+        if (n.slot_count() == 0) return;
         if (n.is_master()) ++size;
-        assigned += n.slot_count;
+        assigned += n.slot_count();
         if (n.failing())
-            fail += n.slot_count;
+            fail += n.slot_count();
         else if (n.timed_out())
-            pfail += n.slot_count;
+            pfail += n.slot_count();
         else
-            ok += n.slot_count;
+            ok += n.slot_count();
     });
     // A replica reports its master's epoch as its own.
-    const detail::Node& me = state.myself();
-    Epoch my_epoch = me.config_epoch;
-    if (me.is_replica() && me.master)
-        if (const detail::Node* m = state.find(*me.master)) my_epoch = m->config_epoch;
+    const NodeView me = state.myself();
+    Epoch my_epoch = me.config_epoch();
+    if (me.is_replica() && me.master())
+        if (const auto m = state.find(*me.master())) my_epoch = m->config_epoch();
 
     std::string out;
     auto it = std::back_inserter(out);

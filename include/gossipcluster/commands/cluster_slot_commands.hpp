@@ -212,8 +212,8 @@ std::optional<RespValue> cluster_slot_subcommand(Core& core, std::string_view na
     if (name == "bumpepoch") {
         bool bumped = false;
         core.bump_epoch(bumped);
-        return RespValue::simple(
-            fmt::format("{} {}", bumped ? "BUMPED" : "STILL", core.state().myself().config_epoch));
+        return RespValue::simple(fmt::format("{} {}", bumped ? "BUMPED" : "STILL",
+                                             core.state().myself().config_epoch()));
     }
     if (name == "failover") return cluster_failover(core, args);
     if (name == "reset") return cluster_reset(core, args, keys);

@@ -102,7 +102,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::cron(Now now, Output& out) {
     else
         timers_.cancel(detail::Timer::Periodic);
     manual_failover_cron(now, out);
-    if (myself().is_replica()) {
+    if (own_node().is_replica()) {
         handle_replica_failover(now, out);
         // An O(N) survey, and migration waits seconds anyway: with the housekeeping, or every
         // ten periods while an orphan is being watched.
@@ -119,12 +119,12 @@ GOSSIPCLUSTER_INLINE bool ClusterState::ticking_needed() const {
     if (mf_.in_progress() || election_.scheduled() || !reconnects_.empty() || orphaned_since_ != 0)
         return true;
     if (state_change_pending_) return true;
-    const detail::Node& me = myself();
+    const detail::Node& me = nodes_.myself();
     // A master in a minority notes the time on every tick: its wait after the partition heals
     // is counted from the last tick it spent there.
     if (health_minority_ && me.is_master()) return true;
     if (me.is_replica() && me.master) {
-        const detail::Node* master = find(*me.master);
+        const detail::Node* master = nodes_.find(*me.master);
         if (master && master->failing()) return true;  // an election is to be scheduled
     }
     return false;

@@ -11,7 +11,7 @@ namespace gossipcluster {
 // replication offset, or the same offset and a smaller name). NOFAILOVER replicas never compete.
 // Unique ranks keep two replicas of one master from asking for votes at the same time.
 GOSSIPCLUSTER_INLINE std::size_t ClusterState::replica_rank() const {
-    const detail::Node& me = myself();
+    const detail::Node& me = nodes_.myself();
     if (!me.master) return 0;
     std::size_t rank = 0;
     for (const auto& [id, n] : nodes_) {
@@ -36,9 +36,9 @@ GOSSIPCLUSTER_INLINE void ClusterState::set_replication_link(Now now, Replicatio
 // master FAIL (once: a refused election is looked at again with the periodic ticks).
 GOSSIPCLUSTER_INLINE bool ClusterState::election_due() const {
     if (!failed_since_failover_step_) return false;
-    const detail::Node& me = myself();
+    const detail::Node& me = nodes_.myself();
     if (!me.is_replica() || !me.master || me.has(node_flag::kNoFailover)) return false;
-    const detail::Node* master = find(*me.master);
+    const detail::Node* master = nodes_.find(*me.master);
     return master && master->failing() && master->slot_count != 0;
 }
 
@@ -57,7 +57,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::replica_data_age(Now now,
 // elections are scheduled. Without it a rank could rest on offsets from the last idle ping,
 // half a timeout old.
 GOSSIPCLUSTER_INLINE void ClusterState::tell_sibling_replicas(Now now, Output& out) {
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     if (!me.master) return;
     const NodeId master = *me.master;
     nodes_.refresh();
@@ -179,7 +179,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_auth_request(Now now, detail::No
                                                              const Header& h, Output& out) {
     if (!sender) return;
     note_rival_election(*sender, h);
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     detail::VoteRequestView request;
     request.voter_serves_slots = me.serves_slots();
     request.request_epoch = h.current_epoch;

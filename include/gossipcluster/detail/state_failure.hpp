@@ -14,7 +14,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::report_validity() const {
 
 // Only masters that own slots may vote a node down or elect a replica.
 GOSSIPCLUSTER_INLINE bool ClusterState::is_voter(const NodeId& id) const {
-    const detail::Node* n = find(id);
+    const detail::Node* n = nodes_.find(id);
     return n && n->serves_slots();
 }
 
@@ -32,7 +32,7 @@ GOSSIPCLUSTER_INLINE std::size_t ClusterState::failure_report_count(Now now, con
 
 GOSSIPCLUSTER_INLINE std::size_t ClusterState::valid_failure_reports(Now now,
                                                                      const NodeId& id) const {
-    const detail::Node* node = find(id);
+    const detail::Node* node = nodes_.find(id);
     if (!node) return 0;
     return node->fail_reports.count_valid(now.mono.ms, report_validity(),
                                           [&](const NodeId& rid) { return is_voter(rid); });
@@ -49,7 +49,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::mark_failing_if_needed(Now now, detail::
                                                                Output& out) {
     if (!node.timed_out() || node.failing()) return;
     expire_failure_reports(now, node);
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     const bool self_is_voter = me.serves_slots();
     if (!detail::reaches_fail_quorum(node.fail_reports.size(), self_is_voter, cluster_size()))
         return;
@@ -115,7 +115,7 @@ GOSSIPCLUSTER_INLINE std::vector<NodeId> ClusterState::failure_report_collectors
 
 GOSSIPCLUSTER_INLINE void ClusterState::send_reports_to_collectors(Now now, const NodeId& suspect,
                                                                    Output& out) {
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     if (!me.serves_slots()) return;
     for (const NodeId& id : failure_report_collectors(suspect))
         if (detail::Node* collector = lookup(id))
@@ -163,7 +163,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::update_cluster_state(Now now) {
 
 // The verdict of the last pass over the masters, with the rules that depend on time alone.
 GOSSIPCLUSTER_INLINE void ClusterState::apply_cluster_state(Now now) {
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     bool ok = health_ok_;
     if (health_minority_) ok = false;
     state_change_pending_ = ok != cluster_ok_;

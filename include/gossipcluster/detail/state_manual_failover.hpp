@@ -43,7 +43,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::reset_manual_failover(Output& out) {
 
 GOSSIPCLUSTER_INLINE void ClusterState::process_mfstart(Now now, detail::Node* sender,
                                                         Output& out) {
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     if (!sender || !me.is_master() || !sender->is_replica() || !sender->master ||
         *sender->master != my_id())
         return;

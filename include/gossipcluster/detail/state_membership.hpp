@@ -203,7 +203,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::forget(Now now, std::string_vie
     detail::Node* node = id ? lookup(*id) : nullptr;
     if (!node) return CommandResult::failure_node(CommandError::UnknownNode, node_id);
     if (*id == my_id()) return CommandResult::failure(CommandError::ForgetMyself);
-    const auto& me = myself();
+    const auto& me = own_node();
     if (me.is_replica() && me.master && *me.master == *id)
         return CommandResult::failure(CommandError::ForgetMyMaster);
     blacklist_add(now, *id, config_.blacklist_ttl);
@@ -247,7 +247,7 @@ void ClusterState::fill_record(Now now, const detail::Node& n, bool is_me, Recor
     }
     r.config_epoch = n.config_epoch;
     if (n.is_replica() && n.master) {
-        if (const auto* m = find(*n.master)) r.config_epoch = m->config_epoch;
+        if (const auto* m = nodes_.find(*n.master)) r.config_epoch = m->config_epoch;
     }
     // Records may be reused (the compact store refills them in place).
     r.migrating.clear();
@@ -264,7 +264,7 @@ GOSSIPCLUSTER_INLINE std::vector<NodeRecord> ClusterState::node_records(
     Now now, bool include_handshake) const {
     std::vector<NodeRecord> out;
     out.reserve(nodes_.size());
-    const detail::Node* me = find(my_id());
+    const detail::Node* me = nodes_.find(my_id());
     const auto& runs = slots_.runs();
     std::size_t run = 0;
     for (const auto& [id, n] : nodes_) {
@@ -296,7 +296,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::snapshot_into(Now now, CompactState& c) 
     c.current_epoch = current_epoch_;
     c.last_vote_epoch = last_vote_epoch_;
     c.slots.clear();
-    const detail::Node* me = find(my_id());
+    const detail::Node* me = nodes_.find(my_id());
     const auto& runs = slots_.runs();
     std::size_t run = 0;
     std::size_t count = 0;

@@ -15,7 +15,7 @@ GOSSIPCLUSTER_INLINE CommandResult ClusterState::publish(Now now, std::string_vi
         broadcast(msg, out);
     } else {
         // Sharded messages stay within our shard: our master (or us) and its replicas.
-        const detail::Node& me = myself();
+        const detail::Node& me = own_node();
         const NodeId shard_master = me.is_replica() && me.master ? *me.master : my_id();
         for (auto& [id, node] : nodes_) {
             if (id == my_id() || node.in_handshake() || !node.link.valid()) continue;

@@ -42,7 +42,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::on_message(Now now, LinkId link, const M
     }
 
     if (sender && mf_.in_progress() && (h.mflags[0] & message_flag::kPaused)) {
-        const detail::Node& me = myself();
+        const detail::Node& me = own_node();
         if (me.is_replica() && me.master && *me.master == sender->id)
             mf_.note_paused_master(h.offset);
     }
@@ -492,7 +492,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_extensions(Now now, detail::Node
         } else if (const auto* shard = std::get_if<ShardIdExt>(&ext)) {
             sender.shard_id = shard->shard_id;
             // A replica belongs to its master's shard, whatever id it drew at start.
-            const auto& me = myself();
+            const auto& me = own_node();
             if (me.is_replica() && me.master && *me.master == sender.id)
                 adopt_shard_id(shard->shard_id);
         } else if (const auto* human = std::get_if<HumanNodenameExt>(&ext)) {
@@ -500,7 +500,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::process_extensions(Now now, detail::Node
         } else if (const auto* fg = std::get_if<ForgottenNodeExt>(&ext)) {
             // A sender asking to forget itself is hostile: `sender` is still in use below.
             if (fg->node == my_id() || fg->node == sender.id) continue;
-            const auto& me = myself();
+            const auto& me = own_node();
             if (me.master && *me.master == fg->node) continue;
             if (!lookup(fg->node)) continue;
             std::uint64_t ttl_ms = std::min<std::uint64_t>(fg->ttl_seconds, 3600) * 1000;

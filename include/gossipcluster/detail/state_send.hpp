@@ -13,8 +13,8 @@ GOSSIPCLUSTER_INLINE Header ClusterState::build_header(MessageType type) const {
 
 // Every field is set, so a header reused from an earlier message comes out the same as a new one.
 GOSSIPCLUSTER_INLINE void ClusterState::fill_header(MessageType type, Header& h) const {
-    const detail::Node& me = myself();
-    const detail::Node* master = (me.is_replica() && me.master) ? find(*me.master) : nullptr;
+    const detail::Node& me = nodes_.myself();
+    const detail::Node* master = (me.is_replica() && me.master) ? nodes_.find(*me.master) : nullptr;
     h.type = type;
     h.port = config_.port;
     h.current_epoch = current_epoch_;
@@ -85,7 +85,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
     nodes_.refresh();
     const std::vector<detail::Node*>& order = nodes_.order();
     detail::GossipRequest request;
-    request.self = &myself();
+    request.self = &own_node();
     request.target = target;
     request.wanted = detail::gossip_entries_wanted(order.size(), size, config_.gossip_min_entries,
                                                    config_.gossip_divisor);
@@ -107,7 +107,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::fill_ping(Message& msg, Now now, Message
         e.pport = node.pport;
     });
 
-    const detail::Node& me = myself();
+    const detail::Node& me = own_node();
     if (exts != ExtSet::None && !me.hostname.empty())
         body.extensions.push_back(HostnameExt{me.hostname});
     if (exts == ExtSet::All) {

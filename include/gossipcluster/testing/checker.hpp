@@ -48,7 +48,8 @@ class Checker {
             // A replica's own configEpoch means nothing (it is reloaded as 0); a master's must
             // never go back.
             if (st.myself().is_master())
-                monotonic(st.myself_id(), "master configEpoch", s.config, st.myself().config_epoch);
+                monotonic(st.myself_id(), "master configEpoch", s.config,
+                          st.myself().config_epoch());
         }
     }
 
@@ -56,12 +57,12 @@ class Checker {
         std::map<Epoch, NodeId> owners;
         for (std::size_t i = 0; i < sim_.size(); ++i) {
             if (!sim_.alive(i)) continue;
-            const auto& me = sim_.core(i).state().myself();
-            if (!me.is_master() || me.slot_count == 0) continue;
-            auto [it, inserted] = owners.emplace(me.config_epoch, me.id);
+            const NodeView me = sim_.core(i).state().myself();
+            if (!me.is_master() || me.slot_count() == 0) continue;
+            auto [it, inserted] = owners.emplace(me.config_epoch(), me.id());
             if (!inserted)
                 violate(fmt::format("masters {} and {} share configEpoch {} after convergence",
-                                    it->second.view(), me.id.view(), me.config_epoch));
+                                    it->second.view(), me.id().view(), me.config_epoch()));
         }
     }
 
@@ -178,12 +179,12 @@ class Checker {
                                     st.myself_id().view(), w->epoch, w->votes, size));
         } else if (const auto* f = std::get_if<event::NodeFailed>(&e); f && !f->by_message) {
             const std::size_t count = report_count(node, f->node);
-            const auto& me = st.myself();
-            const std::size_t mine = (me.is_master() && me.slot_count > 0) ? 1 : 0;
+            const NodeView me = st.myself();
+            const std::size_t mine = (me.is_master() && me.slot_count() > 0) ? 1 : 0;
             const std::size_t size = slot_masters(st);
             if (count + mine < size / 2 + 1)
                 violate(fmt::format("{} marked {} FAIL with {} reports (+{} own) of {} masters",
-                                    me.id.view(), f->node.view(), count, mine, size));
+                                    me.id().view(), f->node.view(), count, mine, size));
             const auto known = index_of_.find(f->node);
             const std::int64_t timeout = sim_.node_config(node).node_timeout.count();
             if (check_timing_ && known != index_of_.end() &&
@@ -191,7 +192,7 @@ class Checker {
                 violate(fmt::format(
                     "{} marked {} FAIL though it was not unreachable for about "
                     "the node timeout ({} ms; unreachable {})",
-                    me.id.view(), f->node.view(), timeout, describe_reach(known->second)));
+                    me.id().view(), f->node.view(), timeout, describe_reach(known->second)));
         }
     }
 
@@ -202,8 +203,8 @@ class Checker {
 
     static std::size_t slot_masters(const ClusterState& st) {
         std::size_t size = 0;
-        st.for_each_node([&](const detail::Node& n) {
-            if (n.is_master() && n.slot_count > 0) ++size;
+        st.for_each_node([&](NodeView n) {
+            if (n.is_master() && n.slot_count() > 0) ++size;
         });
         return size;
     }

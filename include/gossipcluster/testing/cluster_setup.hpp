@@ -47,15 +47,15 @@ inline bool cluster_converged(SimCluster& sim) {
         const auto& st = sim.core(i).state();
         if (!st.cluster_ok()) return false;
         for (std::size_t s = 0; s < kSlotCount; ++s) {
-            const auto* a = st.slot_owner(s);
-            const auto* b = ref.slot_owner(s);
-            if ((a == nullptr) != (b == nullptr) || (a && a->id != b->id)) return false;
+            const auto a = st.slot_owner(s);
+            const auto b = ref.slot_owner(s);
+            if (a.has_value() != b.has_value() || (a && a->id() != b->id())) return false;
         }
         bool same_roles = true;
-        ref.for_each_node([&](const detail::Node& n) {
-            const auto* m = st.find(n.id);
-            if (!m || m->is_master() != n.is_master() || m->master != n.master ||
-                (n.is_master() && m->config_epoch != n.config_epoch))
+        ref.for_each_node([&](NodeView n) {
+            const auto m = st.find(n.id());
+            if (!m || m->is_master() != n.is_master() || m->master() != n.master() ||
+                (n.is_master() && m->config_epoch() != n.config_epoch()))
                 same_roles = false;
         });
         if (!same_roles) return false;
@@ -82,7 +82,7 @@ inline std::string why_not_converged(SimCluster& sim) {
         if (!st.cluster_ok()) {
             std::size_t unowned = 0, failing = 0;
             for (std::size_t s = 0; s < kSlotCount; ++s) {
-                const auto* o = st.slot_owner(s);
+                const auto o = st.slot_owner(s);
                 if (!o)
                     ++unowned;
                 else if (o->failing())
@@ -93,21 +93,21 @@ inline std::string why_not_converged(SimCluster& sim) {
                 unowned, failing);
         }
         for (std::size_t s = 0; s < kSlotCount; ++s) {
-            const auto* a = st.slot_owner(s);
-            const auto* b = ref.slot_owner(s);
-            if ((a == nullptr) != (b == nullptr) || (a && a->id != b->id))
+            const auto a = st.slot_owner(s);
+            const auto b = ref.slot_owner(s);
+            if (a.has_value() != b.has_value() || (a && a->id() != b->id()))
                 return fmt::format("nodes {} and {} disagree on the owner of slot {}", first, i, s);
         }
         std::string role_diff;
-        ref.for_each_node([&](const detail::Node& n) {
-            const auto* m = st.find(n.id);
+        ref.for_each_node([&](NodeView n) {
+            const auto m = st.find(n.id());
             if (role_diff.empty() &&
-                (!m || m->is_master() != n.is_master() || m->master != n.master ||
-                 (n.is_master() && m->config_epoch != n.config_epoch)))
+                (!m || m->is_master() != n.is_master() || m->master() != n.master() ||
+                 (n.is_master() && m->config_epoch() != n.config_epoch())))
                 role_diff = fmt::format(
                     "nodes {} and {} disagree on {} (master {} / {}, epoch {} / {})", first, i,
-                    n.id.view().substr(0, 8), n.is_master(), m ? m->is_master() : false,
-                    n.config_epoch, m ? m->config_epoch : 0);
+                    n.id().view().substr(0, 8), n.is_master(), m ? m->is_master() : false,
+                    n.config_epoch(), m ? m->config_epoch() : 0);
         });
         if (!role_diff.empty()) return role_diff;
     }
@@ -234,8 +234,8 @@ inline bool run_until_converged(SimCluster& sim, Duration limit, Duration every 
 inline bool failed_over(SimCluster& sim, const NodeId& old_master) {
     for (std::size_t i = 0; i < sim.size(); ++i) {
         if (!sim.alive(i)) continue;
-        const auto* owner = sim.core(i).state().slot_owner(0);
-        if (!owner || owner->id == old_master) return false;
+        const auto owner = sim.core(i).state().slot_owner(0);
+        if (!owner || owner->id() == old_master) return false;
     }
     return cluster_converged(sim);
 }
@@ -245,7 +245,7 @@ inline std::size_t failed_by(SimCluster& sim, const NodeId& id) {
     std::size_t count = 0;
     for (std::size_t i = 0; i < sim.size(); ++i) {
         if (!sim.alive(i)) continue;
-        const auto* n = sim.core(i).state().find(id);
+        const auto n = sim.core(i).state().find(id);
         if (n && n->failing()) ++count;
     }
     return count;

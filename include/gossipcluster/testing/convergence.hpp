@@ -12,8 +12,8 @@ inline bool knows(SimCluster& sim, std::size_t observer, const NodeId& id) {
     if (!sim.alive(observer)) return false;
     const auto& st = sim.core(observer).state();
     if (st.myself_id() == id) return true;
-    const auto* n = st.find(id);
-    return n && !n->in_handshake() && n->link_up && !n->has(node_flag::kNoAddr);
+    const auto n = st.find(id);
+    return n && !n->in_handshake() && n->link_up() && !n->has(node_flag::kNoAddr);
 }
 
 // How many live nodes know `id`.
