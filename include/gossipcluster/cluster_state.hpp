@@ -225,6 +225,8 @@ class ClusterState {
     // Receiving.
     void process_gossip_message(Now now, LinkId link, LinkInfo& info, detail::Node* sender,
                                 const Message& msg, Output& out);
+    detail::Node* identify_sender(LinkId link, LinkInfo& info, const Header& h, Output& out);
+    void note_heard_from(Now now, detail::Node& sender, const Message& msg, Output& out);
     // The steps of a PING, PONG or MEET, in the order process_gossip_message takes them.
     void learn_own_address(detail::Node& me, const LinkInfo& info, const Header& h);
     void add_met_stranger(Now now, const LinkInfo& info, const Header& h, Output& out);

@@ -22,50 +22,10 @@ GOSSIPCLUSTER_INLINE void ClusterState::on_message(Now now, LinkId link, const M
         return;
     }
 
-    // Who sent it: the node bound to the link unless that one is still a handshake.
-    detail::Node* sender = nullptr;
-    if (!info.node.is_null()) {
-        detail::Node* bound = lookup(info.node);
-        if (bound && !bound->in_handshake()) sender = bound;
-    }
-    if (!sender) {
-        detail::Node* named = lookup(h.sender);
-        if (named && !named->in_handshake()) sender = named;
-    }
+    detail::Node* sender = identify_sender(link, info, h, out);
     // A node can only be myself through a bug or a forged frame: ignore such messages.
     if (sender && sender->id == my_id()) return;
-    if (sender && info.inbound && info.node.is_null()) {
-        if (sender->inbound_link.valid() && sender->inbound_link != link)
-            close_link(sender->inbound_link, out);
-        sender->inbound_link = link;
-        info.node = sender->id;
-    }
-
-    if (sender && mf_.in_progress() && (h.mflags[0] & message_flag::kPaused)) {
-        const detail::Node& me = own_node();
-        if (me.is_replica() && me.master && *me.master == sender->id)
-            mf_.note_paused_master(h.offset);
-    }
-    if (sender) {
-        sender->data_received = now.mono.ms;
-        sender->link_lost = false;
-        sender->repl_offset = h.offset;
-        if (h.mflags[0] & message_flag::kExtData) sender->supports_ext = true;
-        if (reads_all_extensions(msg)) sender->reads_all_ext = true;
-        update_epochs_from_header(h, *sender);
-        // Any message is an answer. Since a peer that talks to us is not pinged (its messages
-        // already prove it alive), waiting for a PONG could leave a PFAIL or FAIL in place for
-        // good after a partition heals.
-        if (sender->timed_out()) {
-            sender->flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
-            rescan_soon(*sender);  // watched for PFAIL again
-            out.events.push_back(event::NodeRecovered{sender->id});
-            note_news(*sender);
-            update_cluster_state(now);
-        } else if (sender->failing()) {
-            clear_failure_if_needed(now, *sender, out);
-        }
-    }
+    if (sender) note_heard_from(now, *sender, msg, out);
 
     switch (h.type) {
         case MessageType::Ping:
@@ -102,6 +62,59 @@ GOSSIPCLUSTER_INLINE void ClusterState::on_message(Now now, LinkId link, const M
             break;
     }
     finish(now, out);
+}
+
+// Who sent a message: the node bound to the link unless that one is still a handshake, else the
+// node the header names. An inbound link is bound to its sender on the first message.
+GOSSIPCLUSTER_INLINE detail::Node* ClusterState::identify_sender(LinkId link, LinkInfo& info,
+                                                                 const Header& h, Output& out) {
+    detail::Node* sender = nullptr;
+    if (!info.node.is_null()) {
+        detail::Node* bound = lookup(info.node);
+        if (bound && !bound->in_handshake()) sender = bound;
+    }
+    if (!sender) {
+        detail::Node* named = lookup(h.sender);
+        if (named && !named->in_handshake()) sender = named;
+    }
+    if (!sender || sender->id == my_id()) return sender;
+    if (info.inbound && info.node.is_null()) {
+        if (sender->inbound_link.valid() && sender->inbound_link != link)
+            close_link(sender->inbound_link, out);
+        sender->inbound_link = link;
+        info.node = sender->id;
+    }
+    return sender;
+}
+
+// What any message from a known node tells: it is alive now, its offset, what it reads, its
+// epochs, and (for a replica in a manual failover) the paused master's final offset.
+GOSSIPCLUSTER_INLINE void ClusterState::note_heard_from(Now now, detail::Node& sender,
+                                                        const Message& msg, Output& out) {
+    const Header& h = msg.header;
+    if (mf_.in_progress() && (h.mflags[0] & message_flag::kPaused)) {
+        const detail::Node& me = own_node();
+        if (me.is_replica() && me.master && *me.master == sender.id)
+            mf_.note_paused_master(h.offset);
+    }
+    sender.data_received = now.mono.ms;
+    sender.link_lost = false;
+    sender.repl_offset = h.offset;
+    if (h.mflags[0] & message_flag::kExtData) sender.supports_ext = true;
+    if (reads_all_extensions(msg)) sender.reads_all_ext = true;
+    update_epochs_from_header(h, sender);
+    // Any message is an answer. Since a peer that talks to us is not pinged (its messages already
+    // prove it alive), waiting for a PONG could leave a PFAIL or FAIL in place for good after a
+    // partition heals.
+    if (sender.timed_out()) {
+        sender.flags &= static_cast<std::uint16_t>(~node_flag::kPfail);
+        rescan_soon(sender);  // watched for PFAIL again
+        out.events.push_back(event::NodeRecovered{sender.id});
+        note_news(sender);
+        update_cluster_state(now);
+    } else if (sender.failing()) {
+        clear_failure_if_needed(now, sender, out);
+    }
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::update_epochs_from_header(const Header& h,
