@@ -23,6 +23,7 @@
 #include "gossipcluster/detail/node_table.hpp"
 #include "gossipcluster/detail/prng.hpp"
 #include "gossipcluster/detail/quorum.hpp"
+#include "gossipcluster/detail/reachability.hpp"
 #include "gossipcluster/detail/replica_migration.hpp"
 #include "gossipcluster/detail/slot_table.hpp"
 #include "gossipcluster/detail/timer_table.hpp"
@@ -324,7 +325,6 @@ class ClusterState {
     bool scan_nodes(Now now, bool periodic, bool full, Output& out);
     std::int64_t scan_node(Now now, detail::Node& node, ScanPass& pass, Output& out);
     void connect_listed(Now now, const std::vector<NodeId>& ids, Output& out);
-    static std::int64_t unreachable_since(const detail::Node& node);
     void connect_soon(const detail::Node& node);
     bool ticking_needed() const;
     // The cron's scan looks at `node` again at `t` (or sooner, if it was due sooner).

@@ -274,11 +274,8 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
     // open, so it is still judged by the ping rule and a pause shorter than the timeout is
     // survived.
     if (node.timed_out() || node.failing()) return due();
-    const bool ping_overdue =
-        node.ping_sent != 0 && t - std::max(node.ping_sent, node.data_received) > timeout;
-    const std::int64_t lost_since = unreachable_since(node);
-    const bool lost_overdue = node.link_lost && t - lost_since > timeout;
-    if (ping_overdue || lost_overdue) {
+    const detail::PfailCheck check = detail::check_pfail(node, t, timeout);
+    if (check.due) {
         node.flags |= node_flag::kPfail;
         ++pass.pfail_seen;
         ++pass.pfail_marked;
@@ -287,19 +284,9 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
         mark_failing_if_needed(now, node, out);
         if (node.timed_out()) pass.suspected.push_back(node.id);
     } else {
-        if (node.ping_sent != 0)
-            earliest =
-                std::min(earliest, std::max(node.ping_sent, node.data_received) + timeout + 1);
-        if (node.link_lost) earliest = std::min(earliest, lost_since + timeout + 1);
+        earliest = std::min(earliest, check.recheck_at);
     }
     return due();
-}
-
-// Since when a node whose link was lost counts as unreachable: the later of the last message
-// from it and the loss of the link (the node's creation when it never spoke).
-GOSSIPCLUSTER_INLINE std::int64_t ClusterState::unreachable_since(const detail::Node& node) {
-    const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
-    return std::max(last_heard, node.link_lost_at);
 }
 
 GOSSIPCLUSTER_INLINE void ClusterState::connect_listed(Now now, const std::vector<NodeId>& ids,

@@ -367,7 +367,7 @@ GOSSIPCLUSTER_INLINE void ClusterState::on_link_down(Now now, LinkId link, std::
         node->link_lost = true;
         // The reconnect waits for the next periodic tick rather than spinning here.
         reconnects_.push_back(node->id);
-        wake_node_at(*node, unreachable_since(*node) + config_.node_timeout.count() + 1);
+        wake_node_at(*node, detail::unreachable_since(*node) + config_.node_timeout.count() + 1);
     }
     if (node && info.inbound && node->inbound_link == link) node->inbound_link = {};
     out.events.push_back(event::LinkError{node ? node->id : NodeId{}, std::string(reason)});
