@@ -5,17 +5,17 @@
 
 #include "gossipcluster/detail/election.hpp"
 
+#include "../common/node_names.hpp"
+
 namespace unit_election_test {
+
+using test_names::name;
 
 using gossipcluster::Duration;
 using gossipcluster::NodeId;
 using namespace gossipcluster::detail;
 
 namespace {
-
-NodeId name(char c) {
-    return *NodeId::parse(std::string(40, c));
-}
 
 VoteRequestView grantable() {
     VoteRequestView r;

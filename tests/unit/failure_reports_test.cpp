@@ -7,7 +7,11 @@
 #include "gossipcluster/detail/failure_reports.hpp"
 #include "gossipcluster/detail/quorum.hpp"
 
+#include "../common/node_names.hpp"
+
 namespace unit_failure_reports_test {
+
+using test_names::name;
 
 using gossipcluster::NodeId;
 using gossipcluster::detail::FailureReports;
@@ -15,10 +19,6 @@ using gossipcluster::detail::majority;
 using gossipcluster::detail::reaches_fail_quorum;
 
 namespace {
-
-NodeId name(char c) {
-    return *NodeId::parse(std::string(40, c));
-}
 
 // Reporters that are masters serving slots, as the core's view would say.
 struct Voters {

@@ -5,17 +5,17 @@
 
 #include "gossipcluster/detail/manual_failover.hpp"
 
+#include "../common/node_names.hpp"
+
 namespace unit_manual_failover_test {
+
+using test_names::name;
 
 using gossipcluster::Duration;
 using gossipcluster::NodeId;
 using gossipcluster::detail::ManualFailover;
 
 namespace {
-
-NodeId name(char c) {
-    return *NodeId::parse(std::string(40, c));
-}
 
 constexpr Duration kTimeout{5000};
 

@@ -8,17 +8,17 @@
 
 #include "gossipcluster/detail/node_table.hpp"
 
+#include "../common/node_names.hpp"
+
 namespace unit_node_table_test {
+
+using test_names::name;
 
 using gossipcluster::NodeId;
 using gossipcluster::detail::Node;
 using gossipcluster::detail::NodeTable;
 
 namespace {
-
-NodeId name(char c) {
-    return *NodeId::parse(std::string(40, c));
-}
 
 Node node(char c) {
     Node n;

@@ -6,7 +6,11 @@
 #include "gossipcluster/detail/node_table.hpp"
 #include "gossipcluster/detail/replica_migration.hpp"
 
+#include "../common/node_names.hpp"
+
 namespace unit_replica_migration_test {
+
+using test_names::name;
 
 using gossipcluster::NodeId;
 using gossipcluster::detail::MigrationSurvey;
@@ -15,10 +19,6 @@ using gossipcluster::detail::NodeTable;
 namespace node_flag = gossipcluster::node_flag;
 
 namespace {
-
-NodeId name(char c) {
-    return *NodeId::parse(std::string(40, c));
-}
 
 // A view built by name: masters with a slot count, replicas naming their master.
 class View {
@@ -67,39 +67,26 @@ TEST_CASE("[replica-migration] an orphan gets a replica from the best-served mas
 }
 
 TEST_CASE("[replica-migration] no move without an orphan that may take one") {
+    // Master 'a' with two working replicas, one of them ours, and a second master 'b' that each
+    // section makes unfit to be an orphan in another way.
+    View v;
+    v.master('a', 100);
+    v.replica('c', 'a');
+    v.replica('d', 'a');
     SECTION("every master has a replica") {
-        View v;
-        v.master('a', 100);
         v.master('b', 100);
-        v.replica('c', 'a');
-        v.replica('d', 'a');
         v.replica('e', 'b');
-        CHECK(v.survey('a').orphan == nullptr);
     }
     SECTION("a master without slots is no orphan") {
-        View v;
-        v.master('a', 100);
         v.master('b', 0);
-        v.replica('c', 'a');
-        v.replica('d', 'a');
-        CHECK(v.survey('a').orphan == nullptr);
     }
     SECTION("a master that never had replicas is not a migration target") {
-        View v;
-        v.master('a', 100);
         v.master('b', 100, false);
-        v.replica('c', 'a');
-        v.replica('d', 'a');
-        CHECK(v.survey('a').orphan == nullptr);
     }
     SECTION("a failed orphan is left alone") {
-        View v;
-        v.master('a', 100);
         v.master('b', 100).flags |= node_flag::kFail;
-        v.replica('c', 'a');
-        v.replica('d', 'a');
-        CHECK(v.survey('a').orphan == nullptr);
     }
+    CHECK(v.survey('a').orphan == nullptr);
 }
 
 TEST_CASE("[replica-migration] our master must be best served and keep more than the barrier") {

@@ -4,19 +4,19 @@
 #include <string>
 
 #include "gossipcluster/cluster_state.hpp"
+
+#include "../common/node_names.hpp"
 #include "state_test_support.hpp"
 
 namespace unit_state_invariants_test {
+
+using test_names::name;
 
 using namespace gossipcluster;
 using gossipcluster::test_support::at;
 using gossipcluster::test_support::config_announcing;
 
 namespace {
-
-NodeId name(char c) {
-    return *NodeId::parse(std::string(40, c));
-}
 
 NodeRecord record(char c, std::uint16_t flags) {
     NodeRecord r;
