@@ -10,9 +10,10 @@
 namespace gossipcluster::detail {
 
 // Since when a node whose connection broke or was refused is unreachable: the later of the last
-// message it sent (or when we added it, if it never sent one) and the loss of the link. Gossip may
-// spare direct messages for longer than the timeout, so counting from the last message alone
-// would suspect a node the moment a link is reset.
+// message it sent (or when we added it, if it never sent one) and the loss of the link. Gossip
+// spares direct messages for a timeout and more from about 100 nodes up, so counting from the last
+// message alone suspected a node the moment its link broke, and a quick restart or a reset of
+// links caused a failover.
 inline std::int64_t unreachable_since(const Node& node) {
     const std::int64_t last_heard = node.data_received != 0 ? node.data_received : node.ctime;
     return std::max(last_heard, node.link_lost_at);
@@ -25,9 +26,10 @@ struct PfailCheck {
 };
 
 // The PFAIL rule at `t`: a ping pending and unanswered for more than the timeout (Redis's rule,
-// which judges a paused process that keeps its connection open), or a lost link and nothing heard
-// for more than the timeout since the loss (a crashed process closes its sockets). Either way the
-// node sent nothing for more than `timeout`: node timeout keeps Redis's meaning.
+// which judges a paused process that keeps its connection open, so a pause shorter than the
+// timeout is survived), or a lost link and nothing heard for more than the timeout since the loss
+// (a crashed process closes its sockets). Either way the node sent nothing for more than
+// `timeout`: node timeout keeps Redis's meaning.
 inline PfailCheck check_pfail(const Node& node, std::int64_t t, std::int64_t timeout) {
     PfailCheck check;
     if (node.ping_sent != 0) {

@@ -265,14 +265,7 @@ GOSSIPCLUSTER_INLINE std::int64_t ClusterState::scan_node(Now now, detail::Node&
             earliest_gridded = std::min(earliest_gridded, heard + quiet + 1);
     }
 
-    // PFAIL: a pending ping unanswered for the timeout (Redis's rule), or - when the node's
-    // connection broke or was refused since we last heard from it, as a crashed process's does -
-    // unreachable for the timeout, counted from the later of the last message and the loss of
-    // the link. Counting from the last message alone suspected a node the moment its link broke
-    // whenever gossip had spared direct messages for a timeout (common from 100 nodes up), so a
-    // quick restart or a reset of links caused a failover. A paused node keeps its connection
-    // open, so it is still judged by the ping rule and a pause shorter than the timeout is
-    // survived.
+    // PFAIL once unreachable for the timeout: detail::check_pfail has the rule and its reasons.
     if (node.timed_out() || node.failing()) return due();
     const detail::PfailCheck check = detail::check_pfail(node, t, timeout);
     if (check.due) {
